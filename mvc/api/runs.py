@@ -1,0 +1,375 @@
+"""Run: one execution of user code, and RunRecord: a run read back."""
+from __future__ import annotations
+
+import atexit
+import getpass
+import json
+import os
+import platform
+import secrets
+import signal
+import socket
+import string
+import sys
+import threading
+import time
+from typing import Any
+
+import pygit2
+
+from ..errors import InvalidInputError, MvcError
+from ..meta.artifacts import now
+from ..names import check_name, check_project
+from ..repo import Repository
+from .artifact import Artifact, Link, default_root, iso
+from .names_gen import run_name
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_run_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def code_state(start: str) -> dict:
+    """The enclosing git work tree's commit and whether it is dirty."""
+    try:
+        path = pygit2.discover_repository(start)
+        if not path:
+            return {}
+        repo = pygit2.Repository(path)
+        if repo.is_bare or repo.head_is_unborn:
+            return {"git_root": repo.workdir} if repo.workdir else {}
+        dirty = any(not (flags & (pygit2.GIT_STATUS_IGNORED | pygit2.GIT_STATUS_WT_NEW))
+                    for flags in repo.status(untracked_files="no").values())
+        return {"commit": str(repo.head.target), "dirty": dirty, "git_root": repo.workdir}
+    except (pygit2.GitError, KeyError, OSError):
+        return {}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunRecord:
+    """A run as stored: read-only view used by the Api and lineage."""
+
+    def __init__(self, repo: Repository, record: dict):
+        self._repo = repo
+        self.record = record
+
+    @classmethod
+    def load(cls, repo: Repository, run_id: str) -> "RunRecord | None":
+        project = repo.runs.find(run_id)
+        if project is None:
+            return None
+        return cls(repo, repo.runs.read(project, run_id))
+
+    id = property(lambda self: self.record["id"])
+    name = property(lambda self: self.record.get("name"))
+    project = property(lambda self: self.record.get("project"))
+    entity = property(lambda self: self.record.get("entity"))
+    config = property(lambda self: self.record.get("config", {}))
+    summary = property(lambda self: self.record.get("summary", {}))
+    job_type = property(lambda self: self.record.get("job_type"))
+    tags = property(lambda self: self.record.get("tags", []))
+    started_at = property(lambda self: iso(self.record.get("started_at")))
+    ended_at = property(lambda self: iso(self.record.get("ended_at")))
+    inputs = property(lambda self: self.record.get("inputs", []))
+    outputs = property(lambda self: self.record.get("outputs", []))
+
+    @property
+    def state(self) -> str:
+        """finished | failed | killed | running | crashed (running, but its process is gone)."""
+        st = self.record.get("state", "running")
+        env = self.record.get("env", {})
+        if st == "running" and env.get("host") == socket.gethostname() and env.get("pid") \
+                and not _pid_alive(env["pid"]):
+            return "crashed"
+        return st
+
+    def history(self) -> list[dict]:
+        return self._repo.runs.history(self.project, self.id)
+
+    def used(self) -> list[Artifact]:
+        return self._artifacts(self.inputs)
+
+    def logged(self) -> list[Artifact]:
+        return self._artifacts(self.outputs)
+
+    def _artifacts(self, items) -> list[Artifact]:
+        out, seen = [], set()
+        for it in items:
+            key = (it["project"], it["name"], it["version"])
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                v, _ = self._repo.resolve(f"{key[0]}/{key[1]}:{key[2]}")
+                out.append(Artifact(self._repo, v))
+            except MvcError:
+                continue
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} {self.name} {self.state}>"
+
+
+class Run:
+    """A live run.  Created by mvc.init(); finished by finish(), by leaving a
+    ``with`` block, or at interpreter exit."""
+
+    def __init__(self, repo: Repository, project: str, entity: str | None = None, config: dict | None = None,
+                 name: str | None = None, job_type: str | None = None, tags: list[str] | None = None,
+                 notes: str | None = None, quiet: bool | None = None):
+        self._repo = repo
+        self.project = check_project(project)
+        self.entity = check_name(entity, "entity") if entity else None
+        self.id = new_run_id()
+        self.name = check_name(name, "run name") if name else run_name(len(repo.runs.ids(project)) + 1)
+        self.job_type = job_type
+        self.tags = list(tags or [])
+        self.notes = notes or ""
+        self.config: dict = dict(config or {})
+        self.summary: dict = {}
+        self.quiet = quiet if quiet is not None else os.environ.get("MVC_SILENT", "") not in ("", "0")
+        self.dir = os.path.join(repo.path, "runs", self.id)
+        os.makedirs(self.dir, exist_ok=True)
+        self._history_path = os.path.join(self.dir, "history.jsonl")
+        self._step = 0
+        self._lock = threading.Lock()
+        self._finished = False
+        self._logged: list[tuple[Artifact, bool, int, int]] = []
+        self._used: list[Artifact] = []
+        self._started = now()
+        self._env = {"host": socket.gethostname(), "user": getpass.getuser(), "pid": os.getpid(),
+                     "python": platform.python_version(), "platform": platform.platform(),
+                     "argv": list(sys.argv), "cwd": os.getcwd(), "code": code_state(os.getcwd())}
+        self._write("start run", state="running")
+        atexit.register(self._atexit)
+        _install_hooks(self)
+
+    # ---- record ----------------------------------------------------------
+    def _record(self, state: str, **extra) -> dict:
+        from ..canonical import clean_json
+        rec = {"id": self.id, "name": self.name, "project": self.project, "entity": self.entity,
+               "job_type": self.job_type, "tags": self.tags, "notes": self.notes,
+               "config": clean_json(self.config, "config"), "summary": clean_json(self.summary, "summary"),
+               "env": self._env, "started_at": self._started, "state": state, "dir": self.dir}
+        rec.update(extra)
+        return rec
+
+    def _write(self, message: str, state: str = "running", **extra) -> None:
+        self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), message=message)
+
+    @property
+    def url(self) -> str:
+        return self.dir
+
+    # ---- metrics ---------------------------------------------------------
+    def log(self, data: dict, step: int | None = None) -> None:
+        if not isinstance(data, dict):
+            raise InvalidInputError("run.log takes a dict of metric names to values", "e.g. run.log({'loss': 0.1})")
+        from ..canonical import clean_json
+        data = clean_json(data, "logged data")
+        with self._lock:
+            if step is not None:
+                self._step = step
+            row = dict(data, _step=self._step, _timestamp=now())
+            with open(self._history_path, "a", encoding="utf-8") as f:  # run log: append-only, not a store object
+                f.write(json.dumps(row, sort_keys=True) + "\n")
+            self.summary.update(data)
+            self._step += 1
+
+    # ---- artifacts -------------------------------------------------------
+    def log_artifact(self, path, name: str | None = None, type: str = "unspecified", aliases=None, metadata=None,
+                     description: str | None = None, tags=None, progress=None) -> Artifact:
+        self._check_open()
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        if name is None:
+            base = os.path.basename(os.path.normpath(str(path).split("://", 1)[-1])) or "root"
+            name = f"run-{self.id}-{base}"
+            try:
+                check_name(name)
+            except MvcError as e:
+                raise InvalidInputError(f"the default name {name!r} breaks the name rules ({e.message})",
+                                        "pass name= with 1-128 characters of A-Z a-z 0-9 _ - .") from None
+        res = self._repo.log(path, name, type, self.project, self.entity, aliases, metadata, description, tags,
+                             self.id, progress)
+        v = res.version
+        self._repo.runs.write(self.project, self.id, add_output={
+            "project": v.project, "name": v.name, "version": v.version, "digest": v.record.get("digest"),
+            "created": res.created}, message=f"output {v.name}:{v.version}")
+        art = Artifact(self._repo, v)
+        self._logged.append((art, res.created, res.files, res.new_bytes))
+        return art
+
+    def log_model(self, path, name: str | None = None, aliases=None, metadata=None, description=None,
+                  progress=None) -> Artifact:
+        return self.log_artifact(path, name, "model", aliases, metadata, description, progress=progress)
+
+    def use_artifact(self, name: str, type: str | None = None) -> Artifact:
+        """Resolve ``name`` once, record the resolved version as an input, return it."""
+        self._check_open()
+        v, link = self._repo.resolve(name, self.project)
+        if type is not None and v.record.get("type") != type:
+            raise InvalidInputError(f"{v.name}:{v.version} has type {v.record.get('type')!r}, not {type!r}")
+        self._repo.runs.write(self.project, self.id, add_input={
+            "project": v.project, "name": v.name, "version": v.version, "digest": v.record.get("digest"),
+            "via": f"registry/{link.model}:{link.link}" if link else None}, message=f"input {v.name}:{v.version}")
+        art = Artifact(self._repo, v, link)
+        self._used.append(art)
+        return art
+
+    def use_model(self, name: str, root: str | None = None, include=None, verify: bool = True,
+                  progress=None) -> str:
+        """Materialise a model version and return its path (the file if it holds one)."""
+        self._check_open()
+        v, _ = self._repo.resolve(name, self.project)
+        type_ = v.record.get("type") or ""
+        if "model" not in type_:
+            raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {type_!r}, not a model type",
+                                    "call run.use_artifact(...) (and .download()), the general form")
+        art = self.use_artifact(name)
+        folder = art.download(root or default_root(art.name, art.version), include, verify, progress)
+        files = [f for f in art.files() if not include or _matches(f.path, include)]
+        if len(files) == 1:
+            return os.path.join(folder, *files[0].path.split("/"))
+        return folder
+
+    def link_model(self, path, registered_model_name: str, name: str | None = None, aliases=None) -> Link:
+        from ..names import check_registered_model_name
+        check_registered_model_name(registered_model_name)
+        art = self.log_model(path, name)
+        return self.link_artifact(art, registered_model_name, aliases)
+
+    def link_artifact(self, artifact: Artifact, target: str, aliases=None) -> Link:
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        model = target[len("registry/"):] if target.startswith("registry/") else target
+        li, _ = self._repo.link(artifact._info, model, aliases, self.id)
+        return Link(self._repo, li)
+
+    # ---- end -------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._finished:
+            raise InvalidInputError(f"run {self.id} is finished", "start a new run with mvc.init()")
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None, state: str | None = None,
+               error: str | None = None) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        state = state or ("finished" if not exit_code else "failed")
+        try:
+            with open(self._history_path, "rb") as f:
+                history = f.read()
+        except FileNotFoundError:
+            history = None
+        extra = {"ended_at": now(), "exit_code": exit_code or 0}
+        if error:
+            extra["error"] = error
+        self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), history=history,
+                              message=f"finish run ({state})")
+        atexit.unregister(self._atexit)
+        _ACTIVE.discard(self)
+        if not (self.quiet if quiet is None else quiet):
+            print(self.summary_text(state), file=sys.stderr)
+
+    def summary_text(self, state: str = "finished") -> str:
+        new = sum(b for _, c, _, b in self._logged)
+        nfiles = sum(n for _, _, n, _ in self._logged)
+        lines = [f"mvc: run {self.name} ({self.id}) in project {self.project}: {state}"]
+        for art, created, _, _ in self._logged:
+            lines.append(f"mvc:   logged {art.name}:{art.version}" + ("" if created else " (same content as before)"))
+        for art in self._used:
+            lines.append(f"mvc:   used   {art.name}:{art.version}")
+        lines.append(f"mvc:   {nfiles} files stored, {_human(new)} new")
+        lines.append(f"mvc:   run log: {self.dir}/")
+        return "\n".join(lines)
+
+    def _atexit(self) -> None:
+        try:
+            exc = _LAST_EXC.get(self)
+            if exc:
+                self.finish(1, state="killed" if exc == "KeyboardInterrupt" else "failed", error=exc)
+            else:
+                self.finish(0)
+        except Exception:  # noqa: BLE001 - never raise out of interpreter exit
+            pass
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.finish(0)
+        else:
+            self.finish(1, state="killed" if exc_type is KeyboardInterrupt else "failed", error=exc_type.__name__)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} {self.name}>"
+
+
+def _matches(path: str, include) -> bool:
+    import fnmatch
+    pats = [include] if isinstance(include, str) else include
+    return any(fnmatch.fnmatch(path, g) for g in pats)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+_ACTIVE: set = set()
+_LAST_EXC: dict = {}
+_HOOKED = False
+
+
+def _install_hooks(run: Run) -> None:
+    """Mark live runs failed on an uncaught exception, killed on SIGTERM."""
+    global _HOOKED
+    _ACTIVE.add(run)
+    if _HOOKED:
+        return
+    _HOOKED = True
+    prev_hook = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        for r in list(_ACTIVE):
+            _LAST_EXC[r] = exc_type.__name__
+        prev_hook(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        def on_term(signum, frame):
+            for r in list(_ACTIVE):
+                try:
+                    r.finish(143, state="killed", error="SIGTERM", quiet=True)
+                except Exception:  # noqa: BLE001
+                    pass
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def init(project: str | None = None, entity: str | None = None, config: dict | None = None, name: str | None = None,
+         job_type: str | None = None, tags: list[str] | None = None, notes: str | None = None,
+         dir: str | None = None, quiet: bool | None = None) -> Run:
+    """Start a run (W&B's wandb.init)."""
+    repo = Repository.find(dir)
+    project = project or os.environ.get("MVC_PROJECT") or repo.default_project
+    return Run(repo, project, entity, config, name, job_type, tags, notes, quiet)

@@ -1,0 +1,114 @@
+"""The one atomic-write helper.  No other code opens store files for writing.
+
+temp file in the target folder (or a given tmp folder on the same filesystem)
+-> write -> fsync -> rename into place -> fsync the folder.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+from typing import Iterable
+
+from .errors import StorageFullError
+
+
+def fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_path(folder: str, name: str) -> str:
+    return os.path.join(folder, f".tmp-{name[:40]}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def raise_if_full(exc: OSError, path: str, needed: int | None = None) -> None:
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return
+    free = shutil.disk_usage(os.path.dirname(path) or ".").free
+    need = f"{needed} bytes needed, " if needed is not None else ""
+    raise StorageFullError(
+        f"no space left while writing {path}: {need}{free} bytes free",
+        "free some space (or run `mvc gc`) and retry; the store was left as it was",
+    ) from exc
+
+
+class AtomicFile:
+    """Write a file so it appears whole or not at all.
+
+    Use as a context manager; ``write`` as with a file.  On a clean exit the
+    file is fsynced and renamed to ``path``; on an exception the temp is removed.
+    """
+
+    def __init__(self, path: str, tmp_dir: str | None = None, mode: int = 0o644, durable: bool = True):
+        self.path = path
+        self.tmp_dir = tmp_dir or os.path.dirname(path) or "."
+        self.mode = mode
+        self.durable = durable
+        self.tmp = temp_path(self.tmp_dir, os.path.basename(path))
+        self._f = None
+        self.size = 0
+
+    def __enter__(self) -> "AtomicFile":
+        try:
+            self._f = open(self.tmp, "xb")
+        except OSError as e:
+            raise_if_full(e, self.tmp)
+            raise
+        return self
+
+    def write(self, data) -> None:
+        try:
+            self._f.write(data)
+        except OSError as e:
+            raise_if_full(e, self.tmp, len(data))
+            raise
+        self.size += len(data)
+
+    def abort(self) -> None:
+        if self._f is not None and not self._f.closed:
+            self._f.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+            return
+        try:
+            self._f.flush()
+            if self.durable:
+                os.fsync(self._f.fileno())
+            self._f.close()
+            os.chmod(self.tmp, self.mode)
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.abort()
+            raise_if_full(e, self.path)
+            raise
+        except BaseException:
+            self.abort()
+            raise
+        if self.durable:
+            fsync_dir(os.path.dirname(self.path) or ".")
+
+
+def atomic_write(path: str, data: bytes | Iterable[bytes], tmp_dir: str | None = None, mode: int = 0o644) -> None:
+    with AtomicFile(path, tmp_dir=tmp_dir, mode=mode) as f:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            f.write(data)
+        else:
+            for piece in data:
+                f.write(piece)

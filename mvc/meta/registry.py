@@ -1,0 +1,178 @@
+"""A registered model's state is the tree at the tip of refs/mvc/registry/<name>:
+
+    model.json                     {"name","next","created_at","description"}
+    aliases.json                   {"latest": "v2", "production": "v1"}
+    links/v0/link.json             {"link","project","name","version","digest","linked_at","run"}
+    links/v0/version               the linked version's tree itself (a pointer: git shares it)
+    sources/<project>/<name>/<vN>  "v0"  (source version -> link, for idempotent re-links)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from ..errors import NotFoundError
+from . import refs
+from .artifacts import VersionInfo, _trailer, now, vindex
+from .gitdb import MetaRepo, NoChange, TreeEdit
+
+
+@dataclass
+class LinkInfo:
+    model: str
+    link: str  # "v0"
+    record: dict
+    aliases: list[str]
+
+    @property
+    def source(self) -> tuple[str, str, str]:
+        return self.record["project"], self.record["name"], self.record["version"]
+
+
+class Registry:
+    def __init__(self, meta: MetaRepo, crash_hook=None):
+        self.meta = meta
+        self.crash_hook = crash_hook
+
+    def names(self) -> list[str]:
+        out = []
+        for r in self.meta.refnames(refs.REGISTRY_PREFIX):
+            parsed = refs.parse(r)
+            if parsed and parsed[0] == "registry":
+                out.append(parsed[2])
+        return out
+
+    def tip(self, model: str):
+        return self.meta.tip(refs.registry(model))
+
+    def info(self, model: str) -> dict | None:
+        tip = self.tip(model)
+        return self.meta.json(tip.tree, "model.json", {}) if tip else None
+
+    def aliases(self, model: str, tip=None) -> dict:
+        tip = tip or self.tip(model)
+        return self.meta.json(tip.tree, "aliases.json", {}) if tip else {}
+
+    def links(self, model: str) -> list[LinkInfo]:
+        tip = self.tip(model)
+        if tip is None:
+            return []
+        sub = self.meta.subtree(tip.tree, "links")
+        al = self.aliases(model, tip)
+        out = []
+        for name in sorted((e.name for e in sub), key=vindex) if sub else []:
+            rec = self.meta.json(tip.tree, f"links/{name}/link.json", {})
+            out.append(LinkInfo(model, name, rec, sorted(a for a, v in al.items() if v == name)))
+        return out
+
+    def link_info(self, model: str, link: str) -> LinkInfo | None:
+        for li in self.links(model):
+            if li.link == link:
+                return li
+        return None
+
+    def link(self, model: str, v: VersionInfo, aliases: list[str], run_id: str | None,
+             description: str | None = None) -> tuple[LinkInfo, bool]:
+        meta = self.meta
+        key = f"sources/{v.project}/{v.name}/{v.version}"
+
+        def edit(tip):
+            tree = tip.tree if tip else None
+            info = dict(meta.json(tree, "model.json", {})) if tip else {
+                "name": model, "next": 0, "created_at": now(), "description": description or ""}
+            al = dict(meta.json(tree, "aliases.json", {})) if tip else {}
+            changes: dict[str, Any] = {}
+            existing = meta.blob(tree, key)
+            if existing is not None:
+                link = existing.decode().strip()
+                created = False
+                wanted = {a: link for a in aliases}
+                if all(al.get(a) == link for a in wanted):
+                    raise NoChange((link, False))
+            else:
+                link = f"v{info['next']}"
+                info["next"] += 1
+                created = True
+                rec = {"link": link, "project": v.project, "name": v.name, "version": v.version,
+                       "digest": v.record.get("digest"), "type": v.record.get("type"), "linked_at": now(),
+                       "run": run_id}
+                changes[f"links/{link}/link.json"] = meta.write_json(rec)
+                changes[f"links/{link}/version"] = ("tree", v.tree)
+                changes[key] = meta.write_blob(link.encode() + b"\n")
+                changes["model.json"] = meta.write_json(info)
+                al["latest"] = link
+            for a in aliases:
+                al[a] = link
+            changes["aliases.json"] = meta.write_json(al)
+            new_tree = meta.edit_tree(tree, changes)
+            op = "link" if created else "relink"
+            msg = (f"{op} {v.project}/{v.name}:{v.version} as {model}:{link}\n\nMvc-Op: {op}\n"
+                   f"Mvc-Version: {link}\n" + (f"Mvc-Run: {run_id}\n" if run_id else ""))
+            return TreeEdit(new_tree, msg, (link, created))
+
+        link, created = meta.update(refs.registry(model), edit, self.crash_hook)
+        return self.link_info(model, link), created
+
+    def set_alias(self, model: str, link: str, alias: str, remove: bool = False) -> str | None:
+        meta = self.meta
+
+        def edit(tip):
+            if tip is None:
+                raise NotFoundError(f"registered model {model!r} does not exist", "list them with `mvc registry ls`")
+            al = dict(meta.json(tip.tree, "aliases.json", {}))
+            old = al.get(alias)
+            if remove:
+                if old is None:
+                    raise NotFoundError(f"registry/{model} has no alias {alias!r}")
+                del al[alias]
+            else:
+                if meta.subtree(tip.tree, f"links/{link}") is None:
+                    raise NotFoundError(f"registry/{model} has no link {link}")
+                if old == link:
+                    raise NoChange(old)
+                al[alias] = link
+            tree = meta.edit_tree(tip.tree, {"aliases.json": meta.write_json(al)})
+            what = f"rm alias {alias} (was {old})" if remove else f"alias {alias}: {old or '-'} -> {link}"
+            return TreeEdit(tree, f"{what}\n\nMvc-Op: alias\n", old)
+
+        return meta.update(refs.registry(model), edit, self.crash_hook)
+
+    def unlink(self, model: str, link: str) -> None:
+        meta = self.meta
+
+        def edit(tip):
+            if tip is None or meta.subtree(tip.tree, f"links/{link}") is None:
+                raise NotFoundError(f"registry/{model}:{link} does not exist")
+            rec = meta.json(tip.tree, f"links/{link}/link.json", {})
+            al = {a: v for a, v in meta.json(tip.tree, "aliases.json", {}).items() if v != link}
+            changes = {f"links/{link}": None, "aliases.json": meta.write_json(al),
+                       f"sources/{rec['project']}/{rec['name']}/{rec['version']}": None}
+            remaining = [e.name for e in meta.subtree(tip.tree, "links") if e.name != link]
+            if remaining:
+                al["latest"] = max(remaining, key=vindex)
+                changes["aliases.json"] = meta.write_json(al)
+            tree = meta.edit_tree(tip.tree, changes)
+            return TreeEdit(tree, f"unlink {model}:{link}\n\nMvc-Op: unlink\nMvc-Version: {link}\n")
+
+        meta.update(refs.registry(model), edit, self.crash_hook)
+
+    def alias_history(self, model: str) -> list[dict]:
+        out = []
+        for c in self.meta.history(refs.registry(model)):
+            new = self.meta.json(c.tree, "aliases.json", {})
+            old = self.meta.json(c.parents[0].tree, "aliases.json", {}) if c.parents else {}
+            for a in sorted(set(new) | set(old)):
+                if new.get(a) != old.get(a):
+                    out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
+                                "email": c.author.email, "when": c.commit_time,
+                                "op": _trailer(c.message, "Mvc-Op"), "commit": str(c.id)})
+        return out
+
+    def delete(self, model: str) -> None:
+        """Remove the registered model's ref. Artifact versions are untouched."""
+        try:
+            self.meta.git.references.delete(refs.registry(model))
+        except KeyError:
+            raise NotFoundError(f"registered model {model!r} does not exist") from None

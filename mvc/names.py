@@ -1,0 +1,164 @@
+"""Name rules and the address grammar (SPEC.md, "Names and addresses").
+
+    [entity/][project/]name[:v<N> | :<alias>]
+    [entity/][project/]name@<digest-prefix>        (>= 8 hex digits)
+    registry/<registered-model>[:v<N> | :<alias>]
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidNameError
+
+NAME_CHARS = "A-Z a-z 0-9 _ - ."
+_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+_VERSION_RE = re.compile(r"v(0|[1-9][0-9]*)")
+_HEX_RE = re.compile(r"[0-9a-f]{8,}")
+REGISTRY = "registry"
+
+
+def _bad_char(value: str) -> str | None:
+    for ch in value:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]", ch):
+            return ch
+    return None
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """Refuse anything outside the name rules, naming the offending character."""
+    if not isinstance(value, str):
+        raise InvalidNameError(f"{what} must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidNameError(f"{what} is empty", f"use 1-128 characters of {NAME_CHARS}")
+    if len(value) > 128:
+        raise InvalidNameError(
+            f"{what} {value[:40]!r}... is {len(value)} characters long; the limit is 128",
+            "choose a shorter name",
+        )
+    bad = _bad_char(value)
+    if bad is not None:
+        raise InvalidNameError(
+            f"{what} {value!r} contains {bad!r}, which is not allowed",
+            f"use only {NAME_CHARS}, not starting with '.'",
+        )
+    if value.startswith("."):
+        raise InvalidNameError(
+            f"{what} {value!r} starts with '.'", f"use only {NAME_CHARS}, not starting with '.'"
+        )
+    return value
+
+
+def check_project(value: str) -> str:
+    check_name(value, "project")
+    if value == REGISTRY:
+        raise InvalidNameError(
+            "'registry' cannot be a project name: registry/<name> addresses the model registry",
+            "choose another project name",
+        )
+    return value
+
+
+def is_version_name(value: str) -> bool:
+    return bool(_VERSION_RE.fullmatch(value))
+
+
+def check_alias(value: str, allow_latest: bool = False) -> str:
+    check_name(value, "alias")
+    if re.fullmatch(r"v[0-9]+", value):
+        raise InvalidNameError(
+            f"alias {value!r} looks like a version number; v<N> names are reserved",
+            "choose an alias that is not 'v' followed by digits",
+        )
+    if value == "latest" and not allow_latest:
+        raise InvalidNameError(
+            "alias 'latest' is moved automatically to the newest version and cannot be set by hand",
+            "log the content again to make it latest, or use another alias",
+        )
+    return value
+
+
+def check_registered_model_name(value: str) -> str:
+    if isinstance(value, str) and ("/" in value or ":" in value):
+        raise InvalidNameError(
+            f"registered model name {value!r} contains {'/' if '/' in value else ':'}; it must be a bare name",
+            "pass just the name, e.g. 'MNIST-prod', not 'registry/MNIST-prod:v0'",
+        )
+    return check_name(value, "registered model name")
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    project: str | None = None
+    entity: str | None = None
+    version: str | None = None  # "v3"
+    alias: str | None = None
+    digest: str | None = None  # hex prefix
+    registry: bool = False
+
+    @property
+    def selector(self) -> str:
+        if self.version:
+            return self.version
+        if self.digest:
+            return "@" + self.digest
+        return self.alias or "latest"
+
+    def __str__(self) -> str:
+        base = f"{REGISTRY}/{self.name}" if self.registry else "/".join(
+            p for p in (self.entity, self.project, self.name) if p
+        )
+        if self.digest:
+            return f"{base}@{self.digest}"
+        return f"{base}:{self.selector}"
+
+
+def parse_address(text: str) -> Address:
+    if not isinstance(text, str) or not text:
+        raise InvalidNameError("empty address", "write [entity/][project/]name[:v<N>|:alias] or registry/<name>")
+    digest = None
+    selector = None
+    body = text
+    if "@" in text:
+        body, digest = text.rsplit("@", 1)
+        if not _HEX_RE.fullmatch(digest):
+            raise InvalidNameError(
+                f"digest prefix {digest!r} in {text!r} is not at least 8 lowercase hex digits",
+                "copy at least 8 characters of the digest shown by `mvc ls NAME`",
+            )
+    elif ":" in text:
+        body, selector = text.rsplit(":", 1)
+        if not selector:
+            raise InvalidNameError(f"address {text!r} ends with ':'", "add a version (v3) or an alias after ':'")
+    parts = body.split("/")
+    if len(parts) > 3 or any(p == "" for p in parts):
+        raise InvalidNameError(
+            f"address {text!r} is not of the form [entity/][project/]name[:version|:alias]",
+            "write e.g. 'MNIST:v3', 'my-project/MNIST:best' or 'registry/MNIST-prod:production'",
+        )
+    entity = project = None
+    registry = False
+    if len(parts) == 3:
+        entity, project, name = parts
+        check_name(entity, "entity")
+    elif len(parts) == 2:
+        project, name = parts
+    else:
+        (name,) = parts
+    if project == REGISTRY:
+        registry, project = True, None
+        if digest:
+            raise InvalidNameError("registry addresses take :v<N> or :alias, not @digest")
+    elif project is not None:
+        check_project(project)
+    check_name(name, "registered model name" if registry else "artifact name")
+    version = alias = None
+    if selector is not None:
+        if is_version_name(selector):
+            version = selector
+        else:
+            check_alias(selector, allow_latest=True)
+            alias = selector
+    return Address(name=name, project=project, entity=entity, version=version, alias=alias,
+                   digest=digest, registry=registry)

@@ -1,0 +1,265 @@
+"""Repository: the operations (log, use, link, alias, delete), the only place
+where the chunk store (bytes) and the metadata (git) meet."""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlparse
+
+import blake3
+
+from .. import canonical
+from ..errors import AmbiguousAddressError, InvalidInputError, NotFoundError
+from ..meta import MetaRepo
+from ..meta.artifacts import Artifacts, VersionInfo
+from ..meta.registry import LinkInfo, Registry
+from ..meta.runs import Runs
+from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
+from ..store import DirChunkStore, Pointer, ingest_tree, materialise
+from ..store.ingest import collect_files, hash_file
+from . import layout
+from .crash import crash_at
+
+MAX_METADATA_KEYS = 100
+
+
+@dataclass
+class LogResult:
+    version: VersionInfo
+    created: bool
+    new_bytes: int
+    files: int
+    size: int
+
+
+def artifact_digest(entries: list[tuple[str, Pointer]]) -> str:
+    """blake3 of the canonical JSON list of [path, size, file digest], sorted by path."""
+    rows = sorted([p, ptr.size, ptr.digest] for p, ptr in entries)
+    return blake3.blake3(canonical.dumps(rows)).hexdigest()
+
+
+class Repository:
+    def __init__(self, path: str):
+        self.format = layout.check_format(path)
+        self.path = path
+        self.meta = MetaRepo(path)
+        self.chunks = DirChunkStore(path)
+        self.artifacts = Artifacts(self.meta, crash_at)
+        self.registry = Registry(self.meta, crash_at)
+        self.runs = Runs(self.meta, crash_at)
+
+    @classmethod
+    def find(cls, dir: str | None = None, create: bool = True) -> "Repository":
+        return cls(layout.find_store(dir, create))
+
+    @property
+    def default_project(self) -> str:
+        return layout.default_project(self.path)
+
+    # ---- log -------------------------------------------------------------
+    def ingest(self, path: str, progress=None) -> tuple[list[tuple[str, Pointer]], int]:
+        if isinstance(path, str) and "://" in path:
+            return self._references(path), 0
+        return ingest_tree(self.chunks, os.fspath(path), progress)
+
+    def _references(self, uri: str) -> list[tuple[str, Pointer]]:
+        u = urlparse(uri)
+        if u.scheme != "file":
+            raise InvalidInputError(
+                f"{u.scheme}:// references are not supported yet: {uri}",
+                "use a file:// reference or log a local copy of the files",
+            )
+        local = unquote(u.path)
+        entries = []
+        for fe in collect_files(local):
+            digest, size = hash_file(fe.abspath)
+            entries.append((fe.relpath, Pointer(size=size, digest=digest, ref="file://" + quote(fe.abspath))))
+        return entries
+
+    def log(self, path, name: str, type_: str, project: str, entity: str | None = None,
+            aliases: list[str] | None = None, metadata: dict | None = None, description: str | None = None,
+            tags: list[str] | None = None, run_id: str | None = None, progress=None) -> LogResult:
+        check_project(project)
+        check_name(name, "artifact name")
+        check_name(type_, "artifact type")
+        aliases = [check_alias(a) for a in dict.fromkeys(aliases or [])]
+        metadata = check_metadata(metadata)
+        tags = [check_name(t, "tag") for t in (tags or [])]
+        entries, new_bytes = self.ingest(path, progress)
+        crash_at("log:after-chunks")
+        files_tree = self.meta.build_tree({p: self.meta.write_blob(ptr.encode()) for p, ptr in entries})
+        record = {"digest": artifact_digest(entries), "size": sum(p.size for _, p in entries),
+                  "files": len(entries), "metadata": metadata, "description": description or "", "tags": tags}
+        crash_at("log:after-objects")
+        v, created = self.artifacts.log_version(project, name, entity, type_, files_tree, record, aliases, run_id)
+        crash_at("log:after-ref-move")
+        return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"])
+
+    # ---- resolve ---------------------------------------------------------
+    def resolve(self, address: str | Address, project: str | None = None) -> tuple[VersionInfo, LinkInfo | None]:
+        addr = parse_address(address) if isinstance(address, str) else address
+        if addr.registry:
+            li = self.resolve_link(addr)
+            p, n, ver = li.source
+            st = self.artifacts.state(p, n)
+            v = (self.artifacts.version(st, ver) or self.artifacts.version(st, ver, trash=True)) if st else None
+            if v is None:
+                raise NotFoundError(f"registry/{addr.name}:{li.link} points at {p}/{n}:{ver}, which no longer exists",
+                                    f"unlink it with `mvc registry unlink {addr.name}:{li.link}`")
+            return v, li
+        project = addr.project or project or self.default_project
+        st = self.artifacts.state(project, addr.name)
+        if st is None:
+            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}{self._near_names(project, addr.name)}",
+                                "list artifacts with `mvc ls`")
+        if addr.digest:
+            found = self.artifacts.digest_prefix(st, addr.digest)
+            if not found:
+                raise NotFoundError(f"no version of {addr.name} has a digest starting with {addr.digest}",
+                                    f"list digests with `mvc ls {addr.name} --json`")
+            if len(found) > 1:
+                opts = ", ".join(f"{self.artifacts.by_digest(st, d)} ({d[:12]})" for d in found[:10])
+                raise AmbiguousAddressError(f"digest prefix {addr.digest} of {addr.name} matches {opts}",
+                                            "give more digits of the digest")
+            version = self.artifacts.by_digest(st, found[0])
+        elif addr.version:
+            version = addr.version
+        else:
+            alias = addr.alias or "latest"
+            version = st.aliases.get(alias)
+            if version is None:
+                near = difflib.get_close_matches(alias, list(st.aliases), n=3, cutoff=0.4)
+                raise NotFoundError(f"{project}/{addr.name} has no alias {alias!r}"
+                                    + (f"; nearest: {', '.join(near)}" if near else
+                                       f"; it has: {', '.join(sorted(st.aliases)) or 'none'}"),
+                                    f"list versions and aliases with `mvc ls {addr.name}`")
+        v = self.artifacts.version(st, version)
+        if v is None:
+            names = self.artifacts.version_names(st)
+            trashed = self.artifacts.version(st, version, trash=True)
+            extra = " (it was deleted; `mvc restore` brings it back)" if trashed else ""
+            raise NotFoundError(f"{project}/{addr.name} has no version {version}{extra}; "
+                                f"versions: {_span(names)}", f"list versions with `mvc ls {addr.name}`")
+        return v, None
+
+    def resolve_link(self, addr: Address) -> LinkInfo:
+        info = self.registry.info(addr.name)
+        if info is None:
+            near = difflib.get_close_matches(addr.name, self.registry.names(), n=3, cutoff=0.4)
+            raise NotFoundError(f"no registered model {addr.name!r}"
+                                + (f"; nearest: {', '.join(near)}" if near else ""),
+                                "list registered models with `mvc registry ls`")
+        if addr.version:
+            link = addr.version
+        else:
+            al = self.registry.aliases(addr.name)
+            link = al.get(addr.alias or "latest")
+            if link is None:
+                raise NotFoundError(f"registry/{addr.name} has no alias {addr.alias or 'latest'!r}; "
+                                    f"it has: {', '.join(sorted(al)) or 'none'}",
+                                    f"see `mvc registry show {addr.name}`")
+        li = self.registry.link_info(addr.name, link)
+        if li is None:
+            raise NotFoundError(f"registry/{addr.name} has no link {link}", f"see `mvc registry show {addr.name}`")
+        return li
+
+    def _near_names(self, project: str, name: str) -> str:
+        mine = [n for p, n in self.artifacts.list(project)]
+        near = difflib.get_close_matches(name, mine, n=3, cutoff=0.5)
+        elsewhere = [f"{p}/{n}" for p, n in self.artifacts.list() if n == name and p != project]
+        parts = []
+        if near:
+            parts.append("nearest: " + ", ".join(near))
+        if elsewhere:
+            parts.append("found in other projects: " + ", ".join(elsewhere))
+        return ("; " + "; ".join(parts)) if parts else ""
+
+    # ---- files and download --------------------------------------------
+    def entries(self, v: VersionInfo) -> list[tuple[str, Pointer]]:
+        return [(p, Pointer.decode(data, f"{v.project}/{v.name}:{v.version} pointer {p!r}"))
+                for p, data in self.artifacts.files(v.tree)]
+
+    def download(self, v: VersionInfo, root: str, include: list[str] | None = None, verify: bool = True,
+                 progress=None) -> str:
+        entries = self.entries(v)
+        if include:
+            entries = [(p, ptr) for p, ptr in entries if any(fnmatch.fnmatch(p, g) for g in include)]
+            if not entries:
+                raise NotFoundError(f"no file of {v.name}:{v.version} matches {', '.join(include)}",
+                                    f"list its files with `mvc show {v.name}:{v.version}`")
+        out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify, progress)
+        crash_at("use:after-files")
+        return out
+
+    def verify(self, v: VersionInfo) -> list[str]:
+        """Re-read every byte of a version; return the problems found (empty if sound)."""
+        problems = []
+        for p, ptr in self.entries(v):
+            if ptr.is_reference:
+                local = unquote(urlparse(ptr.ref).path)
+                try:
+                    digest, _ = hash_file(local)
+                except OSError as e:
+                    problems.append(f"{p}: reference {ptr.ref} unreadable ({e.strerror})")
+                    continue
+                if digest != ptr.digest:
+                    problems.append(f"{p}: reference {ptr.ref} changed since it was logged")
+                continue
+            h = blake3.blake3()
+            try:
+                for cid, n in ptr.chunks:
+                    h.update(self.chunks.get(cid))
+            except Exception as e:  # noqa: BLE001 - every failure is a finding here
+                problems.append(f"{p}: {getattr(e, 'message', e)}")
+                continue
+            if "blake3:" + h.hexdigest() != ptr.digest:
+                problems.append(f"{p}: content does not match its recorded digest")
+        return problems
+
+    # ---- links and aliases -------------------------------------------------
+    def link(self, v: VersionInfo, model: str, aliases: list[str] | None = None, run_id: str | None = None):
+        check_registered_model_name(model)
+        aliases = [check_alias(a) for a in dict.fromkeys(aliases or [])]
+        return self.registry.link(model, v, aliases, run_id)
+
+    def links_of(self, v: VersionInfo) -> list[LinkInfo]:
+        out = []
+        for model in self.registry.names():
+            out += [li for li in self.registry.links(model) if li.source == (v.project, v.name, v.version)]
+        return out
+
+    def delete(self, v: VersionInfo, delete_aliases: bool = False) -> None:
+        from ..errors import ConflictError
+        links = self.links_of(v)
+        if links and not delete_aliases:
+            names = ", ".join(f"registry/{li.model}:{li.link}" for li in links)
+            raise ConflictError(f"{v.name}:{v.version} is linked as {names}",
+                                "unlink it first (`mvc registry unlink`), or pass delete_aliases=True")
+        self.artifacts.delete_version(v.project, v.name, v.version, delete_aliases)
+
+
+def check_metadata(metadata) -> dict:
+    if metadata is None:
+        return {}
+    if isinstance(metadata, (str, bytes)):
+        try:
+            metadata = canonical.loads(metadata)
+        except ValueError as e:
+            raise InvalidInputError(f"metadata is not valid JSON: {e}", "pass a JSON object, e.g. '{\"acc\": 0.9}'") from None
+    if not isinstance(metadata, dict):
+        raise InvalidInputError(f"metadata must be a JSON object, not {type(metadata).__name__}",
+                                "pass a dict such as {\"accuracy\": 0.93}")
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidInputError(f"metadata has {len(metadata)} top-level keys; the limit is {MAX_METADATA_KEYS}",
+                                "nest related values under fewer keys")
+    return canonical.clean_json(metadata, "metadata")
+
+
+def _span(names: list[str]) -> str:
+    if not names:
+        return "none"
+    if len(names) <= 6:
+        return ", ".join(names)
+    return f"{', '.join(names[:3])}, …, {', '.join(names[-2:])}"

@@ -1,0 +1,147 @@
+"""Materialise pointers into a folder: write into a temp folder beside the
+target, verify every byte, then rename into place.  Nothing is ever written
+outside the target, whatever the manifest says."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from typing import Callable, Iterable
+from urllib.parse import unquote, urlparse
+
+import blake3
+
+from ..errors import IntegrityError, InvalidInputError, NotFoundError
+from ..fsutil import fsync_dir
+from .chunks import ChunkStore
+from .pointer import Pointer
+
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+
+
+def check_relpath(relpath: str) -> str:
+    """Refuse any manifest path that could land outside the target."""
+    bad = None
+    if not isinstance(relpath, str) or not relpath:
+        bad = "is empty"
+    elif "\x00" in relpath:
+        bad = "contains a NUL byte"
+    elif "\\" in relpath:
+        bad = "contains a backslash"
+    elif relpath.startswith("/"):
+        bad = "is absolute"
+    elif _DRIVE_RE.match(relpath):
+        bad = "starts with a drive letter"
+    else:
+        for part in relpath.split("/"):
+            if part in ("", ".", ".."):
+                bad = f"has a {part or 'empty'!r} component"
+                break
+    if bad:
+        raise IntegrityError(
+            f"manifest path {relpath!r} {bad}; refusing to write it",
+            "the version's metadata is damaged or hostile; run `mvc fsck`",
+        )
+    return relpath
+
+
+def check_manifest(paths: Iterable[str]) -> None:
+    seen: dict[str, str] = {}
+    prefixes: set[str] = set()
+    files: set[str] = set()
+    for p in paths:
+        check_relpath(p)
+        low = p.lower()
+        if low in seen:
+            raise IntegrityError(f"manifest paths {seen[low]!r} and {p!r} collide on a case-insensitive filesystem")
+        seen[low] = p
+        files.add(p)
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            prefixes.add("/".join(parts[:i]))
+    clash = files & prefixes
+    if clash:
+        raise IntegrityError(f"manifest path {sorted(clash)[0]!r} is both a file and a folder")
+
+
+def _file_path(ref: str) -> str:
+    u = urlparse(ref)
+    if u.scheme != "file":
+        raise InvalidInputError(f"reference {ref} uses {u.scheme}://, which this mvc cannot fetch yet",
+                                "only file:// references are supported")
+    return unquote(u.path)
+
+
+def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_refs: bool) -> None:
+    hasher = blake3.blake3()
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as out:
+        if ptr.is_reference:
+            src = _file_path(ptr.ref)
+            try:
+                f = open(src, "rb")
+            except FileNotFoundError:
+                raise NotFoundError(f"{label}: referenced file {src} no longer exists",
+                                    "restore it, or log the version again") from None
+            with f:
+                while True:
+                    data = f.read(16 << 20)
+                    if not data:
+                        break
+                    hasher.update(data)
+                    out.write(data)
+            if verify_refs and "blake3:" + hasher.hexdigest() != ptr.digest:
+                raise IntegrityError(f"{label}: referenced file {src} changed since it was logged",
+                                     "pass verify=False to take it as it is now, or log it again")
+        else:
+            for cid, n in ptr.chunks:
+                data = store.get(cid)
+                if len(data) != n:
+                    raise IntegrityError(f"{label}: chunk {cid} has {len(data)} bytes, the pointer says {n}")
+                hasher.update(data)
+                out.write(data)
+            if "blake3:" + hasher.hexdigest() != ptr.digest:
+                raise IntegrityError(f"{label}: content does not match its recorded digest")
+        out.flush()
+    if ptr.executable:
+        os.chmod(dest, 0o755)
+
+
+def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: str, label: str = "",
+                verify_refs: bool = True, progress: Callable[[int], None] | None = None) -> str:
+    """Write ``entries`` (relpath, pointer) as the folder ``target``; return it.
+
+    An existing folder at ``target`` is replaced only after the new one is
+    complete and verified; on any error nothing at ``target`` changes.
+    """
+    check_manifest(p for p, _ in entries)
+    target = os.path.abspath(target)
+    parent = os.path.dirname(target)
+    if os.path.islink(target):
+        raise InvalidInputError(f"{target} is a symlink; refusing to write through it",
+                                "remove the symlink or choose another folder with root=/-o")
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise InvalidInputError(f"{target} exists and is not a folder", "remove it or choose another folder")
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
+    os.mkdir(tmp)
+    try:
+        for relpath, ptr in entries:
+            dest = os.path.join(tmp, *relpath.split("/"))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            _write_one(store, ptr, dest, f"{label} file {relpath!r}" if label else relpath, verify_refs)
+            if progress:
+                progress(ptr.size)
+        old = None
+        if os.path.isdir(target):
+            old = os.path.join(parent, f".{os.path.basename(target)}.old-{secrets.token_hex(4)}")
+            os.rename(target, old)
+        os.rename(tmp, target)
+        fsync_dir(parent)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

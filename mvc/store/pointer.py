@@ -1,0 +1,83 @@
+"""Pointer blobs: one per file of a version, in the canonical JSON encoding.
+
+    {"chunks":[["<xxh3-128 hex>",<size>],...],"digest":"blake3:<hex>","exec":false,"size":<n>,"v":1}
+    {"digest":"blake3:<hex>","ref":"file:///abs/path","size":<n>,"v":1}      (a reference)
+
+Unknown keys are kept on a round trip (docs/format.md).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .. import canonical
+from ..errors import FormatError, IntegrityError
+
+POINTER_VERSION = 1
+_DIGEST_RE = re.compile(r"blake3:[0-9a-f]{64}")
+_CID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Pointer:
+    size: int
+    digest: str
+    chunks: tuple = ()
+    executable: bool = False
+    ref: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.ref is not None
+
+    def to_dict(self) -> dict:
+        d = dict(self.extra)
+        d.update({"v": POINTER_VERSION, "size": self.size, "digest": self.digest})
+        if self.ref is not None:
+            d["ref"] = self.ref
+        else:
+            d["chunks"] = [[cid, n] for cid, n in self.chunks]
+            d["exec"] = self.executable
+        return d
+
+    def encode(self) -> bytes:
+        return canonical.dumps(self.to_dict())
+
+    @classmethod
+    def decode(cls, data: bytes, where: str = "pointer") -> "Pointer":
+        try:
+            d = canonical.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise IntegrityError(f"{where} is not valid JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise IntegrityError(f"{where} is not a JSON object")
+        v = d.get("v")
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise IntegrityError(f"{where} has no format version")
+        if v > POINTER_VERSION:
+            raise FormatError(f"{where} uses pointer format {v}; this mvc knows up to {POINTER_VERSION}")
+        size, digest = d.get("size"), d.get("digest")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise IntegrityError(f"{where} has an invalid size {size!r}")
+        if not isinstance(digest, str) or not _DIGEST_RE.fullmatch(digest):
+            raise IntegrityError(f"{where} has an invalid digest {digest!r}")
+        extra = {k: val for k, val in d.items() if k not in ("v", "size", "digest", "ref", "chunks", "exec")}
+        if "ref" in d:
+            if not isinstance(d["ref"], str) or not d["ref"]:
+                raise IntegrityError(f"{where} has an invalid reference {d['ref']!r}")
+            return cls(size=size, digest=digest, ref=d["ref"], extra=extra)
+        chunks = d.get("chunks")
+        if not isinstance(chunks, list):
+            raise IntegrityError(f"{where} has no chunk list")
+        out = []
+        total = 0
+        for c in chunks:
+            if (not isinstance(c, list) or len(c) != 2 or not isinstance(c[0], str) or not _CID_RE.fullmatch(c[0])
+                    or not isinstance(c[1], int) or isinstance(c[1], bool) or c[1] < 0):
+                raise IntegrityError(f"{where} has a malformed chunk entry {c!r}")
+            out.append((c[0], c[1]))
+            total += c[1]
+        if total != size:
+            raise IntegrityError(f"{where}: chunk sizes add up to {total}, not the recorded size {size}")
+        return cls(size=size, digest=digest, chunks=tuple(out), executable=bool(d.get("exec", False)), extra=extra)

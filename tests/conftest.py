@@ -1,0 +1,62 @@
+"""Shared fixtures: every test gets its own project folder and store, silent runs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MVC_SILENT", "1")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test User")
+    monkeypatch.setenv("MVC_USER", "tester")
+    monkeypatch.setenv("MVC_EMAIL", "tester@example.com")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A fresh project folder (cwd) with its own store at <project>/.mvc."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MVC_PROJECT", "proj")
+    return root
+
+
+@pytest.fixture
+def store(project):
+    """A Repository at <project>/.mvc."""
+    from mvc.repo import Repository
+    return Repository.find(str(project))
+
+
+@pytest.fixture
+def model_file(project):
+    p = project / "model.bin"
+    p.write_bytes(os.urandom(50_000))
+    return p
+
+
+@pytest.fixture
+def model_dir(project):
+    d = project / "model_dir"
+    (d / "tokenizer").mkdir(parents=True)
+    (d / "weights.bin").write_bytes(os.urandom(70_000))
+    (d / "config.json").write_text('{"hidden": 64}')
+    (d / "tokenizer" / "vocab.txt").write_text("a\nb\nc\n")
+    return d
+
+
+def run_py(code: str, cwd, env=None, timeout=120) -> subprocess.CompletedProcess:
+    """Run Python code in a real subprocess with the test environment."""
+    return subprocess.run([sys.executable, "-c", code], cwd=str(cwd), env=env or os.environ.copy(),
+                          capture_output=True, text=True, timeout=timeout)

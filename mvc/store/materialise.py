@@ -96,7 +96,10 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
                                      "pass verify=False to take it as it is now, or log it again")
         else:
             for cid, n in ptr.chunks:
-                data = store.get(cid)
+                try:
+                    data = store.get(cid)
+                except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
+                    raise type(e)(f"{label}: {e.message}", e.hint) from None
                 if len(data) != n:
                     raise IntegrityError(f"{label}: chunk {cid} has {len(data)} bytes, the pointer says {n}")
                 hasher.update(data)

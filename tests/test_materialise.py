@@ -1,0 +1,115 @@
+"""R9: nothing from a manifest can write outside the target folder."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import blake3
+import pytest
+
+from mvc.errors import IntegrityError, InvalidInputError, MvcError
+from mvc.store import MemoryChunkStore, Pointer, materialise
+
+PAYLOAD = b"evil bytes that must never land outside the target\n"
+
+
+def _ptr(store, data=PAYLOAD) -> Pointer:
+    cid, _ = store.put(data)
+    return Pointer(size=len(data), digest="blake3:" + blake3.blake3(data).hexdigest(), chunks=((cid, len(data)),))
+
+
+def _tree(root) -> dict:
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = "dir" if os.path.isdir(p) and not os.path.islink(p) else \
+                hashlib.sha256(open(p, "rb").read()).hexdigest() if os.path.isfile(p) else "link"
+    return out
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A sentinel folder next to (and above) the target; a store with one chunk."""
+    sentinel = tmp_path / "sentinel"
+    (sentinel / "sub").mkdir(parents=True)
+    (sentinel / "keep.txt").write_text("keep")
+    work = tmp_path / "work" / "a" / "b"
+    work.mkdir(parents=True)
+    return tmp_path, work / "target", MemoryChunkStore()
+
+
+BAD_PATHS = [
+    "..", "../x", "../../x", "a/../../x", "a/..", "a/../b", "./x", "a/./b", ".", "a//b", "a/", "/x", "/etc/passwd",
+    "..\\x", "a\\..\\..\\x", "C:x", "C:\\Windows\\x", "c:/x", "\\\\server\\share\\x", "//server/share/x",
+    "x\x00y", "", "../sentinel/keep.txt", "../../../sentinel/new.txt",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_PATHS)
+def test_hostile_paths_refused_before_any_write(world, bad):
+    base, target, store = world
+    before = _tree(base)
+    entries = [("ok.txt", _ptr(store)), (bad, _ptr(store))]
+    with pytest.raises((IntegrityError, InvalidInputError)) as ei:
+        materialise(store, entries, str(target), "M:v0")
+    assert "hint" in str(ei.value)
+    assert _tree(base) == before  # not even the target or a temp folder appeared
+
+
+@pytest.mark.parametrize("paths,what", [
+    (["Model.bin", "model.bin"], "collide"),
+    (["dir/A.txt", "DIR/a.txt"], "collide"),
+    (["a", "a/b"], "both a file and a folder"),
+    (["x/y", "x/y/z"], "both a file and a folder"),
+])
+def test_colliding_manifests_refused(world, paths, what):
+    base, target, store = world
+    before = _tree(base)
+    with pytest.raises(IntegrityError, match=what):
+        materialise(store, [(p, _ptr(store)) for p in paths], str(target))
+    assert _tree(base) == before
+
+
+def test_planted_symlink_at_target(world):
+    base, target, store = world
+    os.symlink(base / "sentinel", target)
+    before = _tree(base)
+    with pytest.raises(InvalidInputError, match="symlink"):
+        materialise(store, [("keep.txt", _ptr(store))], str(target))
+    assert (base / "sentinel" / "keep.txt").read_text() == "keep"
+    assert _tree(base) == before
+
+
+def test_planted_symlink_inside_existing_target_is_not_followed(world):
+    base, target, store = world
+    target.mkdir()
+    os.symlink(base / "sentinel", target / "sub")
+    materialise(store, [("sub/keep.txt", _ptr(store))], str(target))
+    assert (base / "sentinel" / "keep.txt").read_text() == "keep"
+    assert not os.path.islink(target / "sub")
+    assert (target / "sub" / "keep.txt").read_bytes() == PAYLOAD
+
+
+def test_corrupt_chunk_leaves_nothing_and_keeps_old_target(world):
+    base, target, store = world
+    materialise(store, [("f.bin", _ptr(store, b"old"))], str(target))
+    good, bad = _ptr(store, b"good"), _ptr(store, b"bad!")
+    store._chunks[bad.chunks[0][0]] = b"BAD!"
+    before = _tree(base)
+    with pytest.raises(IntegrityError, match="z.bin"):
+        materialise(store, [("a.bin", good), ("z.bin", bad)], str(target), "M:v1")
+    assert _tree(base) == before
+    assert (target / "f.bin").read_bytes() == b"old"
+
+
+def test_good_manifest_materialises(world):
+    base, target, store = world
+    out = materialise(store, [("a/b/c.bin", _ptr(store)), ("top.txt", _ptr(store, b"t"))], str(target))
+    assert out == str(target)
+    assert (target / "a" / "b" / "c.bin").read_bytes() == PAYLOAD
+    assert sorted(os.listdir(target.parent)) == ["target"]
+
+
+def test_all_refusals_are_mvc_errors():
+    assert issubclass(IntegrityError, MvcError) and issubclass(InvalidInputError, MvcError)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..errors import NotFoundError
-from ..names import check_name, parse_address
+from ..errors import InvalidNameError
+from ..names import check_alias, check_name, parse_address
 from ..repo import Repository
 from . import lineage
 from .artifact import Artifact, RegisteredModel
@@ -84,3 +85,57 @@ class Api:
             return lineage.build(self.repo, address, direction, depth)
         v, _ = self.repo.resolve(address, self.project)
         return lineage.build(self.repo, f"artifact:{v.project}/{v.name}:{v.version}", direction, depth)
+
+    def stats(self) -> dict:
+        """What the store holds (for `mvc status`): counts of artifacts, versions, models, runs, chunks."""
+        arts = self.repo.artifacts
+        live = deleted = 0
+        for p, n in arts.list():
+            st = arts.state(p, n)
+            live += len(arts.version_names(st))
+            deleted += len(arts.version_names(st, trash=True))
+        chunk_ids = list(self.repo.chunks.ids())
+        return {"store": self.repo.path, "format": self.repo.format.get("format"), "project": self.project,
+                "projects": self.projects(), "artifacts": len(arts.list()), "versions": live,
+                "deleted_versions": deleted, "registered_models": len(self.repo.registry.names()),
+                "runs": len(self.repo.runs.ids()), "chunks": len(chunk_ids),
+                "chunk_bytes": sum(self.repo.chunks.stored_size(c) for c in chunk_ids)}
+
+    # ---- alias moves and restore (used by `mvc alias` and `mvc restore`) ----
+    def set_alias(self, address: str, alias: str) -> str | None:
+        """Point ``alias`` at the version (or registry link) ``address`` names; return its old target."""
+        check_alias(alias)
+        addr = parse_address(address)
+        if addr.registry:
+            li = self.repo.resolve_link(addr)
+            return self.repo.registry.set_alias(addr.name, li.link, alias)
+        v, _ = self.repo.resolve(addr, self.project)
+        return self.repo.artifacts.set_alias(v.project, v.name, v.version, alias)
+
+    def remove_alias(self, name: str, alias: str) -> str | None:
+        """Remove ``alias`` from artifact ``name`` (or ``registry/<model>``); return the version it named."""
+        check_alias(alias)
+        addr = _bare(name)
+        if addr.registry:
+            return self.registered_model(addr.name).remove_alias(alias)
+        project = addr.project or self.project
+        if self.repo.artifacts.state(project, addr.name) is None:
+            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}", "list artifacts with `mvc ls`")
+        return self.repo.artifacts.set_alias(project, addr.name, "", alias, remove=True)
+
+    def restore(self, address: str) -> "Artifact":
+        """Bring a soft-deleted version (``name:v<N>``) back from the trash."""
+        addr = parse_address(address)
+        if addr.registry or not addr.version:
+            raise InvalidNameError(f"{address!r} does not name a version", "write NAME:v<N>, e.g. MNIST:v2")
+        project = addr.project or self.project
+        self.repo.artifacts.restore_version(project, addr.name, addr.version)
+        return self.artifact(f"{project}/{addr.name}:{addr.version}")
+
+
+def _bare(name: str):
+    addr = parse_address(name)
+    if addr.version or addr.alias or addr.digest:
+        raise InvalidNameError(f"{name!r} names a version; give the artifact name alone",
+                               "write e.g. MNIST or registry/MNIST-prod")
+    return addr

@@ -1,0 +1,34 @@
+"""mvc link: put a version into a registered model."""
+import click
+
+from .. import context, output
+
+
+@click.command(short_help="Link a path (logged first) or an existing version into a registered model.")
+@click.argument("source", metavar="(PATH | ADDRESS)")
+@click.option("--to", "target", required=True, metavar="REGISTERED_MODEL", help="Registered model name.")
+@click.option("--alias", "-a", "aliases", multiple=True, metavar="A", help="Registry alias on the link (repeatable).")
+@click.option("--name", "-n", metavar="N", help="Artifact name when SOURCE is a path that gets logged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the link as JSON.")
+def command(source, target, aliases, name, as_json) -> None:
+    """Link SOURCE into registry/REGISTERED_MODEL, creating the model if needed.
+    An existing path is logged first (as `mvc log` does); anything else is
+    resolved as an address and that version is linked without re-logging.
+    Linking never copies bytes; linking a linked version again returns its link."""
+    import os
+    c = context.get()
+    if os.path.exists(source):
+        with c.start_run() as run:
+            with output.Progress("logging", output.tree_size(source), c.quiet) as meter:
+                art = run.log_model(source, name=name, progress=meter)
+            link = run.link_artifact(art, target, list(aliases))
+    else:
+        if name:
+            raise click.UsageError("--name applies only when SOURCE is a path to log")
+        link = c.api().artifact(source).link(target, aliases=list(aliases))
+    if as_json:
+        output.emit_json({"address": link.address, "model": link.model, "version": link.version,
+                          "source": link.source, "aliases": link.aliases, "linked_at": link.linked_at,
+                          "run": link.run_id})
+        return
+    click.echo(f"{link.address} -> {link.source}  (aliases: {', '.join(link.aliases)})")

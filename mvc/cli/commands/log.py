@@ -1,0 +1,39 @@
+"""mvc log: log files as a new version (records a run, job type `cli`)."""
+import click
+
+from .. import context, output
+
+
+@click.command(short_help="Log a file or folder as a new version of an artifact.")
+@click.argument("path")
+@click.option("--name", "-n", metavar="N", help="Artifact name (default: run-<run id>-<basename of PATH>).")
+@click.option("--alias", "-a", "aliases", multiple=True, metavar="A", help="Alias for the version (repeatable).")
+@click.option("--type", "-t", "type_", default="model", show_default=True, metavar="T", help="Artifact type.")
+@click.option("--metadata", "-m", metavar="JSON", help="A JSON object of metadata, e.g. '{\"acc\": 0.93}'.")
+@click.option("--description", "-d", metavar="D", help="Free-text description of the version.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag for the version (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def command(path, name, aliases, type_, metadata, description, tags, as_json) -> None:
+    """Log PATH (a file, a folder, or a file:// reference) as a version of an
+    artifact and print its address.  Content equal to an existing version makes
+    no new version: that version gets the aliases and `latest` again."""
+    c = context.get()
+    with c.start_run() as run:
+        with output.Progress("logging", output.tree_size(path), c.quiet) as meter:
+            art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
+                                   description=description, tags=list(tags), progress=meter)
+        created = _created_by(art, run.id)
+    result = {"address": art.address, "name": art.name, "project": art.project, "version": art.version,
+              "type": art.type, "created": created, "digest": art.digest, "size": art.size,
+              "files": art.file_count, "aliases": sorted(art.aliases), "run": run.id}
+    if as_json:
+        output.emit_json(result)
+        return
+    how = "new version" if created else "same content as before; aliases moved"
+    click.echo(f"{art.address}  ({how}; {art.file_count} files, {output.human_size(art.size)}; "
+               f"aliases: {', '.join(sorted(art.aliases))})")
+
+
+def _created_by(art, run_id: str) -> bool:
+    first = art.logged_by()
+    return first is not None and first.id == run_id

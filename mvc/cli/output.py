@@ -1,0 +1,142 @@
+"""Printing for the CLI: tables (tabulate, imported when used), JSON, sizes,
+times, and the byte-progress meter on stderr."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import click
+
+
+def emit_json(obj) -> None:
+    """Stable JSON on stdout: sorted keys, two-space indent."""
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def table(rows: list[list], headers: list[str], empty: str = "(none)") -> None:
+    if not rows:
+        click.echo(empty)
+        return
+    from tabulate import tabulate
+    click.echo(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True))
+
+
+def human_size(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def short_digest(digest: str | None, n: int = 12) -> str:
+    if not digest:
+        return "-"
+    return digest.split(":", 1)[-1][:n]
+
+
+def short_time(iso: str | None) -> str:
+    """'2024-05-01T12:03:04+00:00' -> '2024-05-01 12:03' (UTC)."""
+    return iso[:16].replace("T", " ") if iso else "-"
+
+
+def iso_utc(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
+
+
+_REL = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> float:
+    """'3d', '12h', '30m', '2w', '45s' (ago), or an ISO date/time (UTC unless it says) -> epoch seconds."""
+    m = _REL.fullmatch(text.strip())
+    if m:
+        delta = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        return (datetime.now(timezone.utc) - delta).timestamp()
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither a duration (3d, 12h, 30m) nor an ISO date (2024-05-01)",
+                                 param_hint="--since") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+class Progress:
+    """A ``progress(nbytes)`` callable that draws bytes done/total and the rate on stderr.
+
+    Drawn at once when stderr is a terminal, otherwise only once the work has
+    taken more than a second (then one line a second); never when quiet."""
+
+    def __init__(self, label: str, total: int | None, quiet: bool = False, stream=None):
+        self.label, self.total, self.quiet = label, total, quiet
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.done = 0
+        self.start = time.monotonic()
+        self.last_draw = 0.0
+        self.drawn = False
+
+    def __call__(self, nbytes: int) -> None:
+        self.done += nbytes
+        if self.quiet:
+            return
+        now = time.monotonic()
+        gap = 0.1 if self.tty else 1.0
+        if (self.tty or now - self.start >= 1.0) and now - self.last_draw >= gap:
+            self.draw(now)
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now or time.monotonic()) - self.start, 1e-6)
+        total = f" / {human_size(self.total)}" if self.total else ""
+        pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        return f"mvc: {self.label} {human_size(self.done)}{total}{pct}, {human_size(self.done / elapsed)}/s"
+
+    def draw(self, now: float) -> None:
+        self.last_draw = now
+        self.drawn = True
+        text = self.line(now)
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Finish the meter (a final line if anything was drawn)."""
+        if self.quiet or not self.drawn:
+            return
+        self.draw(time.monotonic())
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def tree_size(path: str) -> int | None:
+    """Bytes under a file or folder (the progress total for a log); None for a URI or a missing path."""
+    import os
+    if "://" in path or not os.path.exists(path):
+        return None
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                continue
+    return total

@@ -112,3 +112,55 @@ def atomic_write(path: str, data: bytes | Iterable[bytes], tmp_dir: str | None =
         else:
             for piece in data:
                 f.write(piece)
+
+
+class PendingFile:
+    """A write whose durability is batched: ``write`` and ``close`` now, ``sync``
+    later (any thread), ``publish`` (rename into place) only after ``sync``.
+
+    Used by the chunk store to write many chunks with overlapped fsyncs; the
+    crash rule is the same as AtomicFile's: nothing is renamed before it is fsynced.
+    """
+
+    def __init__(self, path: str, tmp_dir: str, mode: int = 0o444):
+        self.path, self.mode = path, mode
+        self.tmp = temp_path(tmp_dir, os.path.basename(path))
+        try:
+            self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise_if_full(e, self.tmp)
+            raise
+
+    def write(self, data) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            raise_if_full(e, self.tmp, len(view))
+            raise
+
+    def sync(self, durable: bool = True) -> None:
+        try:
+            os.fchmod(self._fd, self.mode)
+            if durable:
+                os.fsync(self._fd)
+        except OSError as e:
+            raise_if_full(e, self.tmp)
+            raise
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+
+    def publish(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass

@@ -1,14 +1,23 @@
 """Chunkers cut a file's bytes into chunks.  Each yields bytes-like pieces of
 bounded size in file order; the concatenation is the file.
 
-The cut of every chunker is normative (docs/format.md): the same bytes must be
-cut the same way by every mvc, or dedup across machines is lost.
+The cut of every chunker is normative (docs/format.md, "Chunking"): the same
+bytes must be cut the same way by every mvc, or dedup across machines is lost.
+
+- files up to ``SMALL_FILE`` bytes: one chunk (``WholeChunker``);
+- safetensors: the header is one chunk, then one chunk per tensor, large
+  tensors in ``TENSOR_PIECE`` pieces (``safetensors.SafetensorsChunker``);
+- GGUF: likewise, on its tensor-info table (``gguf.GgufChunker``);
+- anything else: FastCDC content-defined chunks (``cdc.CdcChunker``).
 """
 from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
 MiB = 1 << 20
+SMALL_FILE = 1 * MiB       # files this size or smaller are one chunk
+TENSOR_PIECE = 16 * MiB    # large tensors are cut in pieces of this size
+READ_SIZE = 16 * MiB       # bounded read buffer
 
 
 class Chunker:
@@ -33,9 +42,37 @@ class FixedChunker(Chunker):
             yield data
 
 
-DEFAULT = FixedChunker()
+class WholeChunker(Chunker):
+    """The whole (small) file as one chunk."""
+
+    name = "whole"
+
+    def chunks(self, f, size):
+        data = f.read()
+        if data:
+            yield data
+
+
+def read_span(f: BinaryIO, length: int, piece: int = TENSOR_PIECE) -> Iterator[bytes]:
+    """Yield ``length`` bytes from ``f`` in pieces of ``piece`` (the last shorter)."""
+    while length > 0:
+        data = f.read(min(piece, length))
+        if not data:
+            raise EOFError("file ended early (it changed while being read)")
+        length -= len(data)
+        yield data
 
 
 def select_chunker(path: str, size: int, head: bytes = b"") -> Chunker:
     """Pick the chunker for a file from its size and first bytes."""
-    return DEFAULT
+    from .cdc import CDC
+    from .gguf import GgufChunker, looks_like_gguf
+    from .safetensors import SafetensorsChunker, looks_like_safetensors
+
+    if size <= SMALL_FILE:
+        return WholeChunker()
+    if looks_like_safetensors(head, size):
+        return SafetensorsChunker()
+    if looks_like_gguf(head):
+        return GgufChunker()
+    return CDC

@@ -5,13 +5,17 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import xxhash
 
 from ..errors import IntegrityError, NotFoundError
-from ..fsutil import AtomicFile
+from ..fsutil import AtomicFile, PendingFile, fsync_dir
+from .packs import PACK_CHUNK_MAX, PackBuilder, PackIndex, rewrite_without
 
 ID_LEN = 32
 
@@ -49,6 +53,15 @@ class ChunkStore:
     def stored_size(self, cid: str) -> int:
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def batch(self):
+        """A block whose puts may be made durable together at its end (a no-op here)."""
+        yield self
+
+    def mtime(self, cid: str) -> float:
+        """When the chunk was last written or freshened (gc's grace period uses it)."""
+        raise NotImplementedError
+
     def _verified(self, cid: str, data: bytes) -> bytes:
         if chunk_id(data) != cid:
             raise IntegrityError(f"chunk {cid} is corrupt: its bytes hash to {chunk_id(data)}")
@@ -58,12 +71,14 @@ class ChunkStore:
 class MemoryChunkStore(ChunkStore):
     def __init__(self):
         self._chunks: dict[str, bytes] = {}
+        self._times: dict[str, float] = {}
 
     def has(self, cid):
         return cid in self._chunks
 
     def put(self, data, cid=None):
         cid = cid or chunk_id(data)
+        self._times[cid] = time.time()
         if cid in self._chunks:
             return cid, False
         self._chunks[cid] = bytes(data)
@@ -84,26 +99,61 @@ class MemoryChunkStore(ChunkStore):
     def stored_size(self, cid):
         return len(self._chunks[cid])
 
+    def mtime(self, cid):
+        return self._times[cid]
+
 
 class DirChunkStore(ChunkStore):
+    """Loose chunks in ``chunks/ab/<30 hex>``; small chunks written in a batch go
+    into ``packs/`` (see packs.py).  Outside a batch every put is durable at once."""
+
     def __init__(self, root: str, durable: bool = True):
         self.root = root
         self.dir = os.path.join(root, "chunks")
         self.tmp = os.path.join(root, "tmp")
         self.durable = durable
+        self.packs = PackIndex(os.path.join(root, "packs"))
+        self._batch: Batch | None = None
 
     def path(self, cid: str) -> str:
         check_id(cid)
         return os.path.join(self.dir, cid[:2], cid[2:])
 
-    def has(self, cid):
+    def is_loose(self, cid: str) -> bool:
         return os.path.exists(self.path(cid))
+
+    def has(self, cid):
+        if self._batch is not None and self._batch.has(cid):
+            return True
+        return self.is_loose(cid) or self.packs.locate(cid) is not None
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Defer durability: chunks put inside are fsynced in the background and
+        renamed into place (small ones packed) when the block ends without error."""
+        if self._batch is not None:
+            yield self
+            return
+        os.makedirs(self.tmp, exist_ok=True)
+        self._batch = Batch(self)
+        try:
+            yield self
+            self._batch.commit()
+        except BaseException:
+            self._batch.abort()
+            raise
+        finally:
+            self._batch = None
 
     def put(self, data, cid=None):
         cid = cid or chunk_id(data)
-        path = self.path(cid)
-        if os.path.exists(path):
+        if self.has(cid):
+            self._freshen(cid)
             return cid, False
+        if self._batch is not None:
+            self._batch.put(cid, data)
+            return cid, True
+        path = self.path(cid)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         os.makedirs(self.tmp, exist_ok=True)
         with AtomicFile(path, tmp_dir=self.tmp, mode=0o444, durable=self.durable) as f:
@@ -111,32 +161,143 @@ class DirChunkStore(ChunkStore):
         return cid, True
 
     def get(self, cid):
-        try:
-            with open(self.path(cid), "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
+        data = self._batch.get(cid) if self._batch is not None else None
+        if data is None:
+            try:
+                with open(self.path(cid), "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                data = self.packs.read(cid)
+        if data is None:
             raise NotFoundError(
                 f"chunk {cid} is missing from the store",
                 "run `mvc fsck` to list the affected versions; pull them again from a remote if you have one",
-            ) from None
+            )
         return self._verified(cid, data)
 
     def delete(self, cid):
+        """Remove a loose chunk, and rewrite every pack that holds it without it."""
         try:
             os.unlink(self.path(cid))
         except FileNotFoundError:
             pass
+        while self.packs.locate(cid) is not None:
+            rewrite_without(self.packs, cid, self.tmp)
 
     def ids(self):
-        if not os.path.isdir(self.dir):
-            return
-        for fan in sorted(os.listdir(self.dir)):
-            sub = os.path.join(self.dir, fan)
-            if len(fan) != 2 or not os.path.isdir(sub):
-                continue
-            for rest in sorted(os.listdir(sub)):
-                if not rest.startswith(".") and len(rest) == ID_LEN - 2:
-                    yield fan + rest
+        seen = set()
+        if os.path.isdir(self.dir):
+            for fan in sorted(os.listdir(self.dir)):
+                sub = os.path.join(self.dir, fan)
+                if len(fan) != 2 or not os.path.isdir(sub):
+                    continue
+                for rest in sorted(os.listdir(sub)):
+                    if not rest.startswith(".") and len(rest) == ID_LEN - 2:
+                        seen.add(fan + rest)
+                        yield fan + rest
+        for cid in sorted(self.packs.ids()):
+            if cid not in seen:
+                yield cid
+
+    def _freshen(self, cid: str) -> None:
+        """Touch an existing chunk (or its pack) so gc's grace period counts from now."""
+        for path in (self.path(cid), self._pack_path(cid)):
+            if path:
+                try:
+                    os.utime(path)
+                    return
+                except (FileNotFoundError, PermissionError):
+                    continue
+
+    def _pack_path(self, cid: str) -> str | None:
+        loc = self.packs.locate(cid)
+        return self.packs.path(loc[0], "pack") if loc else None
+
+    def mtime(self, cid):
+        for path in (self.path(cid), self._pack_path(cid)):
+            if path:
+                try:
+                    return os.stat(path).st_mtime
+                except FileNotFoundError:
+                    continue
+        if self._batch is not None and self._batch.has(cid):
+            return time.time()
+        raise NotFoundError(f"chunk {cid} is missing from the store")
 
     def stored_size(self, cid):
-        return os.stat(self.path(cid)).st_size
+        try:
+            return os.stat(self.path(cid)).st_size
+        except FileNotFoundError:
+            loc = self.packs.locate(cid)
+            if loc is None:
+                raise NotFoundError(f"chunk {cid} is missing from the store") from None
+            return loc[2]
+
+
+class Batch:
+    """The chunks of one batch: loose ones as pending files (fsynced by a
+    background thread while ingest goes on), small ones in a PackBuilder."""
+
+    def __init__(self, store: DirChunkStore):
+        self.store = store
+        self.loose: dict[str, PendingFile] = {}
+        self.packed: list[PendingFile] = []
+        self.builder = PackBuilder(store.packs.folder, store.tmp)
+        self.syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvc-fsync")
+        self.syncs = []
+        self.written: dict[str, tuple[PendingFile, int, int]] = {}  # packed chunks in pending packs
+
+    def has(self, cid: str) -> bool:
+        return cid in self.loose or cid in self.builder.where or cid in self.written
+
+    def put(self, cid: str, data) -> None:
+        if len(data) <= PACK_CHUNK_MAX:
+            self.builder.add(cid, data)
+            if self.builder.full():
+                self._write_pack()
+            return
+        pf = PendingFile(self.store.path(cid), self.store.tmp)
+        self.loose[cid] = pf
+        pf.write(data)
+        self._sync_later(pf)
+
+    def get(self, cid: str) -> bytes | None:
+        if cid in self.loose:
+            with open(self.loose[cid].tmp, "rb") as f:
+                return f.read()
+        if cid in self.written:
+            pf, off, n = self.written[cid]
+            with open(pf.tmp, "rb") as f:
+                f.seek(off)
+                return f.read(n)
+        return self.builder.get(cid)
+
+    def _sync_later(self, pf: PendingFile) -> None:
+        self.syncs.append(self.syncer.submit(pf.sync, self.store.durable))
+
+    def _write_pack(self) -> None:
+        entries = list(self.builder.entries)
+        files = self.builder.write()
+        if files:
+            self.written.update((c, (files[0], o, n)) for c, o, n in entries)
+            for pf in files:
+                self.packed.append(pf)
+                self._sync_later(pf)
+
+    def commit(self) -> None:
+        self._write_pack()
+        self.syncer.shutdown(wait=True)
+        for fut in self.syncs:
+            fut.result()
+        dirs = set()
+        for pf in list(self.loose.values()) + self.packed:  # each pack before its index
+            pf.publish()
+            dirs.add(os.path.dirname(pf.path))
+        if self.store.durable:
+            for d in sorted(dirs):
+                fsync_dir(d)
+
+    def abort(self) -> None:
+        self.syncer.shutdown(wait=True)
+        for pf in list(self.loose.values()) + self.packed:
+            pf.abort()

@@ -1,0 +1,48 @@
+"""Content-defined chunking (FastCDC 2020 through pyfastcdc) for large files
+that have no tensor index, so an insertion moves only the cuts near it.
+
+Parameters are normative (docs/format.md, "Chunking"): average 1 MiB, minimum
+256 KiB, maximum 4 MiB, normalisation level 1, seed 0 (the paper's gear table).
+"""
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+from pyfastcdc import FastCDC
+
+from .chunkers import Chunker, MiB
+
+AVG, MIN, MAX = 1 * MiB, 256 * 1024, 4 * MiB
+WINDOW = 16 * MiB  # read window; must be >= MAX so every cut but the last in a window is final
+
+
+class CdcChunker(Chunker):
+    name = "fastcdc-1m"
+
+    def __init__(self, avg: int = AVG, min_size: int = MIN, max_size: int = MAX, window: int = WINDOW):
+        assert window >= max_size
+        self._cdc = FastCDC(avg, min_size=min_size, max_size=max_size, normalized_chunking=1, seed=0)
+        self.window = window
+
+    def chunks(self, f: BinaryIO, size: int) -> Iterator[memoryview]:
+        """Cut windows of the file; the last chunk of a window may have been cut
+        by the window's end, so it is carried into the next window and re-cut.
+        Chunks are memoryviews of immutable window buffers (zero copy)."""
+        carry = b""
+        while True:
+            buf = bytearray(len(carry) + self.window)
+            buf[:len(carry)] = carry
+            view = memoryview(buf)
+            n = f.readinto(view[len(carry):])
+            total = len(carry) + n
+            if not total:
+                return
+            pieces = [c.data for c in self._cdc.cut_buf(view[:total])]
+            if not n:  # end of file: everything left is final
+                yield from pieces
+                return
+            yield from pieces[:-1]
+            carry = bytes(pieces[-1])
+
+
+CDC = CdcChunker()

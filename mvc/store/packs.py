@@ -1,0 +1,158 @@
+"""Pack files: many small chunks in one file, so 20,000 tiny files cost a few
+files and a few fsyncs, not 20,000 of each (docs/format.md, "Packs").
+
+    packs/<pack id>.pack   the chunks' bytes, concatenated (pack id: xxh3-128 of these bytes)
+    packs/<pack id>.idx    {"chunks":[["<chunk id>",<offset>,<length>],...],"pack":"<pack id>","v":1}
+
+A pack is visible once its ``.idx`` exists; the ``.pack`` is renamed into place
+first.  Deleting a packed chunk rewrites its pack without it (new pack and index
+first, then the old index, then the old pack), so a reader always finds every
+other chunk in one of them.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import xxhash
+
+from .. import canonical
+from ..errors import IntegrityError
+from ..fsutil import AtomicFile, PendingFile
+
+PACK_TARGET = 16 << 20    # a pack is written when its chunks reach this size
+PACK_CHUNK_MAX = 128 << 10  # chunks up to this size go into packs (in a batch)
+IDX_VERSION = 1
+
+
+def encode_index(pack_id: str, entries: list[tuple[str, int, int]]) -> bytes:
+    return canonical.dumps({"chunks": [list(e) for e in entries], "pack": pack_id, "v": IDX_VERSION})
+
+
+def decode_index(data: bytes, where: str) -> tuple[str, list[tuple[str, int, int]]]:
+    try:
+        d = canonical.loads(data)
+        if d["v"] > IDX_VERSION:
+            raise IntegrityError(f"{where} uses pack index format {d['v']}; this mvc knows {IDX_VERSION}")
+        return d["pack"], [(c, int(o), int(n)) for c, o, n in d["chunks"]]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise IntegrityError(f"{where} is malformed ({e})", "run `mvc fsck`") from None
+
+
+class PackIndex:
+    """chunk id -> (pack id, offset, length), refreshed when the packs folder changes."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self._mtime = None
+        self._packs: dict[str, list[tuple[str, int, int]]] = {}
+        self._where: dict[str, tuple[str, int, int]] = {}
+
+    def refresh(self, force: bool = False) -> None:
+        try:
+            mtime = os.stat(self.folder).st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime == self._mtime and not force:
+            return
+        self._mtime = mtime
+        names = {n[:-4] for n in os.listdir(self.folder) if n.endswith(".idx")} if mtime else set()
+        for gone in set(self._packs) - names:
+            del self._packs[gone]
+        for new in names - set(self._packs):
+            try:
+                with open(os.path.join(self.folder, new + ".idx"), "rb") as f:
+                    _, entries = decode_index(f.read(), f"pack index {new}.idx")
+            except FileNotFoundError:
+                continue
+            self._packs[new] = entries
+        self._where = {c: (p, o, n) for p, ents in self._packs.items() for c, o, n in ents}
+
+    def locate(self, cid: str) -> tuple[str, int, int] | None:
+        self.refresh()
+        return self._where.get(cid)
+
+    def ids(self) -> Iterator[str]:
+        self.refresh()
+        return iter(list(self._where))
+
+    def path(self, pack_id: str, ext: str) -> str:
+        return os.path.join(self.folder, f"{pack_id}.{ext}")
+
+    def read(self, cid: str) -> bytes | None:
+        """The chunk's bytes from its pack (unverified), or None if no pack holds it."""
+        for attempt in (0, 1):
+            loc = self.locate(cid) if attempt == 0 else (self.refresh(force=True) or self._where.get(cid))
+            if loc is None:
+                continue
+            pack, off, n = loc
+            try:
+                with open(self.path(pack, "pack"), "rb") as f:
+                    f.seek(off)
+                    return f.read(n)
+            except FileNotFoundError:
+                continue  # rewritten under us: reload the index and look again
+        return None
+
+
+class PackBuilder:
+    """Collects small chunks in memory (bounded by PACK_TARGET) and writes them
+    as pending files; the caller syncs and publishes them (pack before index)."""
+
+    def __init__(self, folder: str, tmp: str):
+        self.folder, self.tmp = folder, tmp
+        self.buf = bytearray()
+        self.entries: list[tuple[str, int, int]] = []
+        self.where: dict[str, tuple[int, int]] = {}
+
+    def add(self, cid: str, data) -> None:
+        self.where[cid] = (len(self.buf), len(data))
+        self.entries.append((cid, len(self.buf), len(data)))
+        self.buf += data
+
+    def get(self, cid: str) -> bytes | None:
+        loc = self.where.get(cid)
+        return bytes(self.buf[loc[0]:loc[0] + loc[1]]) if loc else None
+
+    def full(self) -> bool:
+        return len(self.buf) >= PACK_TARGET
+
+    def write(self) -> tuple[PendingFile, PendingFile] | None:
+        """Write the collected chunks as (pack, index) pending files and start afresh."""
+        if not self.entries:
+            return None
+        pack_id = xxhash.xxh3_128_hexdigest(self.buf)
+        os.makedirs(self.folder, exist_ok=True)
+        pack = PendingFile(os.path.join(self.folder, pack_id + ".pack"), self.tmp)
+        pack.write(self.buf)
+        idx = PendingFile(os.path.join(self.folder, pack_id + ".idx"), self.tmp)
+        idx.write(encode_index(pack_id, self.entries))
+        self.buf, self.entries, self.where = bytearray(), [], {}
+        return pack, idx
+
+
+def rewrite_without(index: PackIndex, cid: str, tmp: str) -> None:
+    """Delete one packed chunk: write its pack again without it, then drop the old pack."""
+    loc = index.locate(cid)
+    if loc is None:
+        return
+    old = loc[0]
+    keep = [(c, o, n) for c, o, n in index._packs.get(old, []) if c != cid]
+    if keep:
+        with open(index.path(old, "pack"), "rb") as f:
+            blob = f.read()
+        buf, entries = bytearray(), []
+        for c, o, n in keep:
+            entries.append((c, len(buf), n))
+            buf += blob[o:o + n]
+        new = xxhash.xxh3_128_hexdigest(buf)
+        with AtomicFile(index.path(new, "pack"), tmp_dir=tmp, mode=0o444) as f:
+            f.write(buf)
+        with AtomicFile(index.path(new, "idx"), tmp_dir=tmp, mode=0o444) as f:
+            f.write(encode_index(new, entries))
+    for ext in ("idx", "pack"):
+        try:
+            os.unlink(index.path(old, ext))
+        except FileNotFoundError:
+            pass
+    index.refresh(force=True)

@@ -55,6 +55,7 @@ class Artifact:
     file_count = property(lambda self: self._info.record.get("files", 0))
     created_at = property(lambda self: iso(self._info.record.get("created_at")))
     deleted = property(lambda self: self._info.deleted)
+    created_by = property(lambda self: self._info.record.get("created_by"))  # id of the producing run
 
     @property
     def address(self) -> str:

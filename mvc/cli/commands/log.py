@@ -22,7 +22,7 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
         with output.Progress("logging", output.tree_size(path), c.quiet) as meter:
             art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
                                    description=description, tags=list(tags), progress=meter)
-        created = _created_by(art, run.id)
+        created = art.created_by == run.id
     result = {"address": art.address, "name": art.name, "project": art.project, "version": art.version,
               "type": art.type, "created": created, "digest": art.digest, "size": art.size,
               "files": art.file_count, "aliases": sorted(art.aliases), "run": run.id}
@@ -33,7 +33,3 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
     click.echo(f"{art.address}  ({how}; {art.file_count} files, {output.human_size(art.size)}; "
                f"aliases: {', '.join(sorted(art.aliases))})")
 
-
-def _created_by(art, run_id: str) -> bool:
-    first = art.logged_by()
-    return first is not None and first.id == run_id

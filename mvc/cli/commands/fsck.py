@@ -1,0 +1,30 @@
+"""mvc fsck: check every chunk, pointer and git object of the store."""
+import click
+
+from .. import context, output
+
+
+@click.command(short_help="Check the store: chunk hashes, pointers, git metadata.")
+@click.option("--sample", type=click.FloatRange(0, 1, min_open=True), metavar="SHARE",
+              help="Re-hash only this share of chunks (0-1]; pointers and git are always checked in full.")
+@click.option("--no-git", is_flag=True, help="Skip `git fsck` on the metadata.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def command(sample, no_git, as_json) -> None:
+    """Re-hash every chunk (or a --sample share), check that every pointer
+    resolves, run `git fsck` on the metadata, and name each problem with the
+    versions it affects and the command that repairs or removes it.
+    Exit 0 when clean, 5 (integrity) when a problem was found."""
+    from mvc.repo.fsck import fsck
+    report = fsck(context.get().api().repo, sample=sample, git=not no_git)
+    if as_json:
+        output.emit_json(report.to_json())
+    else:
+        for p in report.problems:
+            click.echo(p.text())
+        click.echo(f"{'ok' if report.ok else 'FAILED'}: {report.versions} versions, {report.pointers} pointers, "
+                   f"{report.chunks_hashed}/{report.chunks_total} chunks re-hashed, "
+                   f"git fsck {'run' if report.git_checked else 'skipped'}; "
+                   f"{sum(p.severity == 'error' for p in report.problems)} errors", err=True)
+    if not report.ok:
+        from mvc.errors import IntegrityError
+        raise click.exceptions.Exit(IntegrityError.exit_code)

@@ -1,0 +1,32 @@
+"""mvc gc: delete what nothing reaches (plan, then execute)."""
+import click
+
+from .. import context, output
+
+
+@click.command(short_help="Remove chunks and trash no version needs any more.")
+@click.option("--dry-run", "-n", is_flag=True, help="Print exactly what a real run would delete; delete nothing.")
+@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+              help="Keep unreferenced chunks younger than this (a log may still be writing them).")
+@click.option("--retention", default="14d", show_default=True, metavar="DURATION",
+              help="Keep deleted versions, and whatever aliases and links pointed at, this long.")
+@click.option("--keep-last", type=int, metavar="N",
+              help="Also move versions beyond the last N of each artifact to the trash (never aliased or linked ones).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def command(dry_run, grace, retention, keep_last, as_json) -> None:
+    """Mark every chunk the metadata reaches (tips, trash within the retention,
+    history within the retention, registry links), then delete the rest once
+    older than the grace period and not covered by a live writer's lease."""
+    from mvc.repo import gc
+    repo = context.get().api().repo
+    opts = gc.GcOptions(gc.parse_duration(grace), gc.parse_duration(retention), keep_last)
+    plan = gc.run(repo, opts, dry_run=dry_run)
+    if as_json:
+        output.emit_json(dict(plan.to_json(), dry_run=dry_run))
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for line in plan.lines():
+        click.echo(f"{verb} {line}")
+    if not context.get().quiet:
+        click.echo(f"{verb} {len(plan.chunks)} chunks ({output.human_size(plan.bytes)}); kept {plan.marked} "
+                   f"reachable and {plan.kept_young} recent", err=True)

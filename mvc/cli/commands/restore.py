@@ -1,0 +1,12 @@
+"""mvc restore: bring a soft-deleted version back."""
+import click
+
+from .. import context
+
+
+@click.command(short_help="Restore a soft-deleted version.")
+@click.argument("address", metavar="NAME:vN")
+def command(address) -> None:
+    """Bring the soft-deleted version NAME:vN back from the trash (its number is unchanged)."""
+    art = context.get().api().restore(address)
+    click.echo(f"restored {art.address}")

@@ -146,7 +146,13 @@ class Artifact:
         self._refresh()
 
     def delete(self, delete_aliases: bool = False) -> None:
+        """Soft-delete: the version moves to the trash (restorable until gc); its number is never reused."""
         self._repo.delete(self._info, delete_aliases)
+
+    def restore(self) -> None:
+        """Bring a soft-deleted version back (its aliases are not restored)."""
+        self._repo.artifacts.restore_version(self.project, self.name, self.version)
+        self._refresh()
 
     def _refresh(self) -> None:
         fresh, _ = self._repo.resolve(f"{self.project}/{self.name}:{self.version}")

@@ -19,7 +19,66 @@ from ..errors import IntegrityError, LockError
 pygit2.settings.enable_fsync_gitdir(True)
 
 MAX_WAIT_S = 60.0
-STALE_LOCK_S = 30.0
+STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
+QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
+
+
+def _open_by(path: str) -> list[int] | None:
+    """PIDs on this host holding ``path`` open (Linux /proc), or None if unknowable."""
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    target = os.path.realpath(path)
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    pids.append(int(pid))
+                    break
+            except OSError:
+                continue
+    return pids
+
+
+def lock_info(lock: str) -> dict | None:
+    """Age and holders of a ref lock file, or None if there is none."""
+    try:
+        st = os.stat(lock)
+    except FileNotFoundError:
+        return None
+    pids = _open_by(lock)
+    holders = ("held open by PID " + ", ".join(map(str, pids)) if pids else
+               "no process on this host holds it open" if pids is not None else "holder unknown")
+    return {"path": lock, "age": time.time() - st.st_mtime, "pids": pids, "holders": holders,
+            "inode": st.st_ino, "mtime": st.st_mtime}
+
+
+def lock_is_stale(info: dict) -> bool:
+    """libgit2 holds a ref lock open for microseconds and records no PID in it:
+    older than QUIET_LOCK_S with no holder on this host, or older than
+    STALE_LOCK_S at all, means its writer died."""
+    return info["age"] > STALE_LOCK_S or (info["age"] > QUIET_LOCK_S and info["pids"] == [])
+
+
+def clear_stale_lock(lock: str) -> bool:
+    """Remove ``lock`` if it is provably stale; True if removed."""
+    info = lock_info(lock)
+    if info is None or not lock_is_stale(info):
+        return False
+    try:
+        st = os.stat(lock)
+        if st.st_ino != info["inode"] or st.st_mtime != info["mtime"]:
+            return False  # a new writer took it meanwhile
+        os.unlink(lock)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class NoChange(Exception):
@@ -49,6 +108,14 @@ def _git_config(key: str) -> str | None:
         return pygit2.Config.get_global_config()[key]
     except (KeyError, OSError, pygit2.GitError):
         return None
+
+
+def _op_of(message: str) -> str:
+    """The Mvc-Op trailer of a commit message (crash-point labels use it)."""
+    for line in message.splitlines():
+        if line.startswith("Mvc-Op: "):
+            return line[8:].strip()
+    return "update"
 
 
 class MetaRepo:
@@ -172,8 +239,10 @@ class MetaRepo:
                 return nc.result
             parents = [tip.id] if tip is not None else []
             commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
+            op = _op_of(change.message)
             if crash_hook:
                 crash_hook("before-ref-move")
+                crash_hook(f"{op}:before-ref-move")
             try:
                 if tip is None:
                     self.git.references.create(refname, commit, force=False)
@@ -182,6 +251,8 @@ class MetaRepo:
                     if ref.target != tip.id:
                         raise pygit2.GitError("old reference value does not match")
                     ref.set_target(commit, change.message.splitlines()[0])
+                if crash_hook:
+                    crash_hook(f"{op}:after-ref-move")
                 return change.result
             except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, KeyError) as e:
                 waited = time.monotonic() - start
@@ -196,30 +267,17 @@ class MetaRepo:
         return os.path.join(self.path, *refname.split("/")) + ".lock"
 
     def _clear_stale_lock(self, refname: str) -> None:
-        """A ref lock is held for microseconds; one older than STALE_LOCK_S was
-        left by a killed writer, and libgit2 would fail on it forever."""
-        lock = self._lock_path(refname)
-        try:
-            age = time.time() - os.stat(lock).st_mtime
-        except FileNotFoundError:
-            return
-        if age > STALE_LOCK_S:
-            try:
-                os.unlink(lock)
-            except FileNotFoundError:
-                pass
+        clear_stale_lock(self._lock_path(refname))
 
     def _lock_error(self, refname: str, waited: float) -> LockError:
         lock = self._lock_path(refname)
-        age = None
-        try:
-            age = time.time() - os.stat(lock).st_mtime
-        except FileNotFoundError:
-            pass
-        held = f"lock {lock} (age {age:.0f}s)" if age is not None else f"ref {refname}"
+        info = lock_info(lock)
+        held = (f"lock {lock} (host {socket.gethostname()} or another sharing the store; PID unknown: "
+                f"git ref locks record none; age {info['age']:.0f}s; {info['holders']})"
+                if info else f"ref {refname}")
         return LockError(
             f"gave up after {waited:.0f}s waiting for {held}: other writers kept winning or a writer died holding it",
-            f"if no mvc process is running, remove the lock with `mvc unlock` (or rm {lock}) and retry",
+            f"if no mvc process is running, clear it with `mvc unlock` (or rm {lock}) and retry",
         )
 
     def history(self, refname: str, limit: int | None = None):

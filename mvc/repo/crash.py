@@ -1,13 +1,23 @@
 """The fault-injection seam: MVC_TEST_CRASH_AT=<label>[,<label>...] kills the
-process with SIGKILL when it reaches a named point.  Inert unless set."""
+process with SIGKILL when it reaches a named point.  Inert unless set.
+
+Every label below is reached by some operation; tests/test_reliability_crash.py
+kills at each one and checks the store opens, fscks clean and is unchanged or
+wholly changed."""
 from __future__ import annotations
 
 import os
 import signal
 
 POINTS = (
-    "log:after-chunks", "log:after-objects", "before-ref-move", "log:after-ref-move",
-    "use:after-files", "link:before-ref-move", "alias:before-ref-move",
+    # log: lease taken, chunks written, pointer blobs and trees written, commit made, ref moved
+    "log:after-lease", "log:after-chunks", "log:after-objects", "before-ref-move", "log:after-ref-move",
+    "use:after-files",
+    # link, alias and delete: the edit's commit exists, the ref has not moved / has moved
+    "link:before-ref-move", "link:after-ref-move", "alias:before-ref-move", "alias:after-ref-move",
+    "delete:before-ref-move", "delete:after-ref-move",
+    # gc: plan made, trash purged, half the chunks deleted, temp files and leases removed
+    "gc:after-plan", "gc:after-purge", "gc:mid-sweep", "gc:after-sweep",
 )
 
 

@@ -21,6 +21,7 @@ from ..store import DirChunkStore, Pointer, ingest_tree, materialise
 from ..store.ingest import collect_files, hash_file
 from . import layout
 from .crash import crash_at
+from .lease import Lease
 
 MAX_METADATA_KEYS = 100
 
@@ -87,15 +88,29 @@ class Repository:
         aliases = [check_alias(a) for a in dict.fromkeys(aliases or [])]
         metadata = check_metadata(metadata)
         tags = [check_name(t, "tag") for t in (tags or [])]
-        entries, new_bytes = self.ingest(path, progress)
-        crash_at("log:after-chunks")
-        files_tree = self.meta.build_tree({p: self.meta.write_blob(ptr.encode()) for p, ptr in entries})
-        record = {"digest": artifact_digest(entries), "size": sum(p.size for _, p in entries),
-                  "files": len(entries), "metadata": metadata, "description": description or "", "tags": tags}
-        crash_at("log:after-objects")
-        v, created = self.artifacts.log_version(project, name, entity, type_, files_tree, record, aliases, run_id)
+        with Lease(self.path, "log"):  # gc keeps every chunk younger than this lease
+            crash_at("log:after-lease")
+            entries, new_bytes = self._ingest_present(path, progress)
+            crash_at("log:after-chunks")
+            files_tree = self.meta.build_tree({p: self.meta.write_blob(ptr.encode()) for p, ptr in entries})
+            record = {"digest": artifact_digest(entries), "size": sum(p.size for _, p in entries),
+                      "files": len(entries), "metadata": metadata, "description": description or "", "tags": tags}
+            crash_at("log:after-objects")
+            v, created = self.artifacts.log_version(project, name, entity, type_, files_tree, record, aliases,
+                                                    run_id)
         crash_at("log:after-ref-move")
         return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"])
+
+    def _ingest_present(self, path, progress=None):
+        """Ingest, then check every chunk is still there before any ref moves
+        (a gc that raced a dedup hit removes it; ingesting again writes it back)."""
+        for _ in range(3):
+            entries, new_bytes = self.ingest(path, progress)
+            if all(self.chunks.has(cid) for _, ptr in entries for cid, _ in ptr.chunks):
+                return entries, new_bytes
+        from ..errors import IntegrityError
+        raise IntegrityError(f"chunks of {path} vanished from the store while it was logged, three times",
+                             "a gc with a grace period shorter than the log ran meanwhile; retry the log")
 
     # ---- resolve ---------------------------------------------------------
     def resolve(self, address: str | Address, project: str | None = None) -> tuple[VersionInfo, LinkInfo | None]:

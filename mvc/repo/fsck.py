@@ -1,0 +1,190 @@
+"""fsck: re-hash chunks, check every pointer resolves, run `git fsck` on the
+metadata, and name each problem with the versions it affects and the command
+that repairs or removes it."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+
+from ..errors import FormatError, IntegrityError, MvcError, NotFoundError
+from ..meta.gitdb import lock_info, lock_is_stale
+from . import lease, reach
+
+
+@dataclass
+class Problem:
+    kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | stale-lock | stale-lease
+    object: str            # chunk id, ref name, lock or lease path
+    file: str | None       # the store file that holds it, when there is one
+    message: str
+    versions: list[str] = field(default_factory=list)
+    fix: str = ""
+    severity: str = "error"  # error | warning
+
+    def text(self) -> str:
+        out = f"{self.severity}: {self.message}"
+        if self.versions:
+            out += "\n  affects: " + ", ".join(self.versions)
+        if self.fix:
+            out += "\n  fix: " + self.fix
+        return out
+
+
+@dataclass
+class FsckReport:
+    problems: list[Problem] = field(default_factory=list)
+    chunks_total: int = 0
+    chunks_hashed: int = 0
+    pointers: int = 0
+    versions: int = 0
+    git_checked: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def affected(self) -> set[str]:
+        return {v for p in self.problems if p.severity == "error" for v in p.versions}
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "chunks_total": self.chunks_total, "chunks_hashed": self.chunks_hashed,
+                "pointers": self.pointers, "versions": self.versions, "git_checked": self.git_checked,
+                "problems": [asdict(p) for p in self.problems]}
+
+
+def fix_for(labels: list[str]) -> str:
+    """The command that repairs or removes each affected version."""
+    cmds = []
+    for label in labels:
+        base = label.replace(" (deleted)", "")
+        if label.startswith("registry/"):
+            cmds.append(f"`mvc registry unlink {base[len('registry/'):]}`")
+        elif label.endswith("(deleted)"):
+            cmds.append(f"leave {base} to `mvc gc` (it is in the trash)")
+        else:
+            cmds.append(f"`mvc delete {base}`")
+    return ("re-log the original files (`mvc log PATH --name NAME`) to write the chunk back, "
+            "or pull it from a remote; or remove: " + "; ".join(cmds))
+
+
+# ---- pointers -----------------------------------------------------------------
+def _uses(repo, report: FsckReport) -> dict[str, list[str]]:
+    """chunk id -> labels of the versions that need it; bad refs and pointers become problems."""
+    uses: dict[str, list[str]] = {}
+    try:
+        named = reach.mvc_refs(repo.meta)
+    except FormatError as e:
+        report.problems.append(Problem("bad-ref", "refs/mvc", None, e.message, fix=e.hint))
+        named = [(r, p) for r in repo.meta.refnames() if (p := reach.refs.parse(r))]
+    for refname, parsed in named:
+        try:
+            vrefs = list(reach.version_refs(repo.meta, parsed, reach.tip_commit(repo.meta, refname).tree))
+        except MvcError as e:
+            report.problems.append(Problem("bad-ref", refname, _ref_file(repo, refname), e.message,
+                                           fix="restore the metadata from a remote (`mvc pull`) or a backup"))
+            continue
+        for vref in vrefs:
+            report.versions += 1
+            _version_uses(repo, vref, uses, report)
+    return uses
+
+
+def _version_uses(repo, vref, uses: dict, report: FsckReport) -> None:
+    try:
+        for _, ptr in reach.pointers(repo.meta, vref):
+            report.pointers += 1
+            for cid, _ in ptr.chunks:
+                labels = uses.setdefault(cid, [])
+                if not labels or labels[-1] != vref.label:
+                    labels.append(vref.label)
+    except MvcError as e:
+        report.problems.append(Problem("bad-pointer", vref.label, None, e.message, [vref.label],
+                                       fix_for([vref.label])))
+
+
+def _ref_file(repo, refname: str) -> str:
+    return os.path.join(repo.path, *refname.split("/"))
+
+
+# ---- chunks -------------------------------------------------------------------
+def _chunk_file(repo, cid: str) -> str | None:
+    path = getattr(repo.chunks, "path", None)
+    return path(cid) if callable(path) else None
+
+
+def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport) -> None:
+    present = set(repo.chunks.ids())
+    report.chunks_total = len(present)
+    rng = random.Random()
+    for cid in sorted(present):
+        if sample is not None and sample < 1 and rng.random() >= sample:
+            continue
+        report.chunks_hashed += 1
+        try:
+            repo.chunks.get(cid)
+        except IntegrityError as e:
+            _chunk_problem(repo, "corrupt-chunk", cid, e.message, uses, report)
+        except NotFoundError:
+            present.discard(cid)  # removed by gc while we looked: judged below
+    for cid in sorted(uses):
+        if cid not in present and not repo.chunks.has(cid):
+            _chunk_problem(repo, "missing-chunk", cid, f"chunk {cid} is missing from the store", uses, report)
+
+
+def _chunk_problem(repo, kind: str, cid: str, message: str, uses: dict, report: FsckReport) -> None:
+    labels = uses.get(cid, [])
+    if not labels:
+        report.problems.append(Problem(kind, cid, _chunk_file(repo, cid), message + " (no version uses it)",
+                                       fix="`mvc gc` removes it", severity="warning"))
+        return
+    report.problems.append(Problem(kind, cid, _chunk_file(repo, cid), message, labels, fix_for(labels)))
+
+
+# ---- git, locks, leases -----------------------------------------------------------
+def git_fsck(store: str) -> tuple[bool, str]:
+    """Run the real `git fsck` over the metadata; (clean, output)."""
+    git = shutil.which("git")
+    if git is None:
+        return False, "the git binary is not installed"
+    proc = subprocess.run([git, "-c", "safe.directory=*", "--git-dir", store, "fsck", "--no-dangling",
+                           "--no-progress", "--strict"], capture_output=True, text=True, timeout=600)
+    out = (proc.stdout + proc.stderr).strip()
+    return proc.returncode == 0, out
+
+
+def _check_git(repo, report: FsckReport) -> None:
+    clean, out = git_fsck(repo.path)
+    report.git_checked = True
+    if not clean:
+        report.problems.append(Problem("git-fsck", repo.path, repo.path, "git fsck found problems in the metadata:\n    "
+                                       + "\n    ".join(out.splitlines()[:50]),
+                                       fix="restore the metadata from a remote (`mvc pull`) or a backup"))
+
+
+def _check_locks(repo, report: FsckReport) -> None:
+    for root, _, files in os.walk(os.path.join(repo.path, "refs")):
+        for f in files:
+            if f.endswith(".lock"):
+                info = lock_info(os.path.join(root, f))
+                if info and lock_is_stale(info):
+                    report.problems.append(Problem("stale-lock", info["path"], info["path"],
+                                                   f"stale ref lock {info['path']} (age {info['age']:.0f}s, "
+                                                   f"{info['holders']})", fix="`mvc unlock`", severity="warning"))
+    for le in lease.list_leases(repo.path):
+        if le.stale():
+            report.problems.append(Problem("stale-lease", le.path, le.path, f"stale {le.describe()}",
+                                           fix="`mvc unlock` (or `mvc gc`) removes it", severity="warning"))
+
+
+def fsck(repo, sample: float | None = None, git: bool = True) -> FsckReport:
+    """Check the whole store; ``sample`` re-hashes only that share of chunks."""
+    report = FsckReport()
+    uses = _uses(repo, report)
+    _check_chunks(repo, uses, sample, report)
+    if git:
+        _check_git(repo, report)
+    _check_locks(repo, report)
+    return report

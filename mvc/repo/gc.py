@@ -1,0 +1,259 @@
+"""gc: plan, then execute (docs/format.md, "gc, leases and locks").
+
+Mark every chunk named by a version tree that is
+  - in the tip of any ref under refs/mvc/ (versions/, registry links/), or
+  - in trash/ of a tip and deleted less than ``retention_s`` ago, or
+  - in versions/ or links/ of any commit of a ref's history made within the
+    retention window (and the newest one before it), so whatever an alias or
+    a link pointed at during the window keeps its bytes;
+then sweep the chunks not marked whose mtime is older than both the grace
+period and the start of the oldest live writer's lease.  Trash older than the
+retention is purged (one commit per artifact) before the sweep, and keep_last
+moves unaliased, unlinked versions beyond the last N to the trash.
+
+Anything unreadable (ref in an unknown namespace, unreadable commit or tree, a
+pointer that does not decode) stops gc before it deletes anything.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from ..errors import ConflictError, NotFoundError
+from ..meta import refs
+from ..meta.gitdb import NoChange, TreeEdit
+from . import lease, reach
+from .crash import crash_at
+
+DEFAULT_GRACE_S = 3600.0
+DEFAULT_RETENTION_S = 14 * 86400.0
+SAME_HOST_SKEW_S = 1.0      # mtime granularity
+OTHER_HOST_SKEW_S = 300.0   # clocks of hosts sharing a store differ
+
+
+@dataclass
+class GcOptions:
+    grace_s: float = DEFAULT_GRACE_S
+    retention_s: float = DEFAULT_RETENTION_S
+    keep_last: int | None = None
+
+
+@dataclass
+class GcPlan:
+    chunks: list[str] = field(default_factory=list)       # chunk ids to delete
+    bytes: int = 0
+    purge: list[tuple[str, str, str]] = field(default_factory=list)   # trash entries to remove
+    expire: list[tuple[str, str, str]] = field(default_factory=list)  # versions to move to the trash
+    temps: list[str] = field(default_factory=list)
+    leases: list[str] = field(default_factory=list)
+    marked: int = 0
+    kept_young: int = 0
+    cutoff: float = 0.0
+
+    def lines(self) -> list[str]:
+        """What the run deletes, one line each: `--dry-run` prints exactly these."""
+        out = [f"expire {p}/{n}:{v}" for p, n, v in self.expire]
+        out += [f"purge {p}/{n}:{v}" for p, n, v in self.purge]
+        out += [f"chunk {c}" for c in self.chunks]
+        out += [f"temp {t}" for t in self.temps]
+        out += [f"lease {le}" for le in self.leases]
+        return out
+
+    def to_json(self) -> dict:
+        return {"chunks": self.chunks, "bytes": self.bytes, "purge": [f"{p}/{n}:{v}" for p, n, v in self.purge],
+                "expire": [f"{p}/{n}:{v}" for p, n, v in self.expire], "temps": self.temps, "leases": self.leases,
+                "marked": self.marked, "kept_young": self.kept_young, "cutoff": self.cutoff}
+
+
+# ---- mark -------------------------------------------------------------------
+def _mark_version(meta, vref, marked: set, seen: set) -> None:
+    if vref.tree in seen:
+        return
+    seen.add(vref.tree)
+    for _, ptr in reach.pointers(meta, vref):
+        marked.update(cid for cid, _ in ptr.chunks)
+
+
+def mark(repo, opts: GcOptions, now: float, purge: set) -> set[str]:
+    """Every chunk id the metadata needs (see the module doc)."""
+    meta, marked, seen = repo.meta, set(), set()
+    since = now - opts.retention_s
+    for refname, parsed in reach.mvc_refs(meta):
+        tip = reach.tip_commit(meta, refname)
+        for c in reach.history(meta, refname, since):
+            for vref in reach.version_refs(meta, parsed, c.tree):
+                if c.id == tip.id and vref.kind == "trash" and vref.key in purge:
+                    continue
+                if vref.kind == "trash" and c.id != tip.id:
+                    continue  # trash is kept from the tip, by its own clock
+                _mark_version(meta, vref, marked, seen)
+    return marked
+
+
+def _trash_to_purge(repo, opts: GcOptions, now: float) -> list[tuple[str, str, str]]:
+    out = []
+    for refname, parsed in reach.mvc_refs(repo.meta):
+        if parsed[0] != "artifact":
+            continue
+        for vref in reach.version_refs(repo.meta, parsed, reach.tip_commit(repo.meta, refname).tree):
+            if vref.kind == "trash" and (vref.deleted_at or 0) < now - opts.retention_s:
+                out.append(vref.key)
+    return sorted(out)
+
+
+def _to_expire(repo, keep_last: int | None) -> list[tuple[str, str, str]]:
+    if not keep_last or keep_last < 1:
+        return []
+    linked = {li.source for m in repo.registry.names() for li in repo.registry.links(m)}
+    out = []
+    for project, name in repo.artifacts.list():
+        st = repo.artifacts.state(project, name)
+        for v in repo.artifacts.version_names(st)[:-keep_last]:
+            if not st.aliases_of(v) and (project, name, v) not in linked:
+                out.append((project, name, v))
+    return out
+
+
+# ---- sweep candidates ------------------------------------------------------------
+def cutoff(repo, opts: GcOptions, now: float) -> float:
+    """Chunks written or freshened after this time are kept whatever the marks say."""
+    t = now - opts.grace_s
+    for le in lease.live_leases(repo.path):
+        skew = SAME_HOST_SKEW_S if le.host == lease.hostname() else OTHER_HOST_SKEW_S
+        t = min(t, le.start - skew)
+    return t
+
+
+def _old_temps(repo, before: float) -> list[str]:
+    tmp = os.path.join(repo.path, "tmp")
+    out = []
+    for name in sorted(os.listdir(tmp)) if os.path.isdir(tmp) else []:
+        p = os.path.join(tmp, name)
+        try:
+            if os.lstat(p).st_mtime < before:
+                out.append(p)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def _unmarked_old(repo, marked: set, before: float) -> tuple[list[str], int, int]:
+    out, total, young = [], 0, 0
+    for cid in repo.chunks.ids():
+        if cid in marked:
+            continue
+        try:
+            if repo.chunks.mtime(cid) >= before:
+                young += 1
+                continue
+            total += repo.chunks.stored_size(cid)
+        except (FileNotFoundError, KeyError):
+            continue
+        out.append(cid)
+    return out, total, young
+
+
+def plan(repo, opts: GcOptions | None = None, now: float | None = None) -> GcPlan:
+    opts = opts or GcOptions()
+    now = time.time() if now is None else now
+    p = GcPlan(expire=_to_expire(repo, opts.keep_last), purge=_trash_to_purge(repo, opts, now))
+    marked = mark(repo, opts, now, set(p.purge))
+    p.marked = len(marked)
+    p.cutoff = cutoff(repo, opts, now)
+    p.chunks, p.bytes, p.kept_young = _unmarked_old(repo, marked, p.cutoff)
+    p.temps = _old_temps(repo, now - opts.grace_s)
+    p.leases = [le.path for le in lease.list_leases(repo.path) if le.stale(now)]
+    return p
+
+
+# ---- execute ------------------------------------------------------------------
+def _purge_trash(repo, project: str, name: str, versions: list[str], before: float) -> None:
+    meta = repo.meta
+
+    def edit(tip):
+        gone = []
+        for v in versions:
+            sub = meta.subtree(tip.tree, f"trash/{v}") if tip is not None else None
+            if sub is not None and (meta.json(sub, "version.json", {}).get("deleted_at") or 0) < before:
+                gone.append(v)
+        if not gone:
+            raise NoChange()
+        tree = meta.edit_tree(tip.tree, {f"trash/{v}": None for v in gone})
+        return TreeEdit(tree, f"purge {name}:{', '.join(gone)} from the trash\n\nMvc-Op: purge\n"
+                              f"Mvc-Version: {' '.join(gone)}\n")
+
+    meta.update(refs.artifact(project, name), edit, crash_at)
+
+
+def _apply_ref_changes(repo, p: GcPlan, opts: GcOptions, now: float) -> None:
+    for project, name, v in p.expire:
+        try:
+            repo.artifacts.delete_version(project, name, v, delete_aliases=False)
+        except (ConflictError, NotFoundError):
+            continue  # aliased or gone meanwhile: keep it
+    by_artifact: dict[tuple[str, str], list[str]] = {}
+    for project, name, v in p.purge:
+        by_artifact.setdefault((project, name), []).append(v)
+    for (project, name), versions in by_artifact.items():
+        _purge_trash(repo, project, name, versions, now - opts.retention_s)
+
+
+def _delete_chunks(repo, chunks: list[str], before: float) -> list[str]:
+    done = []
+    for i, cid in enumerate(chunks):
+        if i == len(chunks) // 2:
+            crash_at("gc:mid-sweep")
+        try:
+            if repo.chunks.mtime(cid) >= before:
+                continue  # a writer freshened it since the plan
+        except (FileNotFoundError, KeyError):
+            continue
+        repo.chunks.delete(cid)
+        done.append(cid)
+    return done
+
+
+def _remove_paths(paths: list[str]) -> None:
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def run(repo, opts: GcOptions | None = None, dry_run: bool = False, now: float | None = None) -> GcPlan:
+    """Plan, and unless ``dry_run`` execute: ref changes first, then a second
+    mark (a version restored or linked meanwhile is kept), then the sweep."""
+    opts = opts or GcOptions()
+    now = time.time() if now is None else now
+    p = plan(repo, opts, now)
+    if dry_run:
+        return p
+    crash_at("gc:after-plan")
+    _apply_ref_changes(repo, p, opts, now)
+    crash_at("gc:after-purge")
+    still = mark(repo, opts, now, set())
+    before = min(p.cutoff, cutoff(repo, opts, time.time()))
+    p.chunks = _delete_chunks(repo, [c for c in p.chunks if c not in still], before)
+    crash_at("gc:after-sweep")
+    _remove_paths(p.temps)
+    p.leases = [le.path for le in lease.remove_stale(repo.path) if le.path in p.leases]
+    return p
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds from '90', '90s', '5m', '1h', '14d', '2w'."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    s = str(text).strip().lower()
+    try:
+        if s and s[-1] in units:
+            return float(s[:-1]) * units[s[-1]]
+        return float(s)
+    except ValueError:
+        from ..errors import UsageError
+        raise UsageError(f"{text!r} is not a duration", "write it as 90s, 5m, 1h, 14d or 2w") from None

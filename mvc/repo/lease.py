@@ -1,0 +1,155 @@
+"""Writers' leases: a writer that may create chunks nothing references yet
+holds a lease, and gc keeps every chunk younger than the oldest live lease.
+
+    .mvc/leases/<host>-<pid>-<rand>.json   {"host","pid","start","refreshed","op"}
+
+A daemon thread refreshes the lease every REFRESH_S.  A lease is stale when its
+holder is provably gone (same host, dead PID) or when it has not been refreshed
+for EXPIRE_S (another host that died).  docs/format.md, "gc, leases and locks".
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from .. import canonical
+from ..fsutil import atomic_write
+
+LEASE_DIR = "leases"
+REFRESH_S = float(os.environ.get("MVC_LEASE_REFRESH_S", "120"))
+EXPIRE_S = float(os.environ.get("MVC_LEASE_EXPIRE_S", "1800"))
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless the PID provably names no process on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass
+class LeaseInfo:
+    path: str
+    host: str
+    pid: int
+    start: float
+    refreshed: float
+    op: str = ""
+
+    @property
+    def age(self) -> float:
+        return time.time() - self.start
+
+    def stale(self, now: float | None = None) -> bool:
+        if self.host == hostname():
+            return not pid_alive(self.pid)
+        return (now or time.time()) - self.refreshed > EXPIRE_S
+
+    def describe(self) -> str:
+        return f"lease {self.path} (host {self.host}, PID {self.pid}, age {self.age:.0f}s)"
+
+
+def lease_dir(store: str) -> str:
+    return os.path.join(store, LEASE_DIR)
+
+
+def read_lease(path: str) -> LeaseInfo:
+    """A lease file; an unreadable one counts as live from its mtime (keep, don't guess)."""
+    try:
+        with open(path, "rb") as f:
+            d = canonical.loads(f.read())
+        return LeaseInfo(path, str(d["host"]), int(d["pid"]), float(d["start"]),
+                         float(d.get("refreshed", d["start"])), str(d.get("op", "")))
+    except (ValueError, KeyError, TypeError):
+        mtime = os.stat(path).st_mtime
+        return LeaseInfo(path, "?", -1, mtime, mtime, "unreadable")
+
+
+def list_leases(store: str) -> list[LeaseInfo]:
+    out = []
+    d = lease_dir(store)
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if name.endswith(".json") and not name.startswith("."):
+            try:
+                out.append(read_lease(os.path.join(d, name)))
+            except FileNotFoundError:
+                continue  # released while we listed
+    return out
+
+
+def live_leases(store: str) -> list[LeaseInfo]:
+    now = time.time()
+    return [le for le in list_leases(store) if not le.stale(now)]
+
+
+def remove_stale(store: str) -> list[LeaseInfo]:
+    """Delete the leases whose holders are provably gone; return them."""
+    gone = [le for le in list_leases(store) if le.stale()]
+    for le in gone:
+        try:
+            os.unlink(le.path)
+        except FileNotFoundError:
+            pass
+    return gone
+
+
+class Lease:
+    """Context manager: hold a refreshed lease on ``store`` while writing."""
+
+    def __init__(self, store: str, op: str = "log"):
+        self.store = store
+        self.op = op
+        self.host = hostname()
+        self.pid = os.getpid()
+        self.path = os.path.join(lease_dir(store), f"{self.host}-{self.pid}-{secrets.token_hex(4)}.json")
+        self.start = time.time()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _write(self) -> None:
+        atomic_write(self.path, canonical.dumps({"host": self.host, "pid": self.pid, "start": self.start,
+                                                 "refreshed": time.time(), "op": self.op}))
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(REFRESH_S):
+            try:
+                self._write()
+            except OSError:
+                pass  # a full disk must not kill the writer; the lease stays at its last refresh
+
+    def __enter__(self) -> "Lease":
+        os.makedirs(lease_dir(self.store), exist_ok=True)
+        self.start = time.time()
+        self._write()
+        self._thread = threading.Thread(target=self._refresh_loop, name="mvc-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,110 @@
+"""What the metadata reaches: every ref under refs/mvc/, the version trees in
+its tip and (for gc) in its history, and the chunks their pointers name.
+
+Shared by gc (mark) and fsck (which versions a bad chunk affects).  Anything
+it cannot read is a typed error: gc must never guess that a chunk is garbage.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import pygit2
+
+from ..errors import FormatError, IntegrityError
+from ..meta import refs
+from ..store import Pointer
+
+VERSION_DIRS = ("versions", "trash")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """One version tree found in the metadata, with the label users see."""
+
+    label: str          # "proj/name:v3", "proj/name:v3 (deleted)", "registry/M:v0"
+    tree: pygit2.Oid    # the versions/vN (or links/vK/version) subtree
+    kind: str           # "version" | "trash" | "link"
+    key: tuple = ()     # (project, name, version) or (model, link)
+    deleted_at: float | None = None
+
+
+def mvc_refs(meta) -> list[tuple[str, tuple]]:
+    """(refname, parsed) for every ref under refs/mvc/; an unknown namespace is refused."""
+    out = []
+    for name in meta.refnames(refs.PREFIX):
+        parsed = refs.parse(name)
+        if parsed is None:
+            raise FormatError(f"ref {name} is in no namespace this mvc knows",
+                              "a newer mvc wrote it, or it was made by hand: upgrade mvc, or remove the ref "
+                              "with `git --git-dir=.mvc update-ref -d " + name + "` if it is junk")
+        out.append((name, parsed))
+    return out
+
+
+def tip_commit(meta, refname: str) -> pygit2.Commit:
+    tip = meta.tip(refname)
+    if tip is None:
+        raise IntegrityError(f"ref {refname} vanished or points at nothing")
+    try:
+        tip.tree  # noqa: B018 - force the tree read
+    except (KeyError, pygit2.GitError) as e:
+        raise IntegrityError(f"ref {refname}: commit {tip.id} has an unreadable tree ({e})") from None
+    return tip
+
+
+def _tree(meta, oid) -> pygit2.Tree:
+    try:
+        obj = meta.git[oid]
+    except (KeyError, ValueError, pygit2.GitError) as e:
+        raise IntegrityError(f"git object {oid} is missing or unreadable ({e})",
+                             "run `mvc fsck`; restore the metadata from a remote or backup") from None
+    if obj.type != pygit2.GIT_OBJECT_TREE:
+        raise IntegrityError(f"git object {oid} should be a folder but is not")
+    return obj
+
+
+def version_refs(meta, parsed: tuple, tree: pygit2.Tree) -> Iterator[VersionRef]:
+    """The version trees one commit's tree holds."""
+    kind, project, name = parsed
+    if kind == "artifact":
+        for d in VERSION_DIRS:
+            sub = meta.subtree(tree, d)
+            for e in sub if sub is not None else []:
+                label = f"{project}/{name}:{e.name}" + (" (deleted)" if d == "trash" else "")
+                deleted = meta.json(_tree(meta, e.id), "version.json", {}).get("deleted_at") if d == "trash" else None
+                yield VersionRef(label, e.id, "version" if d == "versions" else "trash", (project, name, e.name),
+                                 deleted)
+    elif kind == "registry":
+        sub = meta.subtree(tree, "links")
+        for e in sub if sub is not None else []:
+            vt = meta.subtree(_tree(meta, e.id), "version")
+            if vt is not None:
+                yield VersionRef(f"registry/{name}:{e.name}", vt.id, "link", (name, e.name))
+
+
+def pointers(meta, vref: VersionRef) -> Iterator[tuple[str, Pointer]]:
+    """(path, pointer) for each file of a version tree; a bad pointer is an IntegrityError."""
+    files = meta.subtree(_tree(meta, vref.tree), "files")
+    if files is None:
+        return
+    for path, oid in meta.walk_blobs(files):
+        try:
+            data = meta.git[oid].data
+        except (KeyError, pygit2.GitError) as e:
+            raise IntegrityError(f"{vref.label}: pointer blob {oid} for {path!r} is unreadable ({e})") from None
+        yield path, Pointer.decode(data, f"{vref.label} pointer {path!r}")
+
+
+def history(meta, refname: str, since: float) -> Iterator[pygit2.Commit]:
+    """The tip, every commit made at or after ``since``, and the newest one
+    before it (its state was live when the window opened)."""
+    tip = tip_commit(meta, refname)
+    try:
+        for c in meta.git.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME):
+            yield c
+            if c.commit_time < since:
+                return
+    except (KeyError, pygit2.GitError) as e:
+        raise IntegrityError(f"history of {refname} is unreadable ({e})",
+                             "run `mvc fsck`; gc refuses until the metadata is whole") from None

@@ -30,6 +30,6 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
         output.emit_json(result)
         return
     how = "new version" if created else "same content as before; aliases moved"
-    click.echo(f"{art.address}  ({how}; {art.file_count} files, {output.human_size(art.size)}; "
+    files = f"{art.file_count} file" + ("" if art.file_count == 1 else "s")
+    click.echo(f"{art.address}  ({how}; {files}, {output.human_size(art.size)}; "
                f"aliases: {', '.join(sorted(art.aliases))})")
-

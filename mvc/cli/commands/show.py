@@ -24,7 +24,8 @@ def _print(d: dict) -> None:
     echo(f"  type:        {d['type']}")
     echo(f"  aliases:     {', '.join(d['aliases']) or '-'}")
     echo(f"  digest:      {d['digest']}")
-    echo(f"  size:        {output.human_size(d['size'])} in {d['file_count']} files")
+    files = f"{d['file_count']} file" + ("" if d["file_count"] == 1 else "s")
+    echo(f"  size:        {output.human_size(d['size'])} in {files}")
     echo(f"  created:     {output.short_time(d['created_at'])}")
     if d["tags"]:
         echo(f"  tags:        {', '.join(d['tags'])}")

@@ -79,12 +79,13 @@ class Artifact:
         return [FileInfo(p, ptr.size, ptr.digest, ptr.ref) for p, ptr in self._repo.entries(self._info)]
 
     def download(self, root: str | None = None, include: list[str] | str | None = None, verify: bool = True,
-                 progress=None) -> str:
-        """Materialise the version (verified) and return the folder."""
+                 progress=None, link: str = "copy") -> str:
+        """Materialise the version (verified) and return the folder.  ``link``: "copy" (default),
+        "hardlink" or "symlink" (read-only files), "reflink", or "auto" (reflink, else copy)."""
         if isinstance(include, str):
             include = [include]
         root = root or default_root(self.name, self.version)
-        return self._repo.download(self._info, root, include, verify, progress)
+        return self._repo.download(self._info, root, include, verify, progress, link=link)
 
     def file(self, root: str | None = None) -> str:
         """Download and return the path of the version's single file."""

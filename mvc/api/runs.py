@@ -229,7 +229,7 @@ class Run:
         return art
 
     def use_model(self, name: str, root: str | None = None, include=None, verify: bool = True,
-                  progress=None) -> str:
+                  progress=None, link: str = "copy") -> str:
         """Materialise a model version and return its path (the file if it holds one)."""
         self._check_open()
         v, _ = self._repo.resolve(name, self.project)
@@ -238,7 +238,7 @@ class Run:
             raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {type_!r}, not a model type",
                                     "call run.use_artifact(...) (and .download()), the general form")
         art = self.use_artifact(name)
-        folder = art.download(root or default_root(art.name, art.version), include, verify, progress)
+        folder = art.download(root or default_root(art.name, art.version), include, verify, progress, link=link)
         files = [f for f in art.files() if not include or _matches(f.path, include)]
         if len(files) == 1:
             return os.path.join(folder, *files[0].path.split("/"))

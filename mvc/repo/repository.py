@@ -19,6 +19,7 @@ from ..meta.runs import Runs
 from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
 from ..store import DirChunkStore, Pointer, ingest_tree, materialise
 from ..store.ingest import collect_files, hash_file
+from ..store.statcache import StatCache
 from . import layout
 from .crash import crash_at
 from .lease import Lease
@@ -47,6 +48,7 @@ class Repository:
         self.path = path
         self.meta = MetaRepo(path)
         self.chunks = DirChunkStore(path)
+        self.stat_cache = StatCache(os.path.join(path, "state.db"))
         self.artifacts = Artifacts(self.meta, crash_at)
         self.registry = Registry(self.meta, crash_at)
         self.runs = Runs(self.meta, crash_at)
@@ -63,7 +65,7 @@ class Repository:
     def ingest(self, path: str, progress=None) -> tuple[list[tuple[str, Pointer]], int]:
         if isinstance(path, str) and "://" in path:
             return self._references(path), 0
-        return ingest_tree(self.chunks, os.fspath(path), progress)
+        return ingest_tree(self.chunks, os.fspath(path), progress, cache=self.stat_cache)
 
     def _references(self, uri: str) -> list[tuple[str, Pointer]]:
         u = urlparse(uri)
@@ -197,14 +199,16 @@ class Repository:
                 for p, data in self.artifacts.files(v.tree)]
 
     def download(self, v: VersionInfo, root: str, include: list[str] | None = None, verify: bool = True,
-                 progress=None) -> str:
+                 progress=None, link: str = "copy") -> str:
+        """Materialise a version; ``link``: copy, hardlink, symlink, reflink or auto (store/linkmodes.py)."""
         entries = self.entries(v)
         if include:
             entries = [(p, ptr) for p, ptr in entries if any(fnmatch.fnmatch(p, g) for g in include)]
             if not entries:
                 raise NotFoundError(f"no file of {v.name}:{v.version} matches {', '.join(include)}",
                                     f"list its files with `mvc show {v.name}:{v.version}`")
-        out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify, progress)
+        out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify, progress,
+                          link=link, cache=self.stat_cache)
         crash_at("use:after-files")
         return out
 

@@ -15,7 +15,7 @@ import xxhash
 
 from ..errors import IntegrityError, NotFoundError
 from ..fsutil import AtomicFile, PendingFile, fsync_dir
-from .packs import PACK_CHUNK_MAX, PackBuilder, PackIndex, rewrite_without
+from .packs import PACK_CHUNK_MAX, PACK_MIN_CHUNKS, PackBuilder, PackIndex, rewrite_without
 
 ID_LEN = 32
 
@@ -256,6 +256,9 @@ class Batch:
             if self.builder.full():
                 self._write_pack()
             return
+        self._write_loose(cid, data)
+
+    def _write_loose(self, cid: str, data) -> None:
         pf = PendingFile(self.store.path(cid), self.store.tmp)
         self.loose[cid] = pf
         pf.write(data)
@@ -277,6 +280,11 @@ class Batch:
 
     def _write_pack(self) -> None:
         entries = list(self.builder.entries)
+        if len(entries) < PACK_MIN_CHUNKS:  # a pack of a few chunks costs more files than it saves
+            for cid, _, _ in entries:
+                self._write_loose(cid, self.builder.get(cid))
+            self.builder = PackBuilder(self.store.packs.folder, self.store.tmp)
+            return
         files = self.builder.write()
         if files:
             self.written.update((c, (files[0], o, n)) for c, o, n in entries)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import blake3
@@ -12,6 +14,7 @@ from ..errors import InvalidInputError
 from .chunkers import Chunker, select_chunker
 from .chunks import ChunkStore
 from .pointer import Pointer
+from .statcache import StatCache, now_ns
 
 
 @dataclass(frozen=True)
@@ -72,40 +75,99 @@ def collect_files(path: str) -> list[FileEntry]:
     return out
 
 
-def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None) -> tuple[Pointer, int]:
-    """Store one file; return its pointer and the number of bytes that were new."""
-    st = os.stat(abspath)
-    hasher = blake3.blake3()
-    chunks = []
-    new_bytes = 0
-    size = 0
-    with open(abspath, "rb") as f:
-        if chunker is None:
-            head = f.read(64 * 1024)
-            f.seek(0)
-            chunker = select_chunker(abspath, st.st_size, head)
-        for piece in chunker.chunks(f, st.st_size):
-            hasher.update(piece)
+class _Digest:
+    """BLAKE3 of a file, computed on a worker thread (blake3 releases the GIL)
+    while the caller chunks, hashes chunk ids and writes; at most ``DEPTH``
+    pieces wait, so memory stays bounded."""
+
+    DEPTH = 3
+    _pool: ThreadPoolExecutor | None = None
+
+    def __init__(self, threaded: bool):
+        self.h = blake3.blake3()
+        self.waiting: deque = deque()
+        if threaded and _Digest._pool is None:
+            _Digest._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvc-blake3")
+        self.pool = _Digest._pool if threaded else None
+
+    def update(self, piece) -> None:
+        if self.pool is None:
+            self.h.update(piece)
+            return
+        self.waiting.append(self.pool.submit(self.h.update, piece))
+        while len(self.waiting) > self.DEPTH:
+            self.waiting.popleft().result()
+
+    def hexdigest(self) -> str:
+        while self.waiting:
+            self.waiting.popleft().result()
+        return "blake3:" + self.h.hexdigest()
+
+
+THREADED_FROM = 8 << 20  # smaller files hash inline: a thread hop costs more than it saves
+
+
+def _store_file(store: ChunkStore, f, size: int, chunker: Chunker | None, path: str) -> tuple[list, int, str]:
+    if chunker is None:
+        head = f.read(64 * 1024)
+        f.seek(0)
+        chunker = select_chunker(path, size, head)
+    digest = _Digest(threaded=size >= THREADED_FROM)
+    chunks, new_bytes = [], 0
+    try:
+        for piece in chunker.chunks(f, size):
+            digest.update(piece)
             cid, new = store.put(piece)
             chunks.append((cid, len(piece)))
-            size += len(piece)
             if new:
                 new_bytes += len(piece)
-    ptr = Pointer(size=size, digest="blake3:" + hasher.hexdigest(), chunks=tuple(chunks),
+    finally:
+        hexdigest = digest.hexdigest()
+    return chunks, new_bytes, hexdigest
+
+
+def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None,
+                cache: StatCache | None = None) -> tuple[Pointer, int]:
+    """Store one file; return its pointer and the number of bytes that were new.
+
+    With a stat cache, a file whose stat is unchanged and whose chunks are all
+    still in the store is not read at all."""
+    st = os.stat(abspath)
+    if cache is not None:
+        hit = cache.lookup(abspath, st)
+        if hit is not None and all(store.has(cid) for cid, _ in hit.chunks):
+            return hit, 0
+    started = now_ns()
+    with open(abspath, "rb") as f:
+        chunks, new_bytes, digest = _store_file(store, f, st.st_size, chunker, abspath)
+    ptr = Pointer(size=sum(n for _, n in chunks), digest=digest, chunks=tuple(chunks),
                   executable=bool(st.st_mode & stat.S_IXUSR))
+    if cache is not None:
+        cache.remember(abspath, st, ptr, started)
     return ptr, new_bytes
 
 
-def ingest_tree(store: ChunkStore, path: str, progress=None) -> tuple[list[tuple[str, Pointer]], int]:
+def ingest_tree(store: ChunkStore, path: str, progress=None,
+                cache: StatCache | None = None) -> tuple[list[tuple[str, Pointer]], int]:
+    """Store every file under ``path`` in one batch: chunks become durable
+    together at the end, before this returns (and before any ref can move)."""
     files = collect_files(path)
     out = []
     new_total = 0
-    for fe in files:
-        ptr, new = ingest_file(store, fe.abspath)
-        out.append((fe.relpath, ptr))
-        new_total += new
-        if progress:
-            progress(ptr.size)
+    try:
+        with store.batch():
+            for fe in files:
+                ptr, new = ingest_file(store, fe.abspath, cache=cache)
+                out.append((fe.relpath, ptr))
+                new_total += new
+                if progress:
+                    progress(ptr.size)
+    except BaseException:
+        if cache is not None:
+            cache.rollback()
+        raise
+    if cache is not None:
+        cache.commit()
     return out, new_total
 
 

@@ -10,12 +10,14 @@ import shutil
 from typing import Callable, Iterable
 from urllib.parse import unquote, urlparse
 
-import blake3
 
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..fsutil import fsync_dir
 from .chunks import ChunkStore
+from .ingest import THREADED_FROM, _Digest
+from .linkmodes import WholeFiles, check_mode, place
 from .pointer import Pointer
+from .statcache import StatCache
 
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
@@ -73,8 +75,12 @@ def _file_path(ref: str) -> str:
     return unquote(u.path)
 
 
-def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_refs: bool) -> None:
-    hasher = blake3.blake3()
+def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_refs: bool,
+               whole: WholeFiles | None = None, mode: str = "copy") -> None:
+    if (whole is not None and not ptr.is_reference and not ptr.executable and ptr.chunks
+            and place(whole, ptr, dest, mode, label)):
+        return
+    hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "wb") as out:
         if ptr.is_reference:
@@ -91,7 +97,7 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
                         break
                     hasher.update(data)
                     out.write(data)
-            if verify_refs and "blake3:" + hasher.hexdigest() != ptr.digest:
+            if verify_refs and hasher.hexdigest() != ptr.digest:
                 raise IntegrityError(f"{label}: referenced file {src} changed since it was logged",
                                      "pass verify=False to take it as it is now, or log it again")
         else:
@@ -104,7 +110,7 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
                     raise IntegrityError(f"{label}: chunk {cid} has {len(data)} bytes, the pointer says {n}")
                 hasher.update(data)
                 out.write(data)
-            if "blake3:" + hasher.hexdigest() != ptr.digest:
+            if hasher.hexdigest() != ptr.digest:
                 raise IntegrityError(f"{label}: content does not match its recorded digest")
         out.flush()
     if ptr.executable:
@@ -112,13 +118,19 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
 
 
 def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: str, label: str = "",
-                verify_refs: bool = True, progress: Callable[[int], None] | None = None) -> str:
+                verify_refs: bool = True, progress: Callable[[int], None] | None = None,
+                link: str = "copy", cache: StatCache | None = None) -> str:
     """Write ``entries`` (relpath, pointer) as the folder ``target``; return it.
+
+    ``link`` picks how each file gets its bytes (linkmodes.py): copy, hardlink,
+    symlink, reflink or auto.
 
     An existing folder at ``target`` is replaced only after the new one is
     complete and verified; on any error nothing at ``target`` changes.
     """
     check_manifest(p for p, _ in entries)
+    link = check_mode(link)
+    whole = WholeFiles(store, cache)
     target = os.path.abspath(target)
     parent = os.path.dirname(target)
     if os.path.islink(target):
@@ -133,7 +145,7 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
         for relpath, ptr in entries:
             dest = os.path.join(tmp, *relpath.split("/"))
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            _write_one(store, ptr, dest, f"{label} file {relpath!r}" if label else relpath, verify_refs)
+            _write_one(store, ptr, dest, f"{label} file {relpath!r}" if label else relpath, verify_refs, whole, link)
             if progress:
                 progress(ptr.size)
         old = None

@@ -22,6 +22,7 @@ from ..fsutil import AtomicFile, PendingFile
 
 PACK_TARGET = 16 << 20    # a pack is written when its chunks reach this size
 PACK_CHUNK_MAX = 128 << 10  # chunks up to this size go into packs (in a batch)
+PACK_MIN_CHUNKS = 8        # fewer small chunks than this in a batch are written loose
 IDX_VERSION = 1
 
 

@@ -1,0 +1,198 @@
+"""How a materialised file gets its bytes (docs/format.md, "Materialisation").
+
+- ``copy`` (default): stream the chunks out, verifying each chunk id and the
+  file's BLAKE3; a whole, already-verified file in the store is copied by the
+  kernel (``os.copy_file_range``, no bytes through Python).
+- ``reflink``: clone a whole file in the store (FICLONE ioctl: btrfs, XFS,
+  bcachefs ...); an error where the filesystem cannot.
+- ``hardlink`` / ``symlink``: link to a whole file in the store.  The files are
+  read-only (mode 0444): they ARE the store's bytes, so editing one in place
+  would corrupt the store for every version that shares it (reads re-hash, so
+  the damage would be detected, not silently served).
+- ``auto``: reflink when a whole file already exists and the filesystem can,
+  else copy.
+
+A "whole file in the store" is a loose chunk when the file is one chunk, else
+an entry of the whole-file cache ``files/<2 hex>/<62 hex>`` (named by the
+file's BLAKE3), built on first use from the chunks and verified.  The cache is
+derived: deleting ``files/`` loses nothing.  Every whole file is re-verified
+unless the stat cache says it is unchanged since it was last verified.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+
+import blake3
+
+from ..errors import IntegrityError, InvalidInputError
+from ..fsutil import AtomicFile
+from .chunks import ChunkStore, DirChunkStore
+from .pointer import Pointer
+from .statcache import StatCache, now_ns
+
+MODES = ("copy", "hardlink", "symlink", "reflink", "auto")
+FICLONE = 0x40049409  # _IOW(0x94, 9, int)
+STAMP_AGE_NS = 2_000_000_000
+
+
+def check_mode(mode: str | None) -> str:
+    mode = mode or "copy"
+    if mode not in MODES:
+        raise InvalidInputError(f"unknown link mode {mode!r}", f"use one of: {', '.join(MODES)}")
+    return mode
+
+
+class WholeFiles:
+    """Finds or builds a verified, read-only whole copy of a file in the store."""
+
+    def __init__(self, store: ChunkStore, cache: StatCache | None):
+        self.store, self.cache = store, cache
+        root = getattr(store, "root", None)
+        self.folder = os.path.join(root, "files") if root else None
+
+    def existing(self, ptr: Pointer, rehash: bool = True) -> str | None:
+        """A verified whole file, only if one already exists (``rehash=False``:
+        only if the stat cache vouches for it, so nothing is read twice)."""
+        for path in self._candidates(ptr):
+            if self._verified(path, ptr, rehash):
+                return path
+        return None
+
+    def get(self, ptr: Pointer, label: str) -> str:
+        path = self.existing(ptr)
+        if path is not None:
+            return path
+        if self.folder is None:
+            raise InvalidInputError(f"{label}: this store cannot link files", "use link='copy'")
+        return self._build(ptr, label)
+
+    def _candidates(self, ptr: Pointer) -> list[str]:
+        out = []
+        if isinstance(self.store, DirChunkStore) and len(ptr.chunks) == 1 and self.store.is_loose(ptr.chunks[0][0]):
+            out.append(self.store.path(ptr.chunks[0][0]))
+        if self.folder:
+            out.append(self._cache_path(ptr))
+        return out
+
+    def _cache_path(self, ptr: Pointer) -> str:
+        hexd = ptr.digest.split(":", 1)[1]
+        return os.path.join(self.folder, hexd[:2], hexd[2:])
+
+    def _verified(self, path: str, ptr: Pointer, rehash: bool = True) -> bool:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        if st.st_size != ptr.size:
+            return False
+        hit = self.cache.lookup(path, st) if self.cache else None
+        if hit is not None and hit.digest == ptr.digest:
+            return True
+        if not rehash:
+            return False
+        started = now_ns()
+        if _hash_path(path) != ptr.digest:
+            return False
+        if self.cache:
+            self.cache.remember(path, st, ptr, started)
+            self.cache.commit()
+        return True
+
+    def _build(self, ptr: Pointer, label: str) -> str:
+        path = self._cache_path(ptr)
+        h = blake3.blake3()
+        with AtomicFile(path, tmp_dir=os.path.join(self.store.root, "tmp"), mode=0o444) as f:
+            for cid, n in ptr.chunks:
+                data = self.store.get(cid)
+                if len(data) != n:
+                    raise IntegrityError(f"{label}: chunk {cid} has {len(data)} bytes, the pointer says {n}")
+                h.update(data)
+                f.write(data)
+            if "blake3:" + h.hexdigest() != ptr.digest:
+                raise IntegrityError(f"{label}: content does not match its recorded digest")
+            stamp = now_ns() - STAMP_AGE_NS  # an old mtime lets the stat cache trust it at once
+            os.utime(f.tmp, ns=(stamp, stamp))
+        if self.cache:
+            self.cache.remember(path, os.stat(path), ptr, now_ns())
+            self.cache.commit()
+        return path
+
+
+def _hash_path(path: str) -> str:
+    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(16 << 20)
+            if not data:
+                return "blake3:" + h.hexdigest()
+            h.update(data)
+
+
+def reflink(src: str, dest: str) -> bool:
+    """Clone ``src`` to a new ``dest``; False (and no dest) where the filesystem cannot."""
+    with open(src, "rb") as s:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            fcntl.ioctl(fd, FICLONE, s.fileno())
+            return True
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EPERM):
+                raise
+        finally:
+            os.close(fd)
+    os.unlink(dest)
+    return False
+
+
+def kernel_copy(src: str, dest: str, size: int) -> None:
+    """Copy without passing bytes through Python: copy_file_range, else sendfile."""
+    with open(src, "rb") as s:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            left = size
+            copy = getattr(os, "copy_file_range", None)
+            while left > 0:
+                try:
+                    n = copy(s.fileno(), fd, left) if copy else os.sendfile(fd, s.fileno(), None, left)
+                except OSError as e:
+                    if copy is None or e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL):
+                        raise
+                    copy = None
+                    continue
+                if n == 0:
+                    raise IntegrityError(f"{src} is shorter than its recorded size")
+                left -= n
+        finally:
+            os.close(fd)
+
+
+def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> bool:
+    """Put one file at ``dest`` by ``mode`` from a whole file; False means: copy it by streaming."""
+    if mode == "copy":
+        src = whole.existing(ptr, rehash=False)
+        if src is None:
+            return False
+        kernel_copy(src, dest, ptr.size)
+        return True
+    if mode in ("auto", "reflink"):
+        src = whole.existing(ptr) if mode == "auto" else whole.get(ptr, label)
+        if src is not None and reflink(src, dest):
+            return True
+        if mode == "reflink":
+            raise InvalidInputError(f"{label}: the filesystem of {os.path.dirname(dest)} cannot reflink",
+                                    "use link='copy' (or 'auto', which falls back to a copy)")
+        return False
+    src = whole.get(ptr, label)
+    try:
+        if mode == "hardlink":
+            os.link(src, dest)
+        else:
+            os.symlink(os.path.abspath(src), dest)
+    except OSError as e:
+        if e.errno == errno.EXDEV:
+            raise InvalidInputError(f"{label}: cannot hardlink across filesystems ({dest} vs the store)",
+                                    "download onto the store's filesystem, or use link='copy'") from None
+        raise
+    return True

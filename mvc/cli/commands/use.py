@@ -9,7 +9,10 @@ from .. import context, output
 @click.option("-o", "--output", "root", metavar="DIR", type=click.Path(file_okay=False),
               help="Folder to put the files in (default: $MVC_ARTIFACT_DIR or ./artifacts, then NAME:vN).")
 @click.option("--include", "-i", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable).")
-def command(address, root, include) -> None:
+@click.option("--link", "link", type=click.Choice(["copy", "hardlink", "symlink", "reflink", "auto"]),
+              default="copy", show_default=True,
+              help="How files get their bytes; hardlink/symlink files are read-only (they are the store's bytes).")
+def command(address, root, include, link) -> None:
     """Materialise the version ADDRESS names (verified against its digests) and
     print the path: the file when it holds exactly one, else the folder.
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
@@ -19,16 +22,16 @@ def command(address, root, include) -> None:
         art = c.api().artifact(address)
         with output.Progress("fetching", _total(art, include), c.quiet) as meter:
             if "model" in (art.type or ""):
-                path = run.use_model(address, root=root, include=include, progress=meter)
+                path = run.use_model(address, root=root, include=include, progress=meter, link=link)
             else:
-                path = _use_any(run, address, root, include, meter)
+                path = _use_any(run, address, root, include, meter, link)
     click.echo(path)
 
 
-def _use_any(run, address, root, include, meter) -> str:
+def _use_any(run, address, root, include, meter, link="copy") -> str:
     """Non-model types: use_artifact + download (the general form), returning the folder."""
     art = run.use_artifact(address)
-    return art.download(root, include, progress=meter)
+    return art.download(root, include, progress=meter, link=link)
 
 
 def _total(art, include) -> int:

@@ -231,3 +231,11 @@ def test_demo_runs_to_completion(project):
     assert "registry/demo-model-prod:v0 points at proj/demo-model:v0" in out
     assert json.loads(mvc("show", "demo-model:best", "--json").output)["file_count"] == 3
     assert "downstream" in out
+
+
+def test_use_works_for_any_type(project, model_dir):
+    mvc("log", model_dir / "config.json", "--name", "cfg", "--type", "dataset")
+    out = mvc("use", "cfg", "-o", project / "dl").output.strip()
+    assert out == str(project / "dl" / "config.json")
+    mvc("log", model_dir, "--name", "ds", "--type", "dataset")
+    assert mvc("use", "ds", "-o", project / "dl2").output.strip() == str(project / "dl2")

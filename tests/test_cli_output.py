@@ -56,3 +56,12 @@ def test_sizes_and_digests():
     assert output.human_size(3 * 1024 * 1024) == "3.0 MiB"
     assert output.short_digest("blake3:0123456789abcdef") == "0123456789ab"
     assert output.short_time("2024-05-01T12:03:04+00:00") == "2024-05-01 12:03"
+
+
+def test_progress_close_does_not_repeat_the_final_line():
+    s = io.StringIO()
+    p = output.Progress("logging", 100, stream=s)
+    p.start -= 2
+    p(100)
+    p.close()
+    assert len(s.getvalue().splitlines()) == 1

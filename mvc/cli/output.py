@@ -83,6 +83,7 @@ class Progress:
         self.start = time.monotonic()
         self.last_draw = 0.0
         self.drawn = False
+        self.drawn_done = -1
 
     def __call__(self, nbytes: int) -> None:
         self.done += nbytes
@@ -102,6 +103,7 @@ class Progress:
     def draw(self, now: float) -> None:
         self.last_draw = now
         self.drawn = True
+        self.drawn_done = self.done
         text = self.line(now)
         if self.tty:
             self.stream.write("\r\033[K" + text)
@@ -113,7 +115,8 @@ class Progress:
         """Finish the meter (a final line if anything was drawn)."""
         if self.quiet or not self.drawn:
             return
-        self.draw(time.monotonic())
+        if self.drawn_done != self.done:
+            self.draw(time.monotonic())
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()

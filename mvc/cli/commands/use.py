@@ -29,9 +29,13 @@ def command(address, root, include, link) -> None:
 
 
 def _use_any(run, address, root, include, meter, link="copy") -> str:
-    """Non-model types: use_artifact + download (the general form), returning the folder."""
+    """Non-model types: use_artifact + download (the general form); the file if exactly one was fetched."""
+    import fnmatch
+    import os
     art = run.use_artifact(address)
-    return art.download(root, include, progress=meter, link=link)
+    folder = art.download(root, include, progress=meter, link=link)
+    files = [f.path for f in art.files() if not include or any(fnmatch.fnmatch(f.path, g) for g in include)]
+    return os.path.join(folder, *files[0].split("/")) if len(files) == 1 else folder
 
 
 def _total(art, include) -> int:

@@ -92,13 +92,18 @@ def mark(repo, opts: GcOptions, now: float, purge: set) -> set[str]:
     return marked
 
 
+def _linked(repo) -> set[tuple[str, str, str]]:
+    return {li.source for m in repo.registry.names() for li in repo.registry.links(m)}
+
+
 def _trash_to_purge(repo, opts: GcOptions, now: float) -> list[tuple[str, str, str]]:
-    out = []
+    """Trash older than the retention, except versions a registry link points at."""
+    out, linked = [], _linked(repo)
     for refname, parsed in reach.mvc_refs(repo.meta):
         if parsed[0] != "artifact":
             continue
         for vref in reach.version_refs(repo.meta, parsed, reach.tip_commit(repo.meta, refname).tree):
-            if vref.kind == "trash" and (vref.deleted_at or 0) < now - opts.retention_s:
+            if vref.kind == "trash" and (vref.deleted_at or 0) < now - opts.retention_s and vref.key not in linked:
                 out.append(vref.key)
     return sorted(out)
 
@@ -106,8 +111,7 @@ def _trash_to_purge(repo, opts: GcOptions, now: float) -> list[tuple[str, str, s
 def _to_expire(repo, keep_last: int | None) -> list[tuple[str, str, str]]:
     if not keep_last or keep_last < 1:
         return []
-    linked = {li.source for m in repo.registry.names() for li in repo.registry.links(m)}
-    out = []
+    linked, out = _linked(repo), []
     for project, name in repo.artifacts.list():
         st = repo.artifacts.state(project, name)
         for v in repo.artifacts.version_names(st)[:-keep_last]:

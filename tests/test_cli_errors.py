@@ -63,3 +63,30 @@ def test_quiet_silences_stderr(project, tmp_path):
     assert res.exit_code == 0 and res.stderr == ""
     res = run("-q", "use", "big", "-o", tmp_path / "out")
     assert res.exit_code == 0 and res.stderr == "" and res.output.strip().endswith("big.bin")
+
+
+def test_unexpected_exceptions_are_not_swallowed(store, monkeypatch):
+    import mvc.api
+
+    def boom(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(mvc.api.Api, "artifact_names", boom)
+    res = run("ls")
+    assert isinstance(res.exception, RuntimeError) and res.exit_code == 1
+
+
+def test_dropped_in_module_becomes_a_command(project, tmp_path, monkeypatch):
+    """Other commands appear by adding mvc/cli/commands/<name>.py: no table to edit."""
+    import sys
+
+    from mvc.cli import commands
+    extra = tmp_path / "extra_cmds"
+    extra.mkdir()
+    (extra / "say_hi.py").write_text(
+        "import click\n\n@click.command(short_help='Say hi.')\ndef command():\n    click.echo('hi')\n")
+    monkeypatch.setattr(commands, "__path__", [*commands.__path__, str(extra)])
+    monkeypatch.delitem(sys.modules, "mvc.cli.commands.say_hi", raising=False)
+    assert "say-hi" in run("--help").output
+    res = run("say-hi")
+    assert res.exit_code == 0 and res.output == "hi\n"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pygit2
 
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, IntegrityError, NotFoundError
 from . import refs
 from .gitdb import MetaRepo, NoChange, TreeEdit
 
@@ -108,7 +108,11 @@ class Artifacts:
         sub = self.meta.subtree(self.meta.git[version_tree], "files")
         if sub is None:
             return []
-        return [(p, self.meta.git[oid].data) for p, oid in self.meta.walk_blobs(sub)]
+        try:
+            return [(p, self.meta.git[oid].data) for p, oid in self.meta.walk_blobs(sub)]
+        except (KeyError, pygit2.GitError) as e:  # a damaged git object is an integrity error, never a crash
+            raise IntegrityError(f"metadata object of version tree {version_tree} is unreadable ({e}); "
+                                 f"file {self.meta.path}/objects", "run `mvc fsck`; pull the metadata again") from None
 
     def list(self, project: str | None = None) -> list[tuple[str, str]]:
         out = []

@@ -1,0 +1,104 @@
+"""Materialisation modes: byte-identical files; linked files are read-only."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+import mvc
+from mvc.errors import IntegrityError, InvalidInputError
+
+MODES = ["copy", "hardlink", "symlink", "auto"]
+
+
+@pytest.fixture
+def logged(project):
+    d = project / "model"
+    d.mkdir()
+    files = {"small.txt": b"tokenizer" * 10, "big.bin": os.urandom(3 << 20), "one.bin": os.urandom(200_000)}
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    with mvc.init() as run:
+        run.log_model(str(d), name="M")
+    return files
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_gives_identical_bytes(project, logged, mode):
+    with mvc.init() as run:
+        folder = run.use_model("M", root=str(project / f"out-{mode}"), link=mode)
+    for name, data in logged.items():
+        assert open(os.path.join(folder, name), "rb").read() == data
+
+
+@pytest.mark.parametrize("mode", ["hardlink", "symlink"])
+def test_linked_files_are_read_only(project, logged, mode):
+    folder = mvc.Api().artifact("M:v0").download(str(project / "out"), link=mode)
+    for name in logged:
+        path = os.path.join(folder, name)
+        assert os.path.islink(path) == (mode == "symlink")
+        st = os.stat(path)
+        assert not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        if mode == "hardlink":
+            assert st.st_nlink >= 2
+
+
+def test_hardlink_twice_reuses_the_whole_file(project, logged):
+    art = mvc.Api().artifact("M:v0")
+    a = art.download(str(project / "a"), link="hardlink")
+    b = art.download(str(project / "b"), link="hardlink")
+    assert os.stat(os.path.join(a, "big.bin")).st_ino == os.stat(os.path.join(b, "big.bin")).st_ino
+    assert os.path.isdir(project / ".mvc" / "files")
+
+
+def test_copy_is_writable_and_independent(project, logged):
+    folder = mvc.Api().artifact("M:v0").download(str(project / "out"))
+    path = os.path.join(folder, "one.bin")
+    with open(path, "r+b") as f:
+        f.write(b"edited")
+    mvc.Api().artifact("M:v0").verify()
+
+
+def test_reflink_works_or_says_why(project, logged):
+    art = mvc.Api().artifact("M:v0")
+    try:
+        folder = art.download(str(project / "out"), link="reflink")
+    except InvalidInputError as e:
+        assert "reflink" in e.message and "copy" in e.hint
+        assert not (project / "out").exists()
+    else:
+        assert open(os.path.join(folder, "big.bin"), "rb").read() == logged["big.bin"]
+
+
+def test_unknown_mode_refused(project, logged):
+    with pytest.raises(InvalidInputError) as ei:
+        mvc.Api().artifact("M:v0").download(str(project / "out"), link="teleport")
+    assert "hardlink" in ei.value.hint and not (project / "out").exists()
+
+
+def test_tampered_whole_file_is_not_linked(project, logged):
+    art = mvc.Api().artifact("M:v0")
+    art.download(str(project / "a"), link="hardlink")
+    files = project / ".mvc" / "files"
+    (cached,) = [os.path.join(r, f) for r, _, fs in os.walk(files) for f in fs]
+    os.chmod(cached, 0o644)
+    with open(cached, "r+b") as f:
+        f.write(b"XX")
+    folder = art.download(str(project / "b"), link="hardlink")
+    assert open(os.path.join(folder, "big.bin"), "rb").read() == logged["big.bin"]
+
+
+def test_corrupt_chunk_never_reaches_a_link(project, logged):
+    from mvc.repo import Repository
+    repo = Repository.find(str(project))
+    v, _ = repo.resolve("M:v0")
+    (ptr,) = [p for n, p in repo.entries(v) if n == "big.bin"]
+    cid = ptr.chunks[1][0]
+    path = repo.chunks.path(cid)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.write(b"XX")
+    with pytest.raises(IntegrityError):
+        mvc.Api().artifact("M:v0").download(str(project / "out"), link="hardlink")
+    assert not (project / "out").exists()

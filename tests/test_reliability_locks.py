@@ -1,0 +1,93 @@
+"""R5: a writer killed while holding a ref lock or a lease; the next writer proceeds on its own."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from reliability_kit import finish, make_store, repo, spawn
+
+HOLD_LOCK = r"""
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)   # what libgit2 does
+print("held", flush=True)
+time.sleep(600)
+"""
+
+HOLD_LEASE = r"""
+import sys, time
+from mvc.repo.lease import Lease
+with Lease(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def _seed(tmp_path):
+    store = make_store(tmp_path)
+    r = repo(store)
+    src = tmp_path / "a.bin"
+    src.write_bytes(os.urandom(1000))
+    r.log(str(src), "m", "model", "p")
+    return store, r
+
+
+def test_r5_killed_ref_lock_holder(tmp_path):
+    store, r = _seed(tmp_path)
+    lock = os.path.join(store, "refs", "mvc", "p", "artifacts", "m.lock")
+    waits = []
+    for _ in range(3):
+        p = spawn(HOLD_LOCK, lock)
+        assert p.stdout.readline().strip() == "held"
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        t = time.monotonic()
+        r.artifacts.set_alias("p", "m", "v0", f"a{len(waits)}")      # proceeds on its own
+        waits.append(time.monotonic() - t)
+        assert not os.path.exists(lock)
+    assert max(waits) < 10
+
+
+def test_r5_blocked_message_names_lock_holder_age_and_command(tmp_path, monkeypatch):
+    from mvc.errors import LockError
+    from mvc.meta import gitdb
+    store, r = _seed(tmp_path)
+    lock = os.path.join(store, "refs", "mvc", "p", "artifacts", "m.lock")
+    p = spawn(HOLD_LOCK, lock)
+    assert p.stdout.readline().strip() == "held"
+    monkeypatch.setattr(gitdb, "MAX_WAIT_S", 1.0)
+    try:
+        r.artifacts.set_alias("p", "m", "v0", "x")
+        raise AssertionError("a live holder must block")
+    except LockError as e:
+        text = str(e)
+        assert lock in text and "age" in text and f"PID {p.pid}" in text and "mvc unlock" in text
+        assert os.uname().nodename in text
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_r5_killed_lease_holder(tmp_path):
+    from mvc.repo import gc, lease
+    store, r = _seed(tmp_path)
+    for _ in range(5):
+        p = spawn(HOLD_LEASE, store)
+        assert p.stdout.readline().strip() == "held"
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        orphan, _ = r.chunks.put(os.urandom(100))
+        plan = gc.run(r, gc.GcOptions(grace_s=0, retention_s=0))    # at once: the PID is dead
+        assert orphan in plan.chunks and len(plan.leases) == 1 and lease.list_leases(store) == []
+
+
+def test_unlock_command_lists_and_clears(tmp_path):
+    from click.testing import CliRunner
+    from mvc.cli.commands.unlock import command
+    store, r = _seed(tmp_path)
+    p = spawn(HOLD_LEASE, store)
+    assert p.stdout.readline().strip() == "held"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    res = CliRunner().invoke(command, [], env={"MVC_DIR": store})
+    assert res.exit_code == 0 and f"PID {p.pid} (dead)" in res.output and "removed" in res.output

@@ -239,3 +239,11 @@ def test_use_works_for_any_type(project, model_dir):
     assert out == str(project / "dl" / "config.json")
     mvc("log", model_dir, "--name", "ds", "--type", "dataset")
     assert mvc("use", "ds", "-o", project / "dl2").output.strip() == str(project / "dl2")
+
+
+def test_link_path_with_bad_target_logs_nothing(store, model_file):
+    res = mvc("link", model_file, "--to", "bad:name", "--name", "M", ok=False)
+    assert res.exit_code == 2 and "bare name" in res.stderr
+    res = mvc("link", model_file, "--to", "prod", "--alias", "v3", "--name", "M", ok=False)
+    assert res.exit_code == 2 and "reserved" in res.stderr
+    assert json.loads(mvc("ls", "--json").output) == []

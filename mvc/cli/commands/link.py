@@ -16,6 +16,11 @@ def command(source, target, aliases, name, as_json) -> None:
     resolved as an address and that version is linked without re-logging.
     Linking never copies bytes; linking a linked version again returns its link."""
     import os
+
+    from mvc.names import check_alias, check_registered_model_name
+    check_registered_model_name(target[len("registry/"):] if target.startswith("registry/") else target)
+    for a in aliases:
+        check_alias(a)  # refuse bad input before anything is logged
     c = context.get()
     if os.path.exists(source):
         with c.start_run() as run:

@@ -90,3 +90,8 @@ def test_dropped_in_module_becomes_a_command(project, tmp_path, monkeypatch):
     assert "say-hi" in run("--help").output
     res = run("say-hi")
     assert res.exit_code == 0 and res.output == "hi\n"
+
+
+def test_use_of_unknown_address_records_no_run_and_creates_no_store(project):
+    assert_user_error(run("use", "Nope"), 3, "no mvc store")
+    assert not (project / ".mvc").exists()

@@ -18,8 +18,8 @@ def command(address, root, include, link) -> None:
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
     c = context.get()
     include = list(include) or None
+    art = c.api().artifact(address)  # a missing store or address fails here, before a run is recorded
     with c.start_run() as run:
-        art = c.api().artifact(address)
         with output.Progress("fetching", _total(art, include), c.quiet) as meter:
             if "model" in (art.type or ""):
                 path = run.use_model(address, root=root, include=include, progress=meter, link=link)

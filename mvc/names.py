@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidNameError
+from .errors import InvalidInputError, InvalidNameError
 
 NAME_CHARS = "A-Z a-z 0-9 _ - ."
 _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -28,7 +28,7 @@ def _bad_char(value: str) -> str | None:
 def check_name(value: str, what: str = "name") -> str:
     """Refuse anything outside the name rules, naming the offending character."""
     if not isinstance(value, str):
-        raise InvalidNameError(f"{what} must be a string, not {type(value).__name__}")
+        raise InvalidNameError(f"{what} must be a string, not {type(value).__name__}", f"use 1-128 characters of {NAME_CHARS}")
     if not value:
         raise InvalidNameError(f"{what} is empty", f"use 1-128 characters of {NAME_CHARS}")
     if len(value) > 128:
@@ -47,6 +47,19 @@ def check_name(value: str, what: str = "name") -> str:
             f"{what} {value!r} starts with '.'", f"use only {NAME_CHARS}, not starting with '.'"
         )
     return value
+
+
+def as_list(value, what: str = "aliases") -> list:
+    """None -> [], one string -> [it], a list/tuple/set -> a list; anything else is refused
+    (a bare string is never split into characters)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    raise InvalidInputError(f"{what} must be a string or a list of strings, not {type(value).__name__}",
+                            f"pass e.g. {what}=['best'] or {what}='best'")
 
 
 def check_project(value: str) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from ..errors import InvalidInputError, IntegrityError
 from ..meta.artifacts import VersionInfo
 from ..meta.registry import LinkInfo
-from ..names import check_alias, check_name, parse_address
+from ..names import as_list, check_alias, check_name, parse_address
 from ..repo import Repository, check_metadata
 
 
@@ -82,8 +82,7 @@ class Artifact:
                  progress=None, link: str = "copy") -> str:
         """Materialise the version (verified) and return the folder.  ``link``: "copy" (default),
         "hardlink" or "symlink" (read-only files), "reflink", or "auto" (reflink, else copy)."""
-        if isinstance(include, str):
-            include = [include]
+        include = as_list(include, "include") or None
         root = root or default_root(self.name, self.version)
         return self._repo.download(self._info, root, include, verify, progress, link=link)
 
@@ -132,7 +131,7 @@ class Artifact:
     def link(self, target: str, aliases: list[str] | None = None) -> "Link":
         """Link this version into ``registry/<target>`` (or a bare name)."""
         model = target[len("registry/"):] if target.startswith("registry/") else target
-        li, _ = self._repo.link(self._info, model, aliases)
+        li, _ = self._repo.link(self._info, model, as_list(aliases, "aliases"))
         return Link(self._repo, li)
 
     # ---- changes -------------------------------------------------------

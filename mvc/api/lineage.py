@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..errors import InvalidInputError
 from ..meta.artifacts import VersionInfo
 from ..repo import Repository
 
@@ -52,6 +53,12 @@ class Graph:
 
 def build(repo: Repository, start: str, direction: str = "both", depth: int | None = None) -> Graph:
     """Walk from ``start`` ('artifact:p/n:vN' or 'run:<id>')."""
+    if direction not in ("up", "down", "both"):
+        raise InvalidInputError(f"lineage direction {direction!r} is not one of up, down, both",
+                                "pass direction='up', 'down' or 'both'")
+    if depth is not None and (not isinstance(depth, int) or depth < 0):
+        raise InvalidInputError(f"lineage depth must be a non-negative integer, not {depth!r}",
+                                "pass depth=None for any depth, or e.g. depth=2")
     inputs, used_by, records = _index(repo)
     g = Graph(start)
     versions: dict[str, dict] = {}

@@ -75,7 +75,7 @@ class Api:
             return self.registered_model(addr.name).alias_history()
         project = addr.project or self.project
         if self.repo.artifacts.state(project, addr.name) is None:
-            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}")
+            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}", "list artifacts with `mvc ls`")
         return self.repo.artifacts.alias_history(project, addr.name)
 
     def lineage(self, address: str, direction: str = "both", depth: int | None = None) -> lineage.Graph:

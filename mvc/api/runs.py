@@ -19,7 +19,7 @@ import pygit2
 
 from ..errors import InvalidInputError, MvcError
 from ..meta.artifacts import now
-from ..names import check_name, check_project
+from ..names import as_list, check_alias, check_name, check_project
 from ..repo import Repository
 from .artifact import Artifact, Link, default_root, iso
 from .names_gen import run_name
@@ -134,9 +134,9 @@ class Run:
         self.id = new_run_id()
         self.name = check_name(name, "run name") if name else run_name(len(repo.runs.ids(project)) + 1)
         self.job_type = job_type
-        self.tags = list(tags or [])
+        self.tags = [check_name(t, "tag") for t in as_list(tags, "tags")]
         self.notes = notes or ""
-        self.config: dict = dict(config or {})
+        self.config: dict = _config_dict(config)
         self.summary: dict = {}
         self.quiet = quiet if quiet is not None else os.environ.get("MVC_SILENT", "") not in ("", "0")
         self.dir = os.path.join(repo.path, "runs", self.id)
@@ -178,6 +178,8 @@ class Run:
             raise InvalidInputError("run.log takes a dict of metric names to values", "e.g. run.log({'loss': 0.1})")
         from ..canonical import clean_json
         data = clean_json(data, "logged data")
+        if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
+            raise InvalidInputError(f"step must be a non-negative integer, not {step!r}", "e.g. run.log(d, step=3)")
         with self._lock:
             if step is not None:
                 self._step = step
@@ -191,8 +193,11 @@ class Run:
     def log_artifact(self, path, name: str | None = None, type: str = "unspecified", aliases=None, metadata=None,
                      description: str | None = None, tags=None, progress=None) -> Artifact:
         self._check_open()
-        if isinstance(aliases, str):
-            aliases = [aliases]
+        aliases, tags = as_list(aliases, "aliases"), as_list(tags, "tags")
+        _check_path_arg(path)
+        if description is not None and not isinstance(description, str):
+            raise InvalidInputError(f"description must be a string, not {description.__class__.__name__}",
+                                    "pass description=\"...\" (text)")
         if name is None:
             base = os.path.basename(os.path.normpath(str(path).split("://", 1)[-1])) or "root"
             name = f"run-{self.id}-{base}"
@@ -221,6 +226,9 @@ class Run:
         v, link = self._repo.resolve(name, self.project)
         if type is not None and v.record.get("type") != type:
             raise InvalidInputError(f"{v.name}:{v.version} has type {v.record.get('type')!r}, not {type!r}")
+        return self._record_use(v, link)
+
+    def _record_use(self, v, link) -> Artifact:
         self._repo.runs.write(self.project, self.id, add_input={
             "project": v.project, "name": v.name, "version": v.version, "digest": v.record.get("digest"),
             "via": f"registry/{link.model}:{link.link}" if link else None}, message=f"input {v.name}:{v.version}")
@@ -232,12 +240,13 @@ class Run:
                   progress=None, link: str = "copy") -> str:
         """Materialise a model version and return its path (the file if it holds one)."""
         self._check_open()
-        v, _ = self._repo.resolve(name, self.project)
+        include = as_list(include, "include") or None
+        v, link_info = self._repo.resolve(name, self.project)  # resolved once: an alias may move meanwhile
         type_ = v.record.get("type") or ""
         if "model" not in type_:
             raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {type_!r}, not a model type",
                                     "call run.use_artifact(...) (and .download()), the general form")
-        art = self.use_artifact(name)
+        art = self._record_use(v, link_info)
         folder = art.download(root or default_root(art.name, art.version), include, verify, progress, link=link)
         files = [f for f in art.files() if not include or _matches(f.path, include)]
         if len(files) == 1:
@@ -247,12 +256,13 @@ class Run:
     def link_model(self, path, registered_model_name: str, name: str | None = None, aliases=None) -> Link:
         from ..names import check_registered_model_name
         check_registered_model_name(registered_model_name)
+        aliases = [check_alias(a) for a in as_list(aliases, "aliases")]  # refuse before anything is logged
         art = self.log_model(path, name)
         return self.link_artifact(art, registered_model_name, aliases)
 
     def link_artifact(self, artifact: Artifact, target: str, aliases=None) -> Link:
-        if isinstance(aliases, str):
-            aliases = [aliases]
+        self._check_open()
+        aliases = as_list(aliases, "aliases")
         model = target[len("registry/"):] if target.startswith("registry/") else target
         li, _ = self._repo.link(artifact._info, model, aliases, self.id)
         return Link(self._repo, li)
@@ -317,6 +327,29 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {self.project}/{self.id} {self.name}>"
+
+
+def _config_dict(config) -> dict:
+    """A dict, a Mapping or an argparse.Namespace (as W&B accepts); JSON-checked up front so a
+    bad config refuses the run before anything is written."""
+    import argparse
+    from collections.abc import Mapping
+    from ..canonical import clean_json
+    if config is None:
+        return {}
+    if isinstance(config, argparse.Namespace):
+        config = vars(config)
+    if not isinstance(config, Mapping):
+        raise InvalidInputError(f"config must be a dict, not {type(config).__name__}",
+                                "pass e.g. config={'lr': 0.001}")
+    clean_json(dict(config), "config")
+    return dict(config)
+
+
+def _check_path_arg(path) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidInputError(f"path must be a file, folder or reference URI string, not {type(path).__name__}",
+                                "pass e.g. 'model.safetensors', a folder, or 'file:///data/model.bin'")
 
 
 def _matches(path: str, include) -> bool:

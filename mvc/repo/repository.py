@@ -116,7 +116,7 @@ class Repository:
 
     # ---- resolve ---------------------------------------------------------
     def resolve(self, address: str | Address, project: str | None = None) -> tuple[VersionInfo, LinkInfo | None]:
-        addr = parse_address(address) if isinstance(address, str) else address
+        addr = address if isinstance(address, Address) else parse_address(address)
         if addr.registry:
             li = self.resolve_link(addr)
             p, n, ver = li.source

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
@@ -113,7 +114,15 @@ class DirChunkStore(ChunkStore):
         self.tmp = os.path.join(root, "tmp")
         self.durable = durable
         self.packs = PackIndex(os.path.join(root, "packs"))
-        self._batch: Batch | None = None
+        self._local = threading.local()  # one batch per thread: threads of one process log concurrently
+
+    @property
+    def _batch(self) -> "Batch | None":
+        return getattr(self._local, "batch", None)
+
+    @_batch.setter
+    def _batch(self, value: "Batch | None") -> None:
+        self._local.batch = value
 
     def path(self, cid: str) -> str:
         check_id(cid)

@@ -6,7 +6,7 @@ from .. import context, output
 
 @click.command(short_help="Log a file or folder as a new version of an artifact.")
 @click.argument("path")
-@click.option("--name", "-n", metavar="N", help="Artifact name (default: run-<run id>-<basename of PATH>).")
+@click.option("--name", "-n", metavar="N", help="Artifact name (default: the basename of PATH, as `wandb artifact put` does).")
 @click.option("--alias", "-a", "aliases", multiple=True, metavar="A", help="Alias for the version (repeatable).")
 @click.option("--type", "-t", "type_", default="model", show_default=True, metavar="T", help="Artifact type.")
 @click.option("--metadata", "-m", metavar="JSON", help="A JSON object of metadata, e.g. '{\"acc\": 0.93}'.")
@@ -18,6 +18,9 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
     artifact and print its address.  Content equal to an existing version makes
     no new version: that version gets the aliases and `latest` again."""
     c = context.get()
+    # A CLI user logs the same file again and again: the default name must be
+    # stable across invocations, unlike the API's per-run default.
+    name = name or _default_name(path)
     with c.start_run() as run:
         with output.Progress("logging", output.tree_size(path), c.quiet) as meter:
             art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
@@ -33,3 +36,16 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
     files = f"{art.file_count} file" + ("" if art.file_count == 1 else "s")
     click.echo(f"{art.address}  ({how}; {files}, {output.human_size(art.size)}; "
                f"aliases: {', '.join(sorted(art.aliases))})")
+
+
+def _default_name(path: str) -> str:
+    import os
+
+    from ...errors import InvalidNameError
+    from ...names import check_name
+    base = os.path.basename(os.path.normpath(path.split("://", 1)[-1]))
+    try:
+        return check_name(base, "artifact name")
+    except InvalidNameError as e:
+        raise InvalidNameError(f"the default name {base!r} breaks the name rules ({e.message})",
+                               "pass --name with 1-128 characters of A-Z a-z 0-9 _ - .") from None

@@ -152,3 +152,25 @@ def test_api_on_missing_store(tmp_path, monkeypatch):
         mvc.Api(dir=str(tmp_path / "none"))
     assert not (tmp_path / "none").exists()
     assert not os.path.exists(tmp_path / ".mvc")
+
+
+def test_stale_save_keeps_concurrent_changes(project):
+    run = mvc.init()
+    _log(run, project, b"a")
+    _log(run, project, b"b")
+    api = mvc.Api()
+    mine = api.artifact("M:v0")  # loaded before someone else's edits
+    theirs = api.artifact("M:v0")
+    theirs.aliases.append("production")
+    theirs.metadata = {"reviewed": True}
+    theirs.save()
+    mine.description = "only the description changed here"
+    mine.save()
+    now = api.artifact("M:v0")
+    assert now.aliases == ["production"] and now.metadata == {"reviewed": True}
+    assert now.description == "only the description changed here"
+    mine = api.artifact("M:v0")
+    api.repo.artifacts.set_alias("proj", "M", "v1", "production")  # moved away meanwhile
+    mine.aliases.remove("production")
+    mine.save()  # removing an alias that is no longer here must not touch v1's
+    assert api.artifact("M:production").version == "v1"

@@ -95,6 +95,7 @@ def test_corrupt_chunk_named_and_nothing_left(project):
         run.use_model("M")
     assert "m.bin" in ei.value.message and "M:v0" in ei.value.message and "fsck" in ei.value.hint
     assert not (project / "artifacts").exists() or os.listdir(project / "artifacts") == []
+    assert mvc.Api().run(run.id).inputs == []  # a failed use is not recorded as an input
     with pytest.raises(IntegrityError, match="m.bin"):
         a.verify()
     with pytest.raises(IntegrityError):

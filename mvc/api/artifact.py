@@ -140,9 +140,16 @@ class Artifact:
         aliases = [check_alias(a, allow_latest=True) for a in dict.fromkeys(self.aliases)]
         if "latest" in aliases and "latest" not in self._info.aliases:
             raise InvalidInputError("alias 'latest' is moved automatically and cannot be added by hand")
-        updates = {"metadata": check_metadata(self.metadata), "description": self.description or "",
-                   "tags": [check_name(t, "tag") for t in self.tags]}
-        self._repo.artifacts.save_record(self.project, self.name, self.version, updates, aliases)
+        rec = self._info.record
+        wanted = {"metadata": check_metadata(self.metadata), "description": self.description or "",
+                  "tags": [check_name(t, "tag") for t in as_list(self.tags, "tags")]}
+        loaded = {"metadata": rec.get("metadata") or {}, "description": rec.get("description") or "",
+                  "tags": rec.get("tags") or []}
+        updates = {k: v for k, v in wanted.items() if v != loaded[k]}  # only what this object changed
+        before = set(self._info.aliases)
+        add = [a for a in aliases if a not in before]
+        remove = sorted(before - set(aliases))
+        self._repo.artifacts.save_record(self.project, self.name, self.version, updates, add, remove)
         self._refresh()
 
     def delete(self, delete_aliases: bool = False) -> None:

@@ -246,8 +246,9 @@ class Run:
         if "model" not in type_:
             raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {type_!r}, not a model type",
                                     "call run.use_artifact(...) (and .download()), the general form")
-        art = self._record_use(v, link_info)
+        art = Artifact(self._repo, v, link_info)
         folder = art.download(root or default_root(art.name, art.version), include, verify, progress, link=link)
+        self._record_use(v, link_info)  # only a use that delivered verified files is an input
         files = [f for f in art.files() if not include or _matches(f.path, include)]
         if len(files) == 1:
             return os.path.join(folder, *files[0].path.split("/"))

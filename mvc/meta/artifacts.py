@@ -207,9 +207,11 @@ class Artifacts:
 
         return self._update(project, name, edit)
 
-    def save_record(self, project: str, name: str, version: str, updates: dict, aliases: list[str] | None) -> None:
-        """Change a version's mutable fields (metadata, description, tags) and,
-        if given, set its aliases to exactly ``aliases`` (plus latest if it has it)."""
+    def save_record(self, project: str, name: str, version: str, updates: dict, add: list[str] = (),
+                    remove: list[str] = ()) -> None:
+        """Change a version's mutable fields (only those in ``updates``), point the aliases in
+        ``add`` at it and take those in ``remove`` off it (if still on it).  Applying the
+        changes rather than a whole stale state keeps concurrent edits by others."""
         meta = self.meta
 
         def edit(tip):
@@ -223,15 +225,14 @@ class Artifacts:
                 new_rec["updated_at"] = now()
                 changes[f"versions/{version}/version.json"] = meta.write_json(new_rec)
             al = dict(st.aliases)
-            if aliases is not None:
-                for a, v in list(al.items()):
-                    if v == version and a != "latest" and a not in aliases:
-                        del al[a]
-                for a in aliases:
-                    if a != "latest":
-                        al[a] = version
-                if al != st.aliases:
-                    changes["aliases.json"] = meta.write_json(al)
+            for a in remove:
+                if al.get(a) == version and a != "latest":
+                    del al[a]
+            for a in add:
+                if a != "latest":
+                    al[a] = version
+            if al != st.aliases:
+                changes["aliases.json"] = meta.write_json(al)
             if not changes:
                 raise NoChange()
             tree = meta.edit_tree(st.tree, changes)

@@ -25,8 +25,11 @@ def chunk_id(data) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def check_id(cid: str) -> str:
-    if len(cid) != ID_LEN or any(c not in "0123456789abcdef" for c in cid):
+    if len(cid) != ID_LEN or not _HEX.issuperset(cid):
         raise IntegrityError(f"malformed chunk id {cid!r}")
     return cid
 
@@ -134,7 +137,9 @@ class DirChunkStore(ChunkStore):
     def has(self, cid):
         if self._batch is not None and self._batch.has(cid):
             return True
-        return self.is_loose(cid) or self.packs.locate(cid) is not None
+        if self.packs.locate(cid) is not None:  # a dict lookup: cheaper than the stat below
+            return True
+        return self.is_loose(cid)
 
     @contextlib.contextmanager
     def batch(self):
@@ -155,7 +160,7 @@ class DirChunkStore(ChunkStore):
             self._batch = None
 
     def put(self, data, cid=None):
-        cid = cid or chunk_id(data)
+        cid = check_id(cid) if cid else chunk_id(data)
         if self.has(cid):
             self._freshen(cid)
             return cid, False

@@ -150,3 +150,19 @@ def test_registry_alias_history_and_moves(project):
         rm.set_alias("latest", "v0")
     with pytest.raises(NotFoundError):
         rm.set_alias("x", "v9")
+
+
+def test_registry_numbers_never_reused_and_deleted_versions_not_linkable(project):
+    run = mvc.init()
+    a = _log(run, project, b"a")
+    _log(run, project, b"b")
+    a.link("R")
+    mvc.Api().registered_model("R").unlink("v0")
+    assert a.link("R").version == "v1"  # v0 is never handed out again
+    api = mvc.Api()
+    api.artifact("M:v1").delete()
+    (trashed,) = api.artifacts("M", deleted=True)
+    with pytest.raises(ConflictError) as ei:
+        trashed.link("R")
+    assert "deleted" in ei.value.message and "restore" in ei.value.hint
+    assert [li.version for li in api.registered_model("R").links()] == ["v1"]

@@ -241,6 +241,10 @@ class Repository:
     def link(self, v: VersionInfo, model: str, aliases: list[str] | None = None, run_id: str | None = None):
         check_registered_model_name(model)
         aliases = [check_alias(a) for a in dict.fromkeys(aliases or [])]
+        if v.deleted:
+            from ..errors import ConflictError
+            raise ConflictError(f"{v.project}/{v.name}:{v.version} is deleted; a registry cannot link it",
+                                f"restore it first (`mvc restore {v.name}:{v.version}`), then link it")
         return self.registry.link(model, v, aliases, run_id)
 
     def links_of(self, v: VersionInfo) -> list[LinkInfo]:

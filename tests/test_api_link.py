@@ -166,3 +166,13 @@ def test_registry_numbers_never_reused_and_deleted_versions_not_linkable(project
         trashed.link("R")
     assert "deleted" in ei.value.message and "restore" in ei.value.hint
     assert [li.version for li in api.registered_model("R").links()] == ["v1"]
+
+
+def test_registry_alias_history_through_api(project):
+    run = mvc.init()
+    _log(run, project, b"a").link("R", aliases=["staging"])
+    _log(run, project, b"b").link("R", aliases=["staging"])
+    hist = mvc.Api().alias_history("registry/R")
+    staging = [(h["from"], h["to"]) for h in hist if h["alias"] == "staging"]
+    assert staging == [("v0", "v1"), (None, "v0")]  # newest first
+    assert all(h["who"] == "tester" for h in hist)

@@ -147,3 +147,16 @@ def test_silent_by_default_in_tests(project, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     mvc.init().finish()
     assert "mvc: run" in capsys.readouterr().err
+
+
+def test_run_record_logged_and_used(project):
+    (project / "m.bin").write_bytes(b"m")
+    with mvc.init() as producer:
+        producer.log_model(str(project / "m.bin"), name="M")
+        producer.log_model(str(project / "m.bin"), name="M")  # relog: listed once
+    with mvc.init() as consumer:
+        consumer.use_model("M", root=str(project / "o"))
+    api = mvc.Api()
+    assert [a.address for a in api.run(producer.id).logged()] == ["proj/M:v0"]
+    assert [a.address for a in api.run(consumer.id).used()] == ["proj/M:v0"]
+    assert api.run(consumer.id).logged() == [] and api.run(producer.id).used() == []

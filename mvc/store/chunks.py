@@ -248,6 +248,20 @@ class DirChunkStore(ChunkStore):
             return loc[2]
 
 
+def check_written(path: str, entries: list[tuple[str, int, int]]) -> None:
+    """STYLE 8: re-read a file just written (from the page cache, before it is
+    fsynced or published) and re-hash each chunk in it against its id."""
+    with open(path, "rb") as f:
+        data = memoryview(f.read())
+    for cid, off, n in entries:
+        got = chunk_id(data[off:off + n])
+        if got != cid or off + n > len(data):
+            raise IntegrityError(
+                f"chunk {cid} was written wrong: {path} holds bytes hashing to {got}; nothing was published",
+                "the bytes changed between hashing and writing (a memory or disk fault); retry the log, "
+                "and check the machine if it happens again")
+
+
 class Batch:
     """The chunks of one batch: loose ones as pending files (fsynced by a
     background thread while ingest goes on), small ones in a PackBuilder."""
@@ -276,7 +290,7 @@ class Batch:
         pf = PendingFile(self.store.path(cid), self.store.tmp)
         self.loose[cid] = pf
         pf.write(data)
-        self._sync_later(pf)
+        self._sync_later(pf, [(cid, 0, len(data))])
 
     def get(self, cid: str) -> bytes | None:
         if cid in self.loose:
@@ -289,8 +303,13 @@ class Batch:
                 return f.read(n)
         return self.builder.get(cid)
 
-    def _sync_later(self, pf: PendingFile) -> None:
-        self.syncs.append(self.syncer.submit(pf.sync, self.store.durable))
+    def _sync_later(self, pf: PendingFile, entries: list[tuple[str, int, int]] | None = None) -> None:
+        """Check (``entries``: the chunks the file must hold) and fsync ``pf`` on the background thread."""
+        def work():
+            if entries:
+                check_written(pf.tmp, entries)
+            pf.sync(self.store.durable)
+        self.syncs.append(self.syncer.submit(work))
 
     def _write_pack(self) -> None:
         entries = list(self.builder.entries)
@@ -302,9 +321,9 @@ class Batch:
         files = self.builder.write()
         if files:
             self.written.update((c, (files[0], o, n)) for c, o, n in entries)
-            for pf in files:
+            for pf, check in zip(files, (entries, None)):
                 self.packed.append(pf)
-                self._sync_later(pf)
+                self._sync_later(pf, check)
 
     def commit(self) -> None:
         self._write_pack()

@@ -12,7 +12,7 @@ import blake3
 
 from ..errors import InvalidInputError
 from .chunkers import Chunker, select_chunker
-from .chunks import ChunkStore
+from .chunks import ChunkStore, chunk_id
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
 
@@ -104,6 +104,23 @@ class _Digest:
         return "blake3:" + self.h.hexdigest()
 
 
+# Fault-injection seam (STYLE 13, like borg's failing chunker): MVC_TEST_CORRUPT_CHUNK=<n>
+# flips one byte of the n-th chunk (1-based, per process) after its id is computed and
+# before it is written.  Inert unless set.  The chunk store's write check must catch it
+# before any ref moves (tests/test_reliability_r8.py).
+_CORRUPT_AT = int(os.environ.get("MVC_TEST_CORRUPT_CHUNK") or 0)
+_seen = [0]
+
+
+def _corrupt_seam(piece):
+    _seen[0] += 1
+    if _seen[0] != _CORRUPT_AT or not len(piece):
+        return piece
+    bad = bytearray(piece)
+    bad[len(bad) // 2] ^= 0x01
+    return bytes(bad)
+
+
 THREADED_FROM = 8 << 20  # smaller files hash inline: a thread hop costs more than it saves
 
 
@@ -117,7 +134,10 @@ def _store_file(store: ChunkStore, f, size: int, chunker: Chunker | None, path: 
     try:
         for piece in chunker.chunks(f, size):
             digest.update(piece)
-            cid, new = store.put(piece)
+            if _CORRUPT_AT:  # the failing-chunker seam: hash the true bytes, store damaged ones
+                cid, new = store.put(_corrupt_seam(piece), chunk_id(piece))
+            else:
+                cid, new = store.put(piece)
             chunks.append((cid, len(piece)))
             if new:
                 new_bytes += len(piece)

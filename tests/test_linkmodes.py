@@ -102,3 +102,13 @@ def test_corrupt_chunk_never_reaches_a_link(project, logged):
     with pytest.raises(IntegrityError):
         mvc.Api().artifact("M:v0").download(str(project / "out"), link="hardlink")
     assert not (project / "out").exists()
+
+
+def test_second_hardlink_reads_nothing(project, logged, monkeypatch):
+    from mvc.store import linkmodes
+    art = mvc.Api().artifact("M:v0")
+    art.download(str(project / "a"), link="hardlink")
+    hashed = []
+    monkeypatch.setattr(linkmodes, "_hash_path", lambda p: hashed.append(p))
+    art.download(str(project / "b"), link="hardlink")
+    assert hashed == []  # the stat cache vouches for the whole files (new links change ctime, not mtime)

@@ -87,7 +87,7 @@ class WholeFiles:
             return False
         if st.st_size != ptr.size:
             return False
-        hit = self.cache.lookup(path, st) if self.cache else None
+        hit = self.cache.lookup(path, st, use_ctime=False) if self.cache else None
         if hit is not None and hit.digest == ptr.digest:
             return True
         if not rehash:
@@ -96,7 +96,7 @@ class WholeFiles:
         if _hash_path(path) != ptr.digest:
             return False
         if self.cache:
-            self.cache.remember(path, st, ptr, started)
+            self.cache.remember(path, st, ptr, started, use_ctime=False)
             self.cache.commit()
         return True
 
@@ -115,7 +115,7 @@ class WholeFiles:
             stamp = now_ns() - STAMP_AGE_NS  # an old mtime lets the stat cache trust it at once
             os.utime(f.tmp, ns=(stamp, stamp))
         if self.cache:
-            self.cache.remember(path, os.stat(path), ptr, now_ns())
+            self.cache.remember(path, os.stat(path), ptr, now_ns(), use_ctime=False)
             self.cache.commit()
         return path
 

@@ -22,8 +22,10 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER
           "ctime_ns INTEGER, ino INTEGER, dev INTEGER, pointer BLOB)")
 
 
-def stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+def stat_key(st: os.stat_result, use_ctime: bool = True) -> tuple[int, int, int, int, int]:
+    """ctime is left out (-1) for the store's own read-only whole files: every
+    hardlink made to one changes its ctime, which would defeat the cache."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns if use_ctime else -1, st.st_ino, st.st_dev)
 
 
 class StatCache:
@@ -61,7 +63,7 @@ class StatCache:
             except OSError:
                 self._off = True
 
-    def lookup(self, path: str, st: os.stat_result) -> Pointer | None:
+    def lookup(self, path: str, st: os.stat_result, use_ctime: bool = True) -> Pointer | None:
         db = self._conn()
         if db is None:
             return None
@@ -70,7 +72,7 @@ class StatCache:
                              (path,)).fetchone()
         except sqlite3.Error:
             return None
-        if row is None or tuple(row[:5]) != stat_key(st):
+        if row is None or tuple(row[:5]) != stat_key(st, use_ctime):
             return None
         try:
             ptr = Pointer.decode(bytes(row[5]), "stat cache entry")
@@ -78,10 +80,12 @@ class StatCache:
             return None
         return ptr if ptr.size == st.st_size and not ptr.is_reference else None
 
-    def remember(self, path: str, st: os.stat_result, ptr: Pointer, hashed_at_ns: int) -> None:
+    def remember(self, path: str, st: os.stat_result, ptr: Pointer, hashed_at_ns: int,
+                 use_ctime: bool = True) -> None:
         """Record the pointer of a file hashed from ``hashed_at_ns`` on, unless its
         mtime is too recent to tell a later same-tick write apart."""
-        if st.st_mtime_ns > hashed_at_ns - RACY_NS or ptr.size != st.st_size:
+        racy = use_ctime and st.st_mtime_ns > hashed_at_ns - RACY_NS  # store files are written once, by rename
+        if racy or ptr.size != st.st_size:
             return
         db = self._conn()
         if db is None:
@@ -91,7 +95,7 @@ class StatCache:
                 db.execute("BEGIN")
                 self._dirty = True
             db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)",
-                       (path, *stat_key(st), ptr.encode()))
+                       (path, *stat_key(st, use_ctime), ptr.encode()))
         except sqlite3.Error:
             pass
 

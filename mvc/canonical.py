@@ -20,7 +20,10 @@ def dumps(obj: Any) -> bytes:
 
 
 def loads(data: bytes | str) -> Any:
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except RecursionError:  # '[[[[...' deeper than the interpreter's stack: malformed, not a crash
+        raise ValueError("JSON nested too deeply") from None
 
 
 def clean_json(value: Any, where: str = "metadata") -> Any:

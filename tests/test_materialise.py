@@ -113,3 +113,42 @@ def test_good_manifest_materialises(world):
 
 def test_all_refusals_are_mvc_errors():
     assert issubclass(IntegrityError, MvcError) and issubclass(InvalidInputError, MvcError)
+
+
+# ---- symlink entries in the metadata (git mode 120000) --------------------------------------
+
+def _plant_symlink_entry(r, target_bytes: bytes, mode: int) -> None:
+    """Rewrite p/M's versions/v0/files so it also holds 'link' as a git entry of ``mode``."""
+    import pygit2
+    refname = next(n for n in r.meta.refnames() if n.endswith("/M"))
+    tip = r.meta.tip(refname)
+    files = r.meta.subtree(tip.tree, "versions/v0/files")
+    tb = r.meta.git.TreeBuilder(files)
+    tb.insert("link", r.meta.git.create_blob(target_bytes), mode)
+    new_tree = r.meta.edit_tree(tip.tree, {"versions/v0/files": ("tree", tb.write())})
+    sig = pygit2.Signature("t", "t@example.com")
+    r.meta.git.create_commit(refname, sig, sig, "plant a symlink entry", new_tree, [tip.id])
+
+
+@pytest.mark.parametrize("payload", [b"../../../../etc/passwd", None])   # a link target, or a valid pointer
+def test_symlink_entry_in_version_refused_before_any_write(tmp_path, payload):
+    import pygit2
+    from mvc.repo import Repository, create_store
+    from mvc.repo.fsck import fsck
+    store = str(tmp_path / "s" / ".mvc")
+    create_store(store)
+    r = Repository(store)
+    src = tmp_path / "w.bin"
+    src.write_bytes(PAYLOAD)
+    r.log(str(src), "M", "model", "p")
+    ptr_blob = r.meta.blob(r.meta.subtree(r.meta.tip(next(n for n in r.meta.refnames() if n.endswith("/M"))).tree,
+                                          "versions/v0/files"), "w.bin")
+    _plant_symlink_entry(r, payload if payload is not None else ptr_blob, pygit2.GIT_FILEMODE_LINK)
+    v, _ = r.resolve("p/M:v0")
+    dest = tmp_path / "dl"
+    with pytest.raises(IntegrityError, match="120000") as ei:
+        r.download(v, str(dest / "out"))
+    assert "fsck" in ei.value.hint
+    assert not dest.exists()                                 # checked before any write: not even the parent
+    rep = fsck(r, git=False)
+    assert not rep.ok and any("120000" in p.text() for p in rep.problems)

@@ -179,8 +179,11 @@ class MetaRepo:
             p = f"{prefix}{e.name}"
             if e.type == pygit2.GIT_OBJECT_TREE:
                 yield from self.walk_blobs(self.git[e.id], p + "/")
-            else:
+            elif e.filemode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
                 yield p, e.id
+            else:  # a symlink (120000) or submodule entry: mvc never writes one; never follow or write it
+                raise IntegrityError(f"{p} in tree {tree.id} has git mode {e.filemode:o}, not a file",
+                                     "the metadata is damaged or hostile; run `mvc fsck`")
 
     # ---- writing -------------------------------------------------------
     def write_blob(self, data: bytes) -> pygit2.Oid:

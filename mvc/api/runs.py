@@ -21,6 +21,7 @@ from ..errors import InvalidInputError, MvcError
 from ..meta.artifacts import now
 from ..names import as_list, check_alias, check_name, check_project
 from ..repo import Repository
+from ..repo.lease import pid_alive
 from .artifact import Artifact, Link, default_root, iso
 from .names_gen import run_name
 
@@ -45,16 +46,6 @@ def code_state(start: str) -> dict:
         return {"commit": str(repo.head.target), "dirty": dirty, "git_root": repo.workdir}
     except (pygit2.GitError, KeyError, OSError):
         return {}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunRecord:
@@ -90,7 +81,7 @@ class RunRecord:
         st = self.record.get("state", "running")
         env = self.record.get("env", {})
         if st == "running" and env.get("host") == socket.gethostname() and env.get("pid") \
-                and not _pid_alive(env["pid"]):
+                and not pid_alive(env["pid"]):
             return "crashed"
         return st
 

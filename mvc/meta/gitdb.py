@@ -142,16 +142,21 @@ class MetaRepo:
     def refnames(self, prefix: str = "refs/mvc/") -> list[str]:
         return sorted(r for r in self.git.references if r.startswith(prefix))
 
-    def blob(self, tree: pygit2.Tree | None, path: str) -> bytes | None:
+    def _entry(self, tree: pygit2.Tree | None, path: str, kind: int, what: str):
+        """The object at ``path`` below ``tree`` (None if absent); it must be of ``kind``."""
         if tree is None:
             return None
         try:
             obj = tree[path]
         except KeyError:
             return None
-        if obj.type != pygit2.GIT_OBJECT_BLOB:
-            raise IntegrityError(f"{path} in tree {tree.id} is not a blob")
-        return self.git[obj.id].data
+        if obj.type != kind:
+            raise IntegrityError(f"{path} in tree {tree.id} is not a {what}")
+        return self.git[obj.id]
+
+    def blob(self, tree: pygit2.Tree | None, path: str) -> bytes | None:
+        obj = self._entry(tree, path, pygit2.GIT_OBJECT_BLOB, "blob")
+        return obj.data if obj is not None else None
 
     def json(self, tree: pygit2.Tree | None, path: str, default: Any = None) -> Any:
         data = self.blob(tree, path)
@@ -163,15 +168,7 @@ class MetaRepo:
             raise IntegrityError(f"{path} in tree {tree.id} is not valid JSON ({e})") from None
 
     def subtree(self, tree: pygit2.Tree | None, path: str) -> pygit2.Tree | None:
-        if tree is None:
-            return None
-        try:
-            obj = tree[path]
-        except KeyError:
-            return None
-        if obj.type != pygit2.GIT_OBJECT_TREE:
-            raise IntegrityError(f"{path} in tree {tree.id} is not a folder")
-        return self.git[obj.id]
+        return self._entry(tree, path, pygit2.GIT_OBJECT_TREE, "folder")
 
     def walk_blobs(self, tree: pygit2.Tree, prefix: str = ""):
         """Yield (path, blob oid) for every blob below ``tree``."""

@@ -27,6 +27,23 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def fsync_tree(root: str) -> None:
+    """fsync every file and folder under ``root`` (deepest first): for files written
+    by code that does not fsync (libgit2's repository init), before they are relied on."""
+    for dirpath, _, files in os.walk(root, topdown=False):
+        for name in files:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(dirpath)
+    fsync_dir(os.path.dirname(os.path.abspath(root)))
+
+
 def temp_path(folder: str, name: str) -> str:
     return os.path.join(folder, f".tmp-{name[:40]}-{os.getpid()}-{secrets.token_hex(4)}")
 

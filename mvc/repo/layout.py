@@ -8,7 +8,7 @@ import pygit2
 
 from .. import canonical
 from ..errors import FormatError, NotFoundError
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, fsync_tree
 
 STORE_DIR = ".mvc"
 FORMAT_FILE = "mvc-format.json"
@@ -48,6 +48,7 @@ def create_store(path: str) -> None:
         os.makedirs(os.path.join(path, sub), exist_ok=True)
     # A store inside a git work tree ignores itself: `git status` never sees it.
     atomic_write(os.path.join(path, ".gitignore"), b"# created by mvc: this store ignores itself\n*\n")
+    fsync_tree(path)  # libgit2 does not fsync HEAD/config at init: a power cut left HEAD empty (R4)
     atomic_write(os.path.join(path, FORMAT_FILE), canonical.dumps({"format": FORMAT_VERSION, "features": []}))
 
 

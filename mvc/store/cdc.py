@@ -13,7 +13,7 @@ from pyfastcdc import FastCDC
 from .chunkers import Chunker, MiB
 
 AVG, MIN, MAX = 1 * MiB, 256 * 1024, 4 * MiB
-WINDOW = 16 * MiB  # read window; must be >= MAX so every cut but the last in a window is final
+WINDOW = 8 * MiB  # read window; must be >= MAX so every cut but the last in a window is final
 
 
 class CdcChunker(Chunker):

@@ -80,7 +80,7 @@ class _Digest:
     while the caller chunks, hashes chunk ids and writes; at most ``DEPTH``
     pieces wait, so memory stays bounded."""
 
-    DEPTH = 3
+    DEPTH = 2
     _pool: ThreadPoolExecutor | None = None
 
     def __init__(self, threaded: bool):

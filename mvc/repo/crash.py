@@ -3,7 +3,11 @@ process with SIGKILL when it reaches a named point.  Inert unless set.
 
 Every label below is reached by some operation; tests/test_reliability_crash.py
 kills at each one and checks the store opens, fscks clean and is unchanged or
-wholly changed."""
+wholly changed.
+
+The other seam, MVC_TEST_CORRUPT_CHUNK=<n> (a failing chunker that flips one byte
+of the n-th chunk after it is hashed), lives in mvc/store/ingest.py, below this layer;
+tests/test_reliability_r8.py checks the write path catches it before any ref moves."""
 from __future__ import annotations
 
 import os

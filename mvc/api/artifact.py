@@ -108,16 +108,15 @@ class Artifact:
         return RunRecord.load(self._repo, rid) if rid else None
 
     def loggers(self):
-        """Every run that logged this content, in order (it may have been re-logged)."""
+        """Every run that logged this content, in order (it may have been re-logged; a re-log
+        that changed nothing is recorded only in the run's outputs)."""
+        from .lineage import producers
         from .runs import RunRecord
-        seen, out = set(), []
-        for entry in self._info.record.get("logged_by", []):
-            rid = entry.get("run")
-            if rid and rid not in seen:
-                seen.add(rid)
-                r = RunRecord.load(self._repo, rid)
-                if r:
-                    out.append(r)
+        out = []
+        for rid in producers(self._repo, self._info):
+            r = RunRecord.load(self._repo, rid)
+            if r:
+                out.append(r)
         return out
 
     def used_by(self):

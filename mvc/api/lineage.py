@@ -17,23 +17,63 @@ def _vkey(project: str, name: str, version: str) -> str:
 
 def consumers(repo: Repository, v: VersionInfo) -> list[str]:
     """Run ids whose inputs include ``v`` (derived by scanning runs; never stored alone)."""
-    return _index(repo)[1].get(_vkey(v.project, v.name, v.version), [])
+    return _index(repo).used_by.get(_vkey(v.project, v.name, v.version), [])
 
 
-def _index(repo: Repository):
-    """(run -> inputs, version -> consuming runs, run -> record) over all runs."""
-    inputs, used_by, records = {}, {}, {}
+def producers(repo: Repository, v: VersionInfo) -> list[str]:
+    """Run ids that logged ``v``: its record's ``logged_by`` (durable with each artifact
+    commit), then runs whose outputs name it (a no-op re-log is recorded only there)."""
+    return _producers_of(v.record, _index(repo).made_by.get(_vkey(v.project, v.name, v.version), []))
+
+
+def _producers_of(record: dict, from_runs: list[str]) -> list[str]:
+    seen = []
+    for rid in [e.get("run") for e in record.get("logged_by", [])] + from_runs:
+        if rid and rid not in seen:
+            seen.append(rid)
+    return seen
+
+
+@dataclass
+class _Index:
+    inputs: dict = field(default_factory=dict)    # run -> version keys it used
+    used_by: dict = field(default_factory=dict)   # version key -> runs that used it
+    outputs: dict = field(default_factory=dict)   # run -> version keys it logged
+    made_by: dict = field(default_factory=dict)   # version key -> runs whose outputs name it
+    records: dict = field(default_factory=dict)   # run -> record
+
+
+def _add(d: dict, k: str, item: str) -> None:
+    lst = d.setdefault(k, [])
+    if item not in lst:
+        lst.append(item)
+
+
+def _index(repo: Repository) -> _Index:
+    """Inputs and outputs over all runs; a run that has not finished (no outputs.json yet)
+    gets its outputs from the version records' ``logged_by``."""
+    ix = _Index()
+    unfinished = set()
     for project, rid in repo.runs.ids():
         rec = repo.runs.read(project, rid)
-        records[rid] = rec
-        ins = []
+        ix.records[rid] = rec
+        ix.inputs[rid], ix.outputs[rid] = [], []
         for it in rec.get("inputs", []):
             k = _vkey(it["project"], it["name"], it["version"])
-            if k not in ins:
-                ins.append(k)
-                used_by.setdefault(k, []).append(rid)
-        inputs[rid] = ins
-    return inputs, used_by, records
+            _add(ix.inputs, rid, k)
+            _add(ix.used_by, k, rid)
+        for it in rec.get("outputs", []):
+            k = _vkey(it["project"], it["name"], it["version"])
+            _add(ix.outputs, rid, k)
+            _add(ix.made_by, k, rid)
+        if not rec.get("outputs_final", True):
+            unfinished.add(rid)
+    if unfinished:
+        for p, n, v, rec in repo.artifacts.logged_versions():
+            for e in rec.get("logged_by", []):
+                if e.get("run") in unfinished:
+                    _add(ix.outputs, e["run"], _vkey(p, n, v))
+    return ix
 
 
 @dataclass
@@ -59,7 +99,8 @@ def build(repo: Repository, start: str, direction: str = "both", depth: int | No
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         raise InvalidInputError(f"lineage depth must be a non-negative integer, not {depth!r}",
                                 "pass depth=None for any depth, or e.g. depth=2")
-    inputs, used_by, records = _index(repo)
+    ix = _index(repo)
+    inputs, used_by, records = ix.inputs, ix.used_by, ix.records
     g = Graph(start)
     versions: dict[str, dict] = {}
 
@@ -80,19 +121,10 @@ def build(repo: Repository, start: str, direction: str = "both", depth: int | No
                                  "job_type": rec.get("job_type"), "state": rec.get("state")}
 
     def outputs_of(rid: str) -> list[str]:
-        out = []
-        for it in records.get(rid, {}).get("outputs", []):
-            k = _vkey(it["project"], it["name"], it["version"])
-            if k not in out:
-                out.append(k)
-        return out
+        return ix.outputs.get(rid, [])
 
     def producers(key: str) -> list[str]:
-        seen = []
-        for e in version_rec(key).get("logged_by", []):
-            if e.get("run") and e["run"] not in seen:
-                seen.append(e["run"])
-        return seen
+        return _producers_of(version_rec(key), ix.made_by.get(key, []))
 
     def walk(node: str, up: bool, d: int, seen: set) -> None:
         if node in seen or (depth is not None and d >= depth):

@@ -48,6 +48,24 @@ def code_state(start: str) -> dict:
         return {}
 
 
+def derived_outputs(repo: Repository, project: str, run_id: str) -> list[dict]:
+    """Outputs of a run read from the version records' ``logged_by`` (durable with each
+    artifact commit), oldest first."""
+    out = []
+    for p, n, v, rec in repo.artifacts.logged_versions(project):
+        for i, e in enumerate(rec.get("logged_by", [])):
+            if e.get("run") == run_id:
+                out.append({"project": p, "name": n, "version": v, "digest": rec.get("digest"),
+                            "at": e.get("at"), "created": i == 0 and rec.get("created_by") == run_id})
+    return sorted(out, key=lambda o: o.get("at") or 0)
+
+
+def merge_outputs(stored: list[dict], derived: list[dict]) -> list[dict]:
+    """``stored`` plus every derived output of a version ``stored`` does not name."""
+    have = {(o["project"], o["name"], o["version"]) for o in stored}
+    return stored + [o for o in derived if (o["project"], o["name"], o["version"]) not in have]
+
+
 class RunRecord:
     """A run as stored: read-only view used by the Api and lineage."""
 
@@ -73,7 +91,18 @@ class RunRecord:
     started_at = property(lambda self: iso(self.record.get("started_at")))
     ended_at = property(lambda self: iso(self.record.get("ended_at")))
     inputs = property(lambda self: self.record.get("inputs", []))
-    outputs = property(lambda self: self.record.get("outputs", []))
+
+    @property
+    def outputs(self) -> list[dict]:
+        """Versions the run logged: its outputs.json (written at finish); for a run that has
+        not finished (live, or crashed), derived from the version records that name it."""
+        if "_outputs" not in self.__dict__:
+            stored = list(self.record.get("outputs", []))
+            if self.record.get("outputs_final", True):
+                self._outputs = stored
+            else:
+                self._outputs = merge_outputs(stored, derived_outputs(self._repo, self.project, self.id))
+        return self._outputs
 
     @property
     def state(self) -> str:
@@ -137,6 +166,7 @@ class Run:
         self._lock = threading.Lock()
         self._finished = False
         self._logged: list[tuple[Artifact, bool, int, int]] = []
+        self._outputs: list[dict] = []  # committed once, at finish (docs/design.md)
         self._used: list[Artifact] = []
         self._started = now()
         self._env = {"host": socket.gethostname(), "user": getpass.getuser(), "pid": os.getpid(),
@@ -200,11 +230,11 @@ class Run:
         res = self._repo.log(path, name, type, self.project, self.entity, aliases, metadata, description, tags,
                              self.id, progress)
         v = res.version
-        self._repo.runs.write(self.project, self.id, add_output={
-            "project": v.project, "name": v.name, "version": v.version, "digest": v.record.get("digest"),
-            "created": res.created}, message=f"output {v.name}:{v.version}")
         art = Artifact(self._repo, v)
-        self._logged.append((art, res.created, res.files, res.new_bytes))
+        with self._lock:
+            self._outputs.append({"project": v.project, "name": v.name, "version": v.version,
+                                  "digest": v.record.get("digest"), "created": res.created, "at": now()})
+            self._logged.append((art, res.created, res.files, res.new_bytes))
         return art
 
     def log_model(self, path, name: str | None = None, aliases=None, metadata=None, description=None,
@@ -279,8 +309,10 @@ class Run:
         extra = {"ended_at": now(), "exit_code": exit_code or 0}
         if error:
             extra["error"] = error
+        with self._lock:
+            outputs = list(self._outputs)
         self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), history=history,
-                              message=f"finish run ({state})")
+                              outputs=outputs, message=f"finish run ({state})")
         atexit.unregister(self._atexit)
         _ACTIVE.discard(self)
         if not (self.quiet if quiet is None else quiet):

@@ -126,56 +126,87 @@ class Artifacts:
     def _update(self, project, name, edit):
         return self.meta.update(refs.artifact(project, name), edit, self.crash_hook)
 
-    def log_version(self, project: str, name: str, entity: str | None, type_: str, files_tree: pygit2.Oid,
-                    record: dict, aliases: list[str], run_id: str | None) -> tuple[VersionInfo, bool]:
-        """Add a version with ``files_tree`` unless one with the same digest
-        exists; either way move ``latest`` and ``aliases`` to it.  Returns
-        (version, created)."""
+    def log_version(self, project: str, name: str, entity: str | None, type_: str, files_tree,
+                    record: dict, aliases: list[str], run_id: str | None) -> tuple[VersionInfo, bool, bool]:
+        """Add a version with ``files_tree`` (an Oid, or a callable that builds it: called only
+        when a new version is made) unless one with the same digest exists; either way move
+        ``latest`` and ``aliases`` to it.  A re-log whose version already carries ``latest``
+        and every alias changes nothing: no commit (the run records it; docs/design.md).
+        Returns (version, created, committed)."""
         digest = record["digest"]
-        meta = self.meta
 
         def edit(tip):
             st = self.state(project, name, tip) if tip is not None else None
-            info = dict(st.info) if st else {"name": name, "project": project, "entity": entity,
-                                             "type": type_, "next": 0, "created_at": now()}
-            if info.get("type") != type_:
-                raise ConflictError(
-                    f"artifact {project}/{name} has type {info.get('type')!r}; cannot log type {type_!r} under it",
-                    "use another name, or log with the artifact's type",
-                )
+            info = self._checked_info(st, project, name, entity, type_)
             al = dict(st.aliases) if st else {}
             existing = self.by_digest(st, digest) if st else None
-            changes: dict[str, Any] = {}
+            wanted = ["latest", *aliases]
+            if existing is not None and all(al.get(a) == existing for a in wanted):
+                raise NoChange((existing, False, False))
             if existing is not None:
-                version = existing
-                vrec = dict(meta.json(st.tree, f"versions/{version}/version.json", {}))
-                if run_id:
-                    vrec["logged_by"] = list(vrec.get("logged_by", [])) + [{"run": run_id, "at": now()}]
-                changes[f"versions/{version}/version.json"] = meta.write_json(vrec)
-                op = "relog"
+                version, op, changes = existing, "relog", self._relog_changes(st, existing, run_id)
             else:
-                version = f"v{info['next']}"
-                info["next"] += 1
-                vrec = dict(record, version=version, name=name, project=project, entity=entity, type=type_,
-                            created_at=now(), created_by=run_id,
-                            logged_by=[{"run": run_id, "at": now()}] if run_id else [])
-                changes[f"versions/{version}/version.json"] = meta.write_json(vrec)
-                changes[f"versions/{version}/files"] = ("tree", files_tree)
-                changes[f"digests/{digest}"] = meta.write_blob(version.encode() + b"\n")
-                changes["artifact.json"] = meta.write_json(info)
-                op = "log"
-            for a in ["latest", *aliases]:
+                version, op = f"v{info['next']}", "log"
+                changes = self._new_version_changes(info, version, files_tree, record, name, project, entity,
+                                                    type_, run_id)
+            for a in wanted:
                 al[a] = version
-            changes["aliases.json"] = meta.write_json(al)
-            tree = meta.edit_tree(st.tree if st else None, changes)
-            msg = (f"{op} {name}:{version} (aliases: {', '.join(sorted(set(['latest', *aliases])))})\n\n"
+            changes["aliases.json"] = self.meta.write_json(al)
+            tree = self.meta.edit_tree(st.tree if st else None, changes)
+            msg = (f"{op} {name}:{version} (aliases: {', '.join(sorted(set(wanted)))})\n\n"
                    f"Mvc-Op: {op}\nMvc-Version: {version}\nMvc-Digest: {digest}\n"
                    + (f"Mvc-Run: {run_id}\n" if run_id else ""))
-            return TreeEdit(tree, msg, (version, op == "log"))
+            return TreeEdit(tree, msg, (version, op == "log", True))
 
-        version, created = self._update(project, name, edit)
+        version, created, committed = self._update(project, name, edit)
         st = self.state(project, name)
-        return self.version(st, version), created
+        return self.version(st, version), created, committed
+
+    @staticmethod
+    def _checked_info(st, project, name, entity, type_) -> dict:
+        info = dict(st.info) if st else {"name": name, "project": project, "entity": entity,
+                                         "type": type_, "next": 0, "created_at": now()}
+        if info.get("type") != type_:
+            raise ConflictError(
+                f"artifact {project}/{name} has type {info.get('type')!r}; cannot log type {type_!r} under it",
+                "use another name, or log with the artifact's type",
+            )
+        return info
+
+    def _relog_changes(self, st, version: str, run_id: str | None) -> dict[str, Any]:
+        vrec = dict(self.meta.json(st.tree, f"versions/{version}/version.json", {}))
+        if run_id:
+            vrec["logged_by"] = list(vrec.get("logged_by", [])) + [{"run": run_id, "at": now()}]
+        return {f"versions/{version}/version.json": self.meta.write_json(vrec)}
+
+    def _new_version_changes(self, info, version, files_tree, record, name, project, entity, type_,
+                             run_id) -> dict[str, Any]:
+        info["next"] += 1
+        tree = files_tree() if callable(files_tree) else files_tree
+        vrec = dict(record, version=version, name=name, project=project, entity=entity, type=type_,
+                    created_at=now(), created_by=run_id,
+                    logged_by=[{"run": run_id, "at": now()}] if run_id else [])
+        meta = self.meta
+        return {f"versions/{version}/version.json": meta.write_json(vrec),
+                f"versions/{version}/files": ("tree", tree),
+                f"digests/{record['digest']}": meta.write_blob(version.encode() + b"\n"),
+                "artifact.json": meta.write_json(info)}
+
+    def has_digest(self, project: str, name: str, digest: str) -> bool:
+        st = self.state(project, name)
+        return st is not None and self.by_digest(st, digest) is not None
+
+    def logged_versions(self, project: str | None = None):
+        """(project, name, version, record) of every version and trashed version (for lineage
+        derived from the version records' ``logged_by``)."""
+        for p, n in self.list(project):
+            st = self.state(p, n)
+            if st is None:
+                continue
+            for trash in (False, True):
+                for v in self.version_names(st, trash):
+                    rec = self.meta.json(st.tree, f"{'trash' if trash else 'versions'}/{v}/version.json", {})
+                    yield p, n, v, rec
 
     def set_alias(self, project: str, name: str, version: str, alias: str, run_id: str | None = None,
                   remove: bool = False) -> str | None:

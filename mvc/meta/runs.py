@@ -2,7 +2,9 @@
 
     run.json        id, name, project, entity, config, summary, environment, state, times
     inputs.json     [{"project","name","version","digest","at"}]  versions the run used
-    outputs.json    [{"project","name","version","digest","at","created"}]  versions it logged
+    outputs.json    [{"project","name","version","digest","at","created"}]  versions it logged,
+                    written once at finish (until then outputs derive from the version
+                    records' logged_by, which the artifact commits made durable)
     history.jsonl   the metric history (written at finish)
 """
 from __future__ import annotations
@@ -41,7 +43,9 @@ class Runs:
         t = tip.tree
         rec = dict(self.meta.json(t, "run.json", {}))
         rec["inputs"] = self.meta.json(t, "inputs.json", [])
-        rec["outputs"] = self.meta.json(t, "outputs.json", [])
+        outputs = self.meta.json(t, "outputs.json")
+        rec["outputs"] = outputs or []
+        rec["outputs_final"] = outputs is not None
         return rec
 
     def history(self, project: str, run_id: str) -> list[dict]:
@@ -53,7 +57,9 @@ class Runs:
         return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
 
     def write(self, project: str, run_id: str, record: dict | None = None, add_input: dict | None = None,
-              add_output: dict | None = None, history: bytes | None = None, message: str = "update") -> None:
+              outputs: list[dict] | None = None, history: bytes | None = None, message: str = "update") -> None:
+        """One commit on the run's ref: a new run.json, one more input, the whole output
+        list (at finish), the metric history."""
         meta = self.meta
 
         def edit(tip):
@@ -61,11 +67,12 @@ class Runs:
             changes: dict[str, Any] = {}
             if record is not None:
                 changes["run.json"] = meta.write_json(record)
-            for key, item in (("inputs.json", add_input), ("outputs.json", add_output)):
-                if item is not None:
-                    items = list(meta.json(t, key, []))
-                    items.append(dict(item, at=now()))
-                    changes[key] = meta.write_json(items)
+            if add_input is not None:
+                items = list(meta.json(t, "inputs.json", []))
+                items.append(dict(add_input, at=now()))
+                changes["inputs.json"] = meta.write_json(items)
+            if outputs is not None:
+                changes["outputs.json"] = meta.write_json(outputs)
             if history is not None:
                 changes["history.jsonl"] = meta.write_blob(history)
             if not changes:

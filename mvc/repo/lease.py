@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from .. import canonical
-from ..fsutil import atomic_write
+from ..fsutil import AtomicFile
 
 LEASE_DIR = "leases"
 REFRESH_S = float(os.environ.get("MVC_LEASE_REFRESH_S", "120"))
@@ -127,8 +127,11 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     def _write(self) -> None:
-        atomic_write(self.path, canonical.dumps({"host": self.host, "pid": self.pid, "start": self.start,
-                                                 "refreshed": time.time(), "op": self.op}))
+        """Atomic (temp + rename) but not fsynced: a lease speaks for a live process, and a
+        reboot ends every process, so a lease lost with the page cache loses nothing."""
+        with AtomicFile(self.path, durable=False) as f:
+            f.write(canonical.dumps({"host": self.host, "pid": self.pid, "start": self.start,
+                                     "refreshed": time.time(), "op": self.op}))
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(REFRESH_S):

@@ -34,6 +34,7 @@ class LogResult:
     new_bytes: int
     files: int
     size: int
+    committed: bool = True  # False: a no-op re-log (no artifact change); only the run records it
 
 
 def artifact_digest(entries: list[tuple[str, Pointer]]) -> str:
@@ -94,14 +95,20 @@ class Repository:
             crash_at("log:after-lease")
             entries, new_bytes = self._ingest_present(path, progress)
             crash_at("log:after-chunks")
-            files_tree = self.meta.build_tree({p: self.meta.write_blob(ptr.encode()) for p, ptr in entries})
             record = {"digest": artifact_digest(entries), "size": sum(p.size for _, p in entries),
                       "files": len(entries), "metadata": metadata, "description": description or "", "tags": tags}
+            files_tree = _Once(lambda: self._files_tree(entries))
+            if not self.artifacts.has_digest(project, name, record["digest"]):
+                files_tree()  # a new version: its objects are written before the commit
             crash_at("log:after-objects")
-            v, created = self.artifacts.log_version(project, name, entity, type_, files_tree, record, aliases,
-                                                    run_id)
+            v, created, committed = self.artifacts.log_version(project, name, entity, type_, files_tree, record,
+                                                               aliases, run_id)
         crash_at("log:after-ref-move")
-        return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"])
+        return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"], committed)
+
+    def _files_tree(self, entries: list[tuple[str, Pointer]]):
+        """The files/ tree of a new version: one pointer blob per file."""
+        return self.meta.build_tree({p: self.meta.write_blob(ptr.encode()) for p, ptr in entries})
 
     def _ingest_present(self, path, progress=None):
         """Ingest, then check every chunk is still there before any ref moves
@@ -261,6 +268,18 @@ class Repository:
             raise ConflictError(f"{v.name}:{v.version} is linked as {names}",
                                 "unlink it first (`mvc registry unlink`), or pass delete_aliases=True")
         self.artifacts.delete_version(v.project, v.name, v.version, delete_aliases)
+
+
+class _Once:
+    """A memoised zero-argument call (the files tree is built at most once per log)."""
+
+    def __init__(self, fn):
+        self.fn, self.done, self.value = fn, False, None
+
+    def __call__(self):
+        if not self.done:
+            self.value, self.done = self.fn(), True
+        return self.value
 
 
 def check_metadata(metadata) -> dict:

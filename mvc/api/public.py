@@ -24,9 +24,7 @@ class Api:
         """Every version of ``name`` (oldest first), filtered by alias, tag, type and creation time."""
         addr = parse_address(name)
         project = addr.project or project or self.project
-        st = self.repo.artifacts.state(project, addr.name)
-        if st is None:
-            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}", "list artifacts with `mvc ls`")
+        st = self.repo.artifact_state(project, addr.name)
         out = [Artifact(self.repo, v) for v in self.repo.artifacts.versions(st, trash=deleted)]
         if alias:
             out = [a for a in out if alias in a.aliases]
@@ -74,8 +72,7 @@ class Api:
         if addr.registry:
             return self.registered_model(addr.name).alias_history()
         project = addr.project or self.project
-        if self.repo.artifacts.state(project, addr.name) is None:
-            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}", "list artifacts with `mvc ls`")
+        self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.alias_history(project, addr.name)
 
     def lineage(self, address: str, direction: str = "both", depth: int | None = None) -> lineage.Graph:
@@ -119,8 +116,7 @@ class Api:
         if addr.registry:
             return self.registered_model(addr.name).remove_alias(alias)
         project = addr.project or self.project
-        if self.repo.artifacts.state(project, addr.name) is None:
-            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}", "list artifacts with `mvc ls`")
+        self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.set_alias(project, addr.name, "", alias, remove=True)
 
     def restore(self, address: str) -> "Artifact":

@@ -134,10 +134,7 @@ class Repository:
                                     f"unlink it with `mvc registry unlink {addr.name}:{li.link}`")
             return v, li
         project = addr.project or project or self.default_project
-        st = self.artifacts.state(project, addr.name)
-        if st is None:
-            raise NotFoundError(f"no artifact {addr.name!r} in project {project!r}{self._near_names(project, addr.name)}",
-                                "list artifacts with `mvc ls`")
+        st = self.artifact_state(project, addr.name)
         if addr.digest:
             found = self.artifacts.digest_prefix(st, addr.digest)
             if not found:
@@ -188,6 +185,14 @@ class Repository:
         if li is None:
             raise NotFoundError(f"registry/{addr.name} has no link {link}", f"see `mvc registry show {addr.name}`")
         return li
+
+    def artifact_state(self, project: str, name: str):
+        """The artifact's state; NotFoundError naming the nearest matches if it does not exist."""
+        st = self.artifacts.state(project, name)
+        if st is None:
+            raise NotFoundError(f"no artifact {name!r} in project {project!r}{self._near_names(project, name)}",
+                                "list artifacts with `mvc ls`")
+        return st
 
     def _near_names(self, project: str, name: str) -> str:
         mine = [n for p, n in self.artifacts.list(project)]

@@ -43,9 +43,7 @@ def _version_row(repo, v, sizes, seen: set) -> tuple[dict, set]:
 
 def artifact_usage(repo, project: str, name: str, sizes=None) -> tuple[dict, set]:
     sizes = sizes or _Sizes(repo.chunks)
-    st = repo.artifacts.state(project, name)
-    if st is None:
-        raise NotFoundError(f"no artifact {name!r} in project {project!r}", "list artifacts with `mvc ls`")
+    st = repo.artifact_state(project, name)
     seen: set = set()
     rows = []
     for v in repo.artifacts.versions(st):

@@ -51,6 +51,10 @@ class ChunkStore:
     def delete(self, cid: str) -> None:
         raise NotImplementedError
 
+    def missing(self, cids) -> list[str]:
+        """The ids of ``cids`` the store lacks."""
+        return [c for c in cids if not self.has(c)]
+
     def ids(self) -> Iterator[str]:
         raise NotImplementedError
 
@@ -135,11 +139,18 @@ class DirChunkStore(ChunkStore):
         return os.path.exists(self.path(cid))
 
     def has(self, cid):
-        if self._batch is not None and self._batch.has(cid):
-            return True
+        batch = self._batch
+        if batch is not None:  # inside a batch the pack index is loaded once (see Batch.has)
+            return batch.has(cid) or self.is_loose(cid)
         if self.packs.locate(cid) is not None:  # a dict lookup: cheaper than the stat below
             return True
         return self.is_loose(cid)
+
+    def missing(self, cids) -> list[str]:
+        """The ids of ``cids`` the store lacks, as of now (the pack indexes are re-read once)."""
+        self.packs.refresh()
+        where = self.packs._where
+        return [c for c in cids if c not in where and not self.is_loose(c)]
 
     @contextlib.contextmanager
     def batch(self):
@@ -274,9 +285,15 @@ class Batch:
         self.syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvc-fsync")
         self.syncs = []
         self.written: dict[str, tuple[PendingFile, int, int]] = {}  # packed chunks in pending packs
+        store.packs.refresh()
+        self.packs_at_start = store.packs._where
 
     def has(self, cid: str) -> bool:
-        return cid in self.loose or cid in self.builder.where or cid in self.written
+        """In this batch or in a pack as of the batch's start.  A pack that gc
+        rewrites meanwhile is caught by the caller's check after the batch
+        (Repository._ingest_present); one another writer adds costs a duplicate."""
+        return (cid in self.loose or cid in self.builder.where or cid in self.written
+                or cid in self.packs_at_start)
 
     def put(self, cid: str, data) -> None:
         if len(data) <= PACK_CHUNK_MAX:

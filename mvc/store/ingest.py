@@ -6,12 +6,12 @@ import os
 import stat
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import blake3
 
 from ..errors import InvalidInputError
-from .chunkers import Chunker, select_chunker
+from .chunkers import SMALL_FILE, Chunker, RingFile, select_chunker
 from .chunks import ChunkStore, chunk_id
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
@@ -21,6 +21,7 @@ from .statcache import StatCache, now_ns
 class FileEntry:
     relpath: str  # '/'-separated, relative to the logged root
     abspath: str
+    st: os.stat_result | None = field(default=None, compare=False, repr=False)  # as seen by the walk
 
 
 def _inside(path: str, root: str) -> bool:
@@ -36,7 +37,7 @@ def collect_files(path: str) -> list[FileEntry]:
     if not os.path.lexists(path):
         raise InvalidInputError(f"{path} does not exist", "check the path; log a file or a folder")
     if os.path.isfile(path):
-        return [FileEntry(os.path.basename(os.path.abspath(path)), os.path.abspath(path))]
+        return [FileEntry(os.path.basename(os.path.abspath(path)), os.path.abspath(path), os.stat(path))]
     if not os.path.isdir(path):
         raise InvalidInputError(f"{path} is neither a file nor a folder", "log a regular file or a folder")
     root = os.path.realpath(path)
@@ -60,11 +61,11 @@ def collect_files(path: str) -> list[FileEntry]:
                         "copy the target into the folder, or log it separately",
                     )
                 full = target
-            st = os.stat(full)
+            st = os.stat(full) if full != e.path else e.stat()
             if stat.S_ISDIR(st.st_mode):
                 walk(full, r)
             elif stat.S_ISREG(st.st_mode):
-                out.append(FileEntry(r, full))
+                out.append(FileEntry(r, full, st))
             else:
                 raise InvalidInputError(f"{os.path.join(path, r)} is not a regular file", "remove it or log a copy")
         seen_dirs.discard(real_dir)
@@ -124,20 +125,34 @@ def _corrupt_seam(piece):
 THREADED_FROM = 8 << 20  # smaller files hash inline: a thread hop costs more than it saves
 
 
+def _put(store: ChunkStore, piece) -> tuple[str, bool]:
+    if _CORRUPT_AT:  # the failing-chunker seam: hash the true bytes, store damaged ones
+        return store.put(_corrupt_seam(piece), chunk_id(piece))
+    return store.put(piece)
+
+
+def _store_small(store: ChunkStore, data: bytes) -> tuple[list, int, str]:
+    """A small file: one chunk (none if empty), both digests inline."""
+    digest = "blake3:" + blake3.blake3(data).hexdigest()
+    if not data:
+        return [], 0, digest
+    cid, new = _put(store, data)
+    return [(cid, len(data))], len(data) if new else 0, digest
+
+
 def _store_file(store: ChunkStore, f, size: int, chunker: Chunker | None, path: str) -> tuple[list, int, str]:
     if chunker is None:
+        if size <= SMALL_FILE:
+            return _store_small(store, f.read())
         head = f.read(64 * 1024)
         f.seek(0)
         chunker = select_chunker(path, size, head)
     digest = _Digest(threaded=size >= THREADED_FROM)
     chunks, new_bytes = [], 0
-    try:
-        for piece in chunker.chunks(f, size):
+    try:  # ring slots: the pieces queued for BLAKE3, the one in hand, one spare
+        for piece in chunker.chunks(RingFile(f, _Digest.DEPTH + 2), size):
             digest.update(piece)
-            if _CORRUPT_AT:  # the failing-chunker seam: hash the true bytes, store damaged ones
-                cid, new = store.put(_corrupt_seam(piece), chunk_id(piece))
-            else:
-                cid, new = store.put(piece)
+            cid, new = _put(store, piece)
             chunks.append((cid, len(piece)))
             if new:
                 new_bytes += len(piece)
@@ -147,17 +162,20 @@ def _store_file(store: ChunkStore, f, size: int, chunker: Chunker | None, path: 
 
 
 def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None,
-                cache: StatCache | None = None) -> tuple[Pointer, int]:
+                cache: StatCache | None = None, st: os.stat_result | None = None,
+                started: int | None = None) -> tuple[Pointer, int]:
     """Store one file; return its pointer and the number of bytes that were new.
 
     With a stat cache, a file whose stat is unchanged and whose chunks are all
-    still in the store is not read at all."""
-    st = os.stat(abspath)
+    still in the store is not read at all.  ``st``: the file's stat if the
+    caller has it; ``started``: when the caller began, before that stat (the
+    racy-clean check counts from it)."""
+    st = st or os.stat(abspath)
     if cache is not None:
         hit = cache.lookup(abspath, st)
         if hit is not None and all(store.has(cid) for cid, _ in hit.chunks):
             return hit, 0
-    started = now_ns()
+    started = started or now_ns()
     with open(abspath, "rb") as f:
         chunks, new_bytes, digest = _store_file(store, f, st.st_size, chunker, abspath)
     ptr = Pointer(size=sum(n for _, n in chunks), digest=digest, chunks=tuple(chunks),
@@ -171,13 +189,16 @@ def ingest_tree(store: ChunkStore, path: str, progress=None,
                 cache: StatCache | None = None) -> tuple[list[tuple[str, Pointer]], int]:
     """Store every file under ``path`` in one batch: chunks become durable
     together at the end, before this returns (and before any ref can move)."""
+    started = now_ns()
     files = collect_files(path)
+    if cache is not None and os.path.isdir(path):
+        cache.preload(os.path.realpath(path))
     out = []
     new_total = 0
     try:
         with store.batch():
             for fe in files:
-                ptr, new = ingest_file(store, fe.abspath, cache=cache)
+                ptr, new = ingest_file(store, fe.abspath, cache=cache, st=fe.st, started=started)
                 out.append((fe.relpath, ptr))
                 new_total += new
                 if progress:

@@ -33,7 +33,9 @@ class StatCache:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._off = False
-        self._dirty = False
+        self._pending: dict[str, tuple] = {}  # rows remembered, written together at commit
+        self._rows: dict[str, tuple] | None = None  # rows preloaded for one folder
+        self._prefix = ""
 
     def _conn(self) -> sqlite3.Connection | None:
         if self._db is None and not self._off:
@@ -64,14 +66,7 @@ class StatCache:
                 self._off = True
 
     def lookup(self, path: str, st: os.stat_result, use_ctime: bool = True) -> Pointer | None:
-        db = self._conn()
-        if db is None:
-            return None
-        try:
-            row = db.execute("SELECT size, mtime_ns, ctime_ns, ino, dev, pointer FROM files WHERE path=?",
-                             (path,)).fetchone()
-        except sqlite3.Error:
-            return None
+        row = self._row(path)
         if row is None or tuple(row[:5]) != stat_key(st, use_ctime):
             return None
         try:
@@ -80,6 +75,36 @@ class StatCache:
             return None
         return ptr if ptr.size == st.st_size and not ptr.is_reference else None
 
+    def _row(self, path: str) -> tuple | None:
+        if path in self._pending:
+            return self._pending[path]
+        if self._rows is not None and path.startswith(self._prefix):
+            return self._rows.get(path)
+        db = self._conn()
+        if db is None:
+            return None
+        try:
+            return db.execute("SELECT size, mtime_ns, ctime_ns, ino, dev, pointer FROM files WHERE path=?",
+                              (path,)).fetchone()
+        except sqlite3.Error:
+            return None
+
+    def preload(self, folder: str) -> None:
+        """Load every row under ``folder`` in one query: lookups there become
+        dict lookups (one query per file cost more than hashing a small file)."""
+        self._rows, self._prefix = None, ""
+        db = self._conn()
+        if db is None:
+            return
+        prefix = folder.rstrip(os.sep) + os.sep
+        end = prefix[:-1] + chr(ord(os.sep) + 1)
+        try:
+            rows = db.execute("SELECT path, size, mtime_ns, ctime_ns, ino, dev, pointer FROM files "
+                              "WHERE path >= ? AND path < ?", (prefix, end)).fetchall()
+        except sqlite3.Error:
+            return
+        self._rows, self._prefix = {r[0]: r[1:] for r in rows}, prefix
+
     def remember(self, path: str, st: os.stat_result, ptr: Pointer, hashed_at_ns: int,
                  use_ctime: bool = True) -> None:
         """Record the pointer of a file hashed from ``hashed_at_ns`` on, unless its
@@ -87,19 +112,12 @@ class StatCache:
         racy = use_ctime and st.st_mtime_ns > hashed_at_ns - RACY_NS  # store files are written once, by rename
         if racy or ptr.size != st.st_size:
             return
-        db = self._conn()
-        if db is None:
-            return
-        try:
-            if not self._dirty:
-                db.execute("BEGIN")
-                self._dirty = True
-            db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)",
-                       (path, *stat_key(st, use_ctime), ptr.encode()))
-        except sqlite3.Error:
-            pass
+        self._pending[path] = (*stat_key(st, use_ctime), ptr.encode())
 
     def forget(self, path: str) -> None:
+        self._pending.pop(path, None)
+        if self._rows is not None:
+            self._rows.pop(path, None)
         db = self._conn()
         if db is not None:
             try:
@@ -108,23 +126,23 @@ class StatCache:
                 pass
 
     def commit(self) -> None:
-        if self._db is not None and self._dirty:
-            self._dirty = False
+        """Write the remembered rows in one transaction."""
+        rows, self._pending, self._rows = [(p, *r) for p, r in self._pending.items()], {}, None
+        db = self._conn() if rows else None
+        if db is None:
+            return
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+        except sqlite3.Error:
             try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error:
-                try:
-                    self._db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-
-    def rollback(self) -> None:
-        if self._db is not None and self._dirty:
-            self._dirty = False
-            try:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+
+    def rollback(self) -> None:
+        self._pending, self._rows = {}, None
 
     def close(self) -> None:
         self.commit()

@@ -20,6 +20,7 @@ pygit2.settings.enable_fsync_gitdir(True)
 
 MAX_WAIT_S = 60.0
 STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
+PACK_MIN_FILES = int(os.environ.get("MVC_PACK_MIN_FILES", "16"))  # docs/performance.md, "Git packs"
 QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
 
 
@@ -188,6 +189,14 @@ class MetaRepo:
 
     def write_json(self, obj: Any) -> pygit2.Oid:
         return self.git.create_blob(canonical.dumps(obj))
+
+    def write_files_tree(self, files: dict[str, bytes]) -> pygit2.Oid:
+        """Blobs at '/'-separated paths and the folders holding them: one git pack when there
+        are at least PACK_MIN_FILES (one fsynced file instead of one per object), else loose."""
+        if len(files) >= PACK_MIN_FILES:
+            from .packwriter import pack_files_tree
+            return pygit2.Oid(raw=pack_files_tree(os.path.join(self.path, "objects"), files))
+        return self.build_tree({p: self.write_blob(data) for p, data in files.items()})
 
     def build_tree(self, files: dict[str, pygit2.Oid]) -> pygit2.Oid:
         """A tree from '/'-separated paths to blob ids."""

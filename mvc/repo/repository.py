@@ -108,7 +108,7 @@ class Repository:
 
     def _files_tree(self, entries: list[tuple[str, Pointer]]):
         """The files/ tree of a new version: one pointer blob per file."""
-        return self.meta.build_tree({p: self.meta.write_blob(ptr.encode()) for p, ptr in entries})
+        return self.meta.write_files_tree({p: ptr.encode() for p, ptr in entries})
 
     def _ingest_present(self, path, progress=None):
         """Ingest, then check every chunk is still there before any ref moves

@@ -22,7 +22,7 @@ import time
 import pytest
 
 WRITER = r"""
-import os, sys
+import os, random, sys, time
 from mvc.repo import Repository, create_store
 store, work = sys.argv[1], sys.argv[2]
 create_store(store)
@@ -34,13 +34,14 @@ while True:
     for name in os.listdir(src):
         os.unlink(os.path.join(src, name))
     if i % 2:
-        open(os.path.join(src, "big.bin"), "wb").write(os.urandom(1_500_000))   # loose chunks
+        open(os.path.join(src, "big.bin"), "wb").write(os.urandom(400_000))     # one loose chunk
     else:
         for k in range(10):                                                     # one pack
-            open(os.path.join(src, f"f{k}.bin"), "wb").write(os.urandom(20_000))
+            open(os.path.join(src, f"f{k}.bin"), "wb").write(os.urandom(8_000))
     res = r.log(src, "m", "model", "p")
     print(res.version.version, res.version.record["digest"], flush=True)
     i += 1
+    time.sleep(random.uniform(0, 0.1))   # paced, so 100 crash states fit in the image
 """
 
 
@@ -88,7 +89,7 @@ def _returned(out_path) -> list[tuple[str, str]]:
 def capture_crash_states(tmp_path, trials: int, rng: random.Random) -> list[tuple[str, list]]:
     """Run the writer inside a fresh ext4 image; return (image copy, logs returned before it)."""
     image = tmp_path / "fs.img"
-    _run("truncate", "-s", "48M", image)
+    _run("truncate", "-s", "160M", image)
     _run("mkfs.ext4", "-q", "-F", image)
     states = []
     with mounted(image, tmp_path / "mnt") as mnt:
@@ -102,7 +103,7 @@ def capture_crash_states(tmp_path, trials: int, rng: random.Random) -> list[tupl
                 assert proc.poll() is None, proc.stderr.read()[-3000:]
                 time.sleep(0.05)
             for k in range(trials):
-                time.sleep(rng.uniform(0.05, 0.6))
+                time.sleep(rng.uniform(0.02, 0.3))
                 assert proc.poll() is None, proc.stderr.read()[-3000:]
                 _freeze(proc)
                 done = _returned(out)

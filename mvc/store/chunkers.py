@@ -12,6 +12,8 @@ bytes must be cut the same way by every mvc, or dedup across machines is lost.
 """
 from __future__ import annotations
 
+import mmap
+import os
 from typing import BinaryIO, Iterator
 
 MiB = 1 << 20
@@ -53,22 +55,35 @@ class WholeChunker(Chunker):
             yield data
 
 
-class RingFile:
-    """A file whose span reads (``read_span``) land in a few reused buffers.
+class SpanFile:
+    """A file whose span reads (``read_span``) cost no copy and no allocation.
 
-    A fresh 16 MiB ``bytes`` per read costs page faults on every read (measured:
-    reading a 1 GiB safetensors file took 0.95 s that way); reusing ``slots``
-    buffers round-robin avoids them.  A view returned by ``ring_read`` stays
-    valid until ``slots`` further ring reads: the caller keeps fewer alive
-    (ingest: the BLAKE3 queue plus the piece in hand).  Other reads pass through.
+    Each span is an ``mmap`` of just that range (pre-faulted), so hashing reads
+    the page cache in place: measured on a 1 GiB file, xxh3 over mmapped spans
+    took 0.11 s where ``read`` + xxh3 took 0.34 s, and fresh 16 MiB ``bytes``
+    per read (page faults on every allocation) 0.95 s.  A span is unmapped
+    when its last view is dropped, so memory stays bounded by the pieces the
+    caller keeps.  A file that shrinks under us is checked before each span
+    (``fstat``) and ends the read early, as ``read`` would.  Where a file
+    cannot be mapped, spans are read into ``slots`` reused buffers: a view then
+    stays valid until ``slots`` further span reads.  Other reads pass through.
     """
 
     def __init__(self, f: BinaryIO, slots: int):
         self.f = f
         self.bufs: list[bytearray | None] = [None] * slots
         self.next = 0
+        try:
+            self.fd = f.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
 
     def ring_read(self, n: int) -> memoryview:
+        if self.fd is not None:
+            try:
+                return self._mapped(n)
+            except (OSError, ValueError):
+                self.fd = None  # not mappable (a pipe, a special file): read instead
         i, self.next = self.next, (self.next + 1) % len(self.bufs)
         if self.bufs[i] is None or len(self.bufs[i]) < n:
             self.bufs[i] = bytearray(max(n, TENSOR_PIECE))
@@ -80,6 +95,17 @@ class RingFile:
                 break
             got += k
         return view[:got]
+
+    def _mapped(self, n: int) -> memoryview:
+        pos = self.f.tell()
+        n = max(0, min(n, os.fstat(self.fd).st_size - pos))
+        if n == 0:
+            return memoryview(b"")
+        start = pos - pos % mmap.ALLOCATIONGRANULARITY
+        m = mmap.mmap(self.fd, pos + n - start, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                      prot=mmap.PROT_READ, offset=start)
+        self.f.seek(pos + n)
+        return memoryview(m)[pos - start:]
 
     def __getattr__(self, name):
         return getattr(self.f, name)

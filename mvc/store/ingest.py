@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import blake3
 
 from ..errors import InvalidInputError
-from .chunkers import SMALL_FILE, Chunker, RingFile, select_chunker
+from .chunkers import SMALL_FILE, Chunker, SpanFile, select_chunker
 from .chunks import ChunkStore, chunk_id
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
@@ -150,7 +150,7 @@ def _store_file(store: ChunkStore, f, size: int, chunker: Chunker | None, path: 
     digest = _Digest(threaded=size >= THREADED_FROM)
     chunks, new_bytes = [], 0
     try:  # ring slots: the pieces queued for BLAKE3, the one in hand, one spare
-        for piece in chunker.chunks(RingFile(f, _Digest.DEPTH + 2), size):
+        for piece in chunker.chunks(SpanFile(f, _Digest.DEPTH + 2), size):
             digest.update(piece)
             cid, new = _put(store, piece)
             chunks.append((cid, len(piece)))

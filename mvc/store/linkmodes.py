@@ -105,7 +105,7 @@ class WholeFiles:
         h = blake3.blake3()
         with AtomicFile(path, tmp_dir=os.path.join(self.store.root, "tmp"), mode=0o444) as f:
             for cid, n in ptr.chunks:
-                data = self.store.get(cid)
+                data = self.store.get_view(cid)
                 if len(data) != n:
                     raise IntegrityError(f"{label}: chunk {cid} has {len(data)} bytes, the pointer says {n}")
                 h.update(data)

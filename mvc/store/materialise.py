@@ -103,7 +103,7 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
         else:
             for cid, n in ptr.chunks:
                 try:
-                    data = store.get(cid)
+                    data = store.get_view(cid)
                 except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
                     raise type(e)(f"{label}: {e.message}", e.hint) from None
                 if len(data) != n:

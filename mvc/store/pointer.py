@@ -59,12 +59,16 @@ class Pointer:
 
     @classmethod
     def decode(cls, data: bytes, where: str = "pointer") -> "Pointer":
-        m = _PLAIN_RE.fullmatch(data) if isinstance(data, bytes) else None
+        m = _PLAIN_RE.fullmatch(data) if type(data) is bytes else None
         if m is not None:
-            chunks = tuple((c.decode(), int(n)) for c, n in _CHUNK_RE.findall(m.group(1)))
-            size = int(m.group(4))
+            listed, digest, exe, size = m.groups()
+            size = int(size)
+            if listed.count(b"[") == 1:  # one chunk: ["<32 hex>",<n>]
+                chunks = ((listed[2:34].decode(), int(listed[36:-1])),)
+            else:
+                chunks = tuple((c.decode(), int(n)) for c, n in _CHUNK_RE.findall(listed))
             if sum(n for _, n in chunks) == size:
-                return cls(size=size, digest=m.group(2).decode(), chunks=chunks, executable=m.group(3) == b"true")
+                return cls(size, digest.decode(), chunks, exe == b"true")
         try:
             d = canonical.loads(data)
         except (ValueError, UnicodeDecodeError) as e:

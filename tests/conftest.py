@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT"):
+    for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT", "MVC_TEST_CORRUPT_CHUNK"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MVC_SILENT", "1")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")

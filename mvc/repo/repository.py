@@ -115,7 +115,7 @@ class Repository:
         (a gc that raced a dedup hit removes it; ingesting again writes it back)."""
         for _ in range(3):
             entries, new_bytes = self.ingest(path, progress)
-            if all(self.chunks.has(cid) for _, ptr in entries for cid, _ in ptr.chunks):
+            if not self.chunks.missing(cid for _, ptr in entries for cid, _ in ptr.chunks):  # one index reload
                 return entries, new_bytes
         from ..errors import IntegrityError
         raise IntegrityError(f"chunks of {path} vanished from the store while it was logged, three times",

@@ -105,7 +105,7 @@ class Artifacts:
         return sorted(e.name for e in sub if e.name.startswith(prefix))
 
     def files(self, version_tree: pygit2.Oid) -> list[tuple[str, bytes]]:
-        sub = self.meta.subtree(self.meta.git[version_tree], "files")
+        sub = self.meta.subtree(self.meta.get(version_tree, "version tree"), "files")
         if sub is None:
             return []
         try:

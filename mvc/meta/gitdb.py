@@ -136,9 +136,13 @@ class MetaRepo:
         except KeyError:
             return None
         try:
-            return self.git[ref.target].peel(pygit2.Commit)
+            commit = self.git[ref.target].peel(pygit2.Commit)
+            commit.tree  # noqa: B018 - read the root tree now: a damaged one is named here, not deep in a caller
+            return commit
         except (KeyError, ValueError, pygit2.GitError) as e:
-            raise IntegrityError(f"ref {refname} points at an unreadable commit ({e})") from None
+            raise IntegrityError(f"ref {refname} points at an unreadable commit or tree ({e}); "
+                                 f"objects under {self.path}/objects", "run `mvc fsck`; restore the metadata "
+                                 "from a remote or a backup") from None
 
     def refnames(self, prefix: str = "refs/mvc/") -> list[str]:
         return sorted(r for r in self.git.references if r.startswith(prefix))
@@ -151,9 +155,22 @@ class MetaRepo:
             obj = tree[path]
         except KeyError:
             return None
+        except (ValueError, pygit2.GitError) as e:  # a damaged folder on the way to ``path``
+            raise self._unreadable(f"a folder on the path to {path} in tree {tree.id}", e) from None
         if obj.type != kind:
             raise IntegrityError(f"{path} in tree {tree.id} is not a {what}")
-        return self.git[obj.id]
+        return self.get(obj.id, f"{path} in tree {tree.id}")
+
+    def get(self, oid, what: str = "git object"):
+        """The object ``oid``; a missing or damaged one is an IntegrityError naming it (never a GitError)."""
+        try:
+            return self.git[oid]
+        except (KeyError, ValueError, pygit2.GitError) as e:
+            raise self._unreadable(f"{what} (object {oid})", e) from None
+
+    def _unreadable(self, what: str, e: Exception) -> IntegrityError:
+        return IntegrityError(f"metadata {what} is missing or damaged ({e}); objects under {self.path}/objects",
+                              "run `mvc fsck`; restore the metadata from a remote or a backup")
 
     def blob(self, tree: pygit2.Tree | None, path: str) -> bytes | None:
         obj = self._entry(tree, path, pygit2.GIT_OBJECT_BLOB, "blob")
@@ -176,7 +193,7 @@ class MetaRepo:
         for e in tree:
             p = f"{prefix}{e.name}"
             if e.type == pygit2.GIT_OBJECT_TREE:
-                yield from self.walk_blobs(self.git[e.id], p + "/")
+                yield from self.walk_blobs(self.get(e.id, f"folder {p}"), p + "/")
             elif e.filemode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
                 yield p, e.id
             else:  # a symlink (120000) or submodule entry: mvc never writes one; never follow or write it

@@ -16,7 +16,8 @@ from . import lease, reach
 
 @dataclass
 class Problem:
-    kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | stale-lock | stale-lease
+    kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | corrupt-pack-index |
+    #                        corrupt-whole-file | stale-lock | stale-lease
     object: str            # chunk id, ref name, lock or lease path
     file: str | None       # the store file that holds it, when there is one
     message: str
@@ -118,6 +119,12 @@ def _chunk_file(repo, cid: str) -> str | None:
 def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport) -> None:
     present = set(repo.chunks.ids())
     report.chunks_total = len(present)
+    packs = getattr(repo.chunks, "packs", None)
+    for pack_id, why in sorted(getattr(packs, "bad", {}).items()):
+        path = packs.path(pack_id, "idx")
+        report.problems.append(Problem("corrupt-pack-index", path, path, why + "; its chunks are unreachable",
+                                       fix="the versions listed under missing chunks need them: re-log their "
+                                           "files or pull them, then `mvc gc`; or restore the .idx from a backup"))
     rng = random.Random()
     for cid in sorted(present):
         if sample is not None and sample < 1 and rng.random() >= sample:
@@ -150,7 +157,8 @@ def git_fsck(store: str) -> tuple[bool, str]:
     if git is None:
         return False, "the git binary is not installed"
     proc = subprocess.run([git, "-c", "safe.directory=*", "--git-dir", store, "fsck", "--no-dangling",
-                           "--no-progress", "--strict"], capture_output=True, text=True, timeout=600)
+                           "--no-progress", "--strict"], capture_output=True, text=True, errors="replace",
+                          timeout=600)  # a damaged tree's names need not be UTF-8
     out = (proc.stdout + proc.stderr).strip()
     return proc.returncode == 0, out
 
@@ -179,11 +187,44 @@ def _check_locks(repo, report: FsckReport) -> None:
                                            fix="`mvc unlock` (or `mvc gc`) removes it", severity="warning"))
 
 
+# ---- the whole-file link cache ------------------------------------------------
+def _check_whole_files(repo, report: FsckReport) -> None:
+    """Re-hash files/<2 hex>/<62 hex> against its name (the file's BLAKE3): hardlinked and
+    symlinked uses hand these out as they are when the stat cache vouches for them."""
+    folder = os.path.join(repo.path, "files")
+    for base, _, names in os.walk(folder):
+        for n in names:
+            path = os.path.join(base, n)
+            name = os.path.basename(base) + n
+            if len(name) != 64 or n.startswith("."):
+                continue
+            try:
+                got = _blake3_file(path)
+            except OSError as e:
+                got = f"unreadable ({e.strerror})"
+            if got != name:
+                report.problems.append(Problem(
+                    "corrupt-whole-file", path, path, f"whole-file cache entry {path} is corrupt: its bytes hash to "
+                    f"{got}; files hardlinked or symlinked from it share the damage",
+                    fix=f"remove it (rm -f {path}): the next linked use rebuilds it from the chunks; "
+                        "re-download linked copies"))
+
+
+def _blake3_file(path: str) -> str:
+    import blake3
+    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    with open(path, "rb") as f:
+        while data := f.read(16 << 20):
+            h.update(data)
+    return h.hexdigest()
+
+
 def fsck(repo, sample: float | None = None, git: bool = True) -> FsckReport:
     """Check the whole store; ``sample`` re-hashes only that share of chunks."""
     report = FsckReport()
     uses = _uses(repo, report)
     _check_chunks(repo, uses, sample, report)
+    _check_whole_files(repo, report)
     if git:
         _check_git(repo, report)
     _check_locks(repo, report)

@@ -198,6 +198,10 @@ class DirChunkStore(ChunkStore):
                     data = f.read()
             except FileNotFoundError:
                 data = self.packs.read(cid)
+        if data is None and self.packs.bad:
+            raise IntegrityError(f"chunk {cid} is in no chunk file or readable pack; damaged: "
+                                 + "; ".join(self.packs.bad.values()),
+                                 "run `mvc fsck` to list the affected versions; re-log or pull them again")
         if data is None:
             raise NotFoundError(
                 f"chunk {cid} is missing from the store",

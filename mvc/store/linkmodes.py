@@ -68,6 +68,11 @@ class WholeFiles:
             raise InvalidInputError(f"{label}: this store cannot link files", "use link='copy'")
         return self._build(ptr, label)
 
+    def forget(self, path: str) -> None:
+        """Stop vouching for ``path`` (it failed a re-hash): the next use re-hashes or rebuilds it."""
+        if self.cache:
+            self.cache.forget(path)
+
     def _candidates(self, ptr: Pointer) -> list[str]:
         out = []
         if isinstance(self.store, DirChunkStore) and len(ptr.chunks) == 1 and self.store.is_loose(ptr.chunks[0][0]):
@@ -176,7 +181,11 @@ def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> 
         if src is None:
             return False
         kernel_copy(src, dest, ptr.size)
-        return True
+        if _hash_path(dest) == ptr.digest:  # a use re-hashes what it delivers: the stat cache only says "unchanged"
+            return True
+        os.unlink(dest)  # the store's file rotted under an unchanged stat: stream (and verify) the chunks instead
+        whole.forget(src)
+        return False
     if mode in ("auto", "reflink"):
         src = whole.existing(ptr) if mode == "auto" else whole.get(ptr, label)
         if src is not None and reflink(src, dest):

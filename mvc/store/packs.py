@@ -12,6 +12,7 @@ other chunk in one of them.
 from __future__ import annotations
 
 import os
+import re
 from typing import Iterator
 
 import xxhash
@@ -24,20 +25,30 @@ PACK_TARGET = 16 << 20    # a pack is written when its chunks reach this size
 PACK_CHUNK_MAX = 128 << 10  # chunks up to this size go into packs (in a batch)
 PACK_MIN_CHUNKS = 8        # fewer small chunks than this in a batch are written loose
 IDX_VERSION = 1
+_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
 def encode_index(pack_id: str, entries: list[tuple[str, int, int]]) -> bytes:
     return canonical.dumps({"chunks": [list(e) for e in entries], "pack": pack_id, "v": IDX_VERSION})
 
 
-def decode_index(data: bytes, where: str) -> tuple[str, list[tuple[str, int, int]]]:
+def decode_index(data: bytes, where: str, pack_id: str | None = None) -> tuple[str, list[tuple[str, int, int]]]:
+    """An index's (pack id, entries).  It has no checksum of its own, so it must be
+    exactly the canonical encoding of well-formed entries of pack ``pack_id``: a
+    flipped byte that still parses (a digit, an id's hex) is caught here or by the
+    chunk hashes."""
     try:
         d = canonical.loads(data)
         if d["v"] > IDX_VERSION:
             raise IntegrityError(f"{where} uses pack index format {d['v']}; this mvc knows {IDX_VERSION}")
-        return d["pack"], [(c, int(o), int(n)) for c, o, n in d["chunks"]]
+        pack, entries = d["pack"], [(c, int(o), int(n)) for c, o, n in d["chunks"]]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise IntegrityError(f"{where} is malformed ({e})", "run `mvc fsck`") from None
+    if (encode_index(pack, entries) != data or (pack_id is not None and pack != pack_id)
+            or not all(_ID_RE.fullmatch(c) and o >= 0 and n >= 0 for c, o, n in entries)):
+        raise IntegrityError(f"{where} is damaged: it is not the canonical index of pack {pack_id or pack}",
+                             "run `mvc fsck`")
+    return pack, entries
 
 
 class PackIndex:
@@ -48,6 +59,7 @@ class PackIndex:
         self._mtime = None
         self._packs: dict[str, list[tuple[str, int, int]]] = {}
         self._where: dict[str, tuple[str, int, int]] = {}
+        self.bad: dict[str, str] = {}  # pack id -> why its index was refused (its chunks are unreachable)
 
     def refresh(self, force: bool = False) -> None:
         try:
@@ -60,11 +72,15 @@ class PackIndex:
         names = {n[:-4] for n in os.listdir(self.folder) if n.endswith(".idx")} if mtime else set()
         for gone in set(self._packs) - names:
             del self._packs[gone]
+        self.bad = {n: why for n, why in self.bad.items() if n in names}
         for new in names - set(self._packs):
             try:
                 with open(os.path.join(self.folder, new + ".idx"), "rb") as f:
-                    _, entries = decode_index(f.read(), f"pack index {new}.idx")
+                    _, entries = decode_index(f.read(), f"pack index {self.path(new, 'idx')}", new)
             except FileNotFoundError:
+                continue
+            except IntegrityError as e:  # one damaged index must not make every other pack unreadable
+                self.bad[new] = e.message
                 continue
             self._packs[new] = entries
         self._where = {c: (p, o, n) for p, ents in self._packs.items() for c, o, n in ents}

@@ -5,7 +5,8 @@ import os
 import signal
 import time
 
-from reliability_kit import finish, make_store, repo, spawn
+import pytest
+from reliability_kit import make_store, repo, spawn
 
 HOLD_LOCK = r"""
 import os, sys, time
@@ -32,19 +33,29 @@ def _seed(tmp_path):
     return store, r
 
 
-def test_r5_killed_ref_lock_holder(tmp_path):
+def _kill_holder(code: str, arg: str) -> int:
+    p = spawn(code, arg)
+    assert p.stdout.readline().strip() == "held"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    return p.pid
+
+
+# R5 is 20 kills in all: the full count runs 10 ref-lock and 10 lease holders; CI runs 3 + 5.
+@pytest.mark.parametrize("trials", [pytest.param(3, id="ci"), pytest.param(10, id="full", marks=pytest.mark.slow)])
+def test_r5_killed_ref_lock_holder(tmp_path, trials):
     store, r = _seed(tmp_path)
     lock = os.path.join(store, "refs", "mvc", "p", "artifacts", "m.lock")
     waits = []
-    for _ in range(3):
-        p = spawn(HOLD_LOCK, lock)
-        assert p.stdout.readline().strip() == "held"
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+    for i in range(trials):
+        _kill_holder(HOLD_LOCK, lock)
         t = time.monotonic()
-        r.artifacts.set_alias("p", "m", "v0", f"a{len(waits)}")      # proceeds on its own
+        r.artifacts.set_alias("p", "m", "v0", f"a{i}")      # proceeds on its own
         waits.append(time.monotonic() - t)
         assert not os.path.exists(lock)
+        assert r.artifacts.state("p", "m").aliases[f"a{i}"] == "v0"
+    print(f"\nR5 ref lock: {trials} killed holders, next writer proceeded after "
+          f"{min(waits):.2f}-{max(waits):.2f} s (median {sorted(waits)[len(waits) // 2]:.2f} s)")
     assert max(waits) < 10
 
 
@@ -68,26 +79,26 @@ def test_r5_blocked_message_names_lock_holder_age_and_command(tmp_path, monkeypa
         p.wait()
 
 
-def test_r5_killed_lease_holder(tmp_path):
+@pytest.mark.parametrize("trials", [pytest.param(5, id="ci"), pytest.param(10, id="full", marks=pytest.mark.slow)])
+def test_r5_killed_lease_holder(tmp_path, trials):
     from mvc.repo import gc, lease
     store, r = _seed(tmp_path)
-    for _ in range(5):
-        p = spawn(HOLD_LEASE, store)
-        assert p.stdout.readline().strip() == "held"
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+    waits = []
+    for _ in range(trials):
+        _kill_holder(HOLD_LEASE, store)
         orphan, _ = r.chunks.put(os.urandom(100))
+        t = time.monotonic()
         plan = gc.run(r, gc.GcOptions(grace_s=0, retention_s=0))    # at once: the PID is dead
+        waits.append(time.monotonic() - t)
         assert orphan in plan.chunks and len(plan.leases) == 1 and lease.list_leases(store) == []
+    print(f"\nR5 lease: {trials} killed holders, each cleared by the next gc at once "
+          f"(gc took {min(waits) * 1000:.0f}-{max(waits) * 1000:.0f} ms)")
 
 
 def test_unlock_command_lists_and_clears(tmp_path):
     from click.testing import CliRunner
     from mvc.cli.commands.unlock import command
     store, r = _seed(tmp_path)
-    p = spawn(HOLD_LEASE, store)
-    assert p.stdout.readline().strip() == "held"
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    pid = _kill_holder(HOLD_LEASE, store)
     res = CliRunner().invoke(command, [], env={"MVC_DIR": store})
-    assert res.exit_code == 0 and f"PID {p.pid} (dead)" in res.output and "removed" in res.output
+    assert res.exit_code == 0 and f"PID {pid} (dead)" in res.output and "removed" in res.output

@@ -14,7 +14,9 @@ import os
 import sqlite3
 import time
 
-from ..errors import MvcError
+import xxhash
+
+from ..errors import IntegrityError, MvcError
 from .pointer import Pointer
 
 RACY_NS = 100_000_000  # 100 ms: well above any filesystem's timestamp granularity we meet
@@ -67,10 +69,11 @@ class StatCache:
 
     def lookup(self, path: str, st: os.stat_result, use_ctime: bool = True) -> Pointer | None:
         row = self._row(path)
-        if row is None or tuple(row[:5]) != stat_key(st, use_ctime):
+        key = stat_key(st, use_ctime)
+        if row is None or tuple(row[:5]) != key:
             return None
         try:
-            ptr = Pointer.decode(bytes(row[5]), "stat cache entry")
+            ptr = Pointer.decode(unseal(path, key, bytes(row[5])), "stat cache entry")
         except (MvcError, TypeError):
             return None
         return ptr if ptr.size == st.st_size and not ptr.is_reference else None
@@ -112,7 +115,8 @@ class StatCache:
         racy = use_ctime and st.st_mtime_ns > hashed_at_ns - RACY_NS  # store files are written once, by rename
         if racy or ptr.size != st.st_size:
             return
-        self._pending[path] = (*stat_key(st, use_ctime), ptr.encode())
+        key = stat_key(st, use_ctime)
+        self._pending[path] = (*key, seal(path, key, ptr.encode()))
 
     def forget(self, path: str) -> None:
         self._pending.pop(path, None)
@@ -149,6 +153,24 @@ class StatCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def seal(path: str, key: tuple, pointer: bytes) -> bytes:
+    """The stored pointer with a check over path, stat key and pointer: SQLite checks no
+    row's bytes, and a flipped digit of a pointer's digest would still parse."""
+    return pointer + b"#" + _check(path, key, pointer)
+
+
+def unseal(path: str, key: tuple, stored: bytes) -> bytes:
+    """The pointer of a sealed row; a damaged or unsealed row is an IntegrityError (a cache miss)."""
+    pointer, sep, check = stored.rpartition(b"#")
+    if not sep or check != _check(path, key, pointer):
+        raise IntegrityError(f"stat cache row for {path} fails its check")
+    return pointer
+
+
+def _check(path: str, key: tuple, pointer: bytes) -> bytes:
+    return xxhash.xxh3_64_hexdigest(f"{path}\0{key}\0".encode("utf-8", "surrogateescape") + pointer).encode()
 
 
 def now_ns() -> int:

@@ -1,9 +1,9 @@
 """The reliability torture run: the full counts of RELIABILITY.md's tests (the
-`slow`-marked ones, plus R8 and R16, which run at full size in CI) and the cost of
-the write check (R8), printed as figures for docs/reliability.md.
+`slow`-marked ones, R5 and R6 included, plus R8 and R16, which run at full size in
+CI) and the cost of the write check (R8), printed as figures for docs/reliability.md.
 
-    /tmp/venv/bin/python bench/torture.py            # everything (tens of minutes)
-    /tmp/venv/bin/python bench/torture.py --only-cost
+    flock /tmp/mvc-bench.lock /tmp/venv/bin/python bench/torture.py            # everything (tens of minutes)
+    flock /tmp/mvc-bench.lock /tmp/venv/bin/python bench/torture.py --only-cost
 
 It waits while another benchmark (`bench/` in a process's command line) runs: two
 heavy runs at once distort each other's figures.
@@ -23,8 +23,9 @@ FULL = [
     "tests/test_reliability_concurrency.py",   # R1, R2, R10, R17 full counts (slow)
     "tests/test_reliability_crash.py",         # R3 full count (slow)
     "tests/test_reliability_r4.py",            # R4 100 crash states (slow)
-    "tests/test_fsck.py",                      # R6, R7 (R7 full count slow)
-    "tests/test_reliability_locks.py",         # R5
+    "tests/test_fsck.py",                      # R7 full count (slow)
+    "tests/test_reliability_r6.py",            # R6 1000 flips over every kind of stored object (slow)
+    "tests/test_reliability_locks.py",         # R5 10 ref-lock + 10 lease holders killed (slow)
     "tests/test_reliability_r8.py",            # R8
     "tests/test_reliability_enospc.py",        # R16 (10 passes, the full count)
 ]

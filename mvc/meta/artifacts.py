@@ -110,7 +110,7 @@ class Artifacts:
             return []
         try:
             return [(p, self.meta.git[oid].data) for p, oid in self.meta.walk_blobs(sub)]
-        except (KeyError, pygit2.GitError) as e:  # a damaged git object is an integrity error, never a crash
+        except (KeyError, ValueError, pygit2.GitError) as e:  # a damaged git object is an integrity error, never a crash
             raise IntegrityError(f"metadata object of version tree {version_tree} is unreadable ({e}); "
                                  f"file {self.meta.path}/objects", "run `mvc fsck`; pull the metadata again") from None
 

@@ -48,7 +48,7 @@ def tip_commit(meta, refname: str) -> pygit2.Commit:
         raise IntegrityError(f"ref {refname} vanished or points at nothing")
     try:
         tip.tree  # noqa: B018 - force the tree read
-    except (KeyError, pygit2.GitError) as e:
+    except (KeyError, ValueError, pygit2.GitError) as e:
         raise IntegrityError(f"ref {refname}: commit {tip.id} has an unreadable tree ({e})") from None
     return tip
 
@@ -91,7 +91,7 @@ def pointers(meta, vref: VersionRef) -> Iterator[tuple[str, Pointer]]:
     for path, oid in meta.walk_blobs(files):
         try:
             data = meta.git[oid].data
-        except (KeyError, pygit2.GitError) as e:
+        except (KeyError, ValueError, pygit2.GitError) as e:
             raise IntegrityError(f"{vref.label}: pointer blob {oid} for {path!r} is unreadable ({e})") from None
         yield path, Pointer.decode(data, f"{vref.label} pointer {path!r}")
 
@@ -105,6 +105,6 @@ def history(meta, refname: str, since: float) -> Iterator[pygit2.Commit]:
             yield c
             if c.commit_time < since:
                 return
-    except (KeyError, pygit2.GitError) as e:
+    except (KeyError, ValueError, pygit2.GitError) as e:
         raise IntegrityError(f"history of {refname} is unreadable ({e})",
                              "run `mvc fsck`; gc refuses until the metadata is whole") from None

@@ -91,6 +91,12 @@ class AtomicFile:
             raise
         self.size += len(data)
 
+    def fileno(self) -> int:
+        """The temp file's descriptor, for writers that bypass ``write`` (an
+        in-kernel copy); buffered bytes are flushed first."""
+        self._f.flush()
+        return self._f.fileno()
+
     def abort(self) -> None:
         if self._f is not None and not self._f.closed:
             self._f.close()

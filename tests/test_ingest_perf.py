@@ -160,3 +160,33 @@ def test_materialise_from_mapped_chunks_is_verified(tmp_path):
     with pytest.raises(IntegrityError):
         materialise(store, [("m.safetensors", ptr)], str(tmp_path / "out2"))
     assert not (tmp_path / "out2").exists()
+
+
+def test_copy_out_copies_by_kernel_and_falls_back_to_a_buffer(tmp_path, monkeypatch):
+    data = _safetensors(tmp_path / "m.safetensors", [2 * (1 << 20), 3 * (1 << 20), 5])
+    store = DirChunkStore(str(tmp_path / "store"))
+    ptr, _ = ingest_file(store, str(tmp_path / "m.safetensors"))
+    calls = []
+    real = os.copy_file_range
+    monkeypatch.setattr(os, "copy_file_range", lambda *a: calls.append(a) or real(*a))
+    materialise(store, [("m.safetensors", ptr)], str(tmp_path / "out"))
+    assert (tmp_path / "out" / "m.safetensors").read_bytes() == data and len(calls) >= len(ptr.chunks) - 1
+
+    def refuse(*a):
+        raise OSError(18, "cross-device")  # EXDEV: the kernel cannot copy between these files
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    materialise(store, [("m.safetensors", ptr)], str(tmp_path / "out2"))
+    assert (tmp_path / "out2" / "m.safetensors").read_bytes() == data
+
+
+def test_copy_out_refuses_a_chunk_file_of_the_wrong_size(tmp_path):
+    _safetensors(tmp_path / "m.safetensors", [2 * (1 << 20), 3 * (1 << 20)])
+    store = DirChunkStore(str(tmp_path / "store"))
+    ptr, _ = ingest_file(store, str(tmp_path / "m.safetensors"))
+    victim = store.path(ptr.chunks[2][0])
+    os.chmod(victim, 0o644)
+    with open(victim, "ab") as f:
+        f.write(b"x")
+    with pytest.raises(IntegrityError, match="pointer says"):
+        materialise(store, [("m.safetensors", ptr)], str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

@@ -79,13 +79,15 @@ def collect_files(path: str) -> list[FileEntry]:
 class _Digest:
     """BLAKE3 of a file, computed on a worker thread (blake3 releases the GIL)
     while the caller chunks, hashes chunk ids and writes; at most ``DEPTH``
-    pieces wait, so memory stays bounded."""
+    pieces wait, so memory stays bounded.  A threaded digest also lets blake3
+    spread each piece over every core (``max_threads=AUTO``): the caller's
+    xxh3 is done long before BLAKE3, and the core it frees then hashes too."""
 
     DEPTH = 2
     _pool: ThreadPoolExecutor | None = None
 
     def __init__(self, threaded: bool):
-        self.h = blake3.blake3()
+        self.h = blake3.blake3(max_threads=blake3.blake3.AUTO) if threaded else blake3.blake3()
         self.waiting: deque = deque()
         if threaded and _Digest._pool is None:
             _Digest._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvc-blake3")

@@ -82,39 +82,45 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
         return
     hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "wb") as out:
-        if ptr.is_reference:
-            src = _file_path(ptr.ref)
-            try:
-                f = open(src, "rb")
-            except FileNotFoundError:
-                raise NotFoundError(f"{label}: referenced file {src} no longer exists",
-                                    "restore it, or log the version again") from None
-            with f:
-                while True:
-                    data = f.read(16 << 20)
-                    if not data:
-                        break
-                    hasher.update(data)
-                    out.write(data)
-            if verify_refs and hasher.hexdigest() != ptr.digest:
-                raise IntegrityError(f"{label}: referenced file {src} changed since it was logged",
-                                     "pass verify=False to take it as it is now, or log it again")
-        else:
-            for cid, n in ptr.chunks:
-                try:
-                    data = store.get_view(cid)
-                except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
-                    raise type(e)(f"{label}: {e.message}", e.hint) from None
-                if len(data) != n:
-                    raise IntegrityError(f"{label}: chunk {cid} has {len(data)} bytes, the pointer says {n}")
-                hasher.update(data)
-                out.write(data)
-            if hasher.hexdigest() != ptr.digest:
-                raise IntegrityError(f"{label}: content does not match its recorded digest")
-        out.flush()
+    if not ptr.is_reference:
+        try:
+            _copy_chunks(store, ptr, fd, hasher, label)
+        finally:
+            os.close(fd)
+    else:
+        _copy_reference(ptr, fd, hasher, label, verify_refs)
     if ptr.executable:
         os.chmod(dest, 0o755)
+
+
+def _copy_chunks(store: ChunkStore, ptr: Pointer, fd: int, hasher: _Digest, label: str) -> None:
+    for cid, n in ptr.chunks:
+        try:
+            store.copy_out(cid, n, fd, hasher)
+        except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
+            raise type(e)(f"{label}: {e.message}", e.hint) from None
+    if hasher.hexdigest() != ptr.digest:
+        raise IntegrityError(f"{label}: content does not match its recorded digest")
+
+
+def _copy_reference(ptr: Pointer, fd: int, hasher: _Digest, label: str, verify_refs: bool) -> None:
+    with os.fdopen(fd, "wb") as out:
+        src = _file_path(ptr.ref)
+        try:
+            f = open(src, "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"{label}: referenced file {src} no longer exists",
+                                "restore it, or log the version again") from None
+        with f:
+            while True:
+                data = f.read(16 << 20)
+                if not data:
+                    break
+                hasher.update(data)
+                out.write(data)
+        if verify_refs and hasher.hexdigest() != ptr.digest:
+            raise IntegrityError(f"{label}: referenced file {src} changed since it was logged",
+                                 "pass verify=False to take it as it is now, or log it again")
 
 
 def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: str, label: str = "",

@@ -190,3 +190,24 @@ def test_copy_out_refuses_a_chunk_file_of_the_wrong_size(tmp_path):
     with pytest.raises(IntegrityError, match="pointer says"):
         materialise(store, [("m.safetensors", ptr)], str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_worker_runs_calls_in_order_and_hands_back_errors():
+    from mvc.store.worker import Worker
+    w, seen = Worker("test-worker"), []
+    tasks = [w.submit(seen.append, i) for i in range(50)]
+    bad = w.submit(lambda: 1 / 0)
+    assert [t.result() for t in tasks] == [None] * 50 and seen == list(range(50))
+    with pytest.raises(ZeroDivisionError):
+        bad.result()
+    w.shutdown(wait=True)
+    assert not w.thread.is_alive()
+
+
+def test_cli_start_does_not_import_concurrent_futures():
+    import subprocess
+    import sys
+    code = ("import sys, mvc.cli.main, mvc.api, mvc.cli.commands.use, mvc.cli.commands.log, mvc.store.ingest;"
+            "print(sorted(m for m in ('concurrent.futures', 'logging', 'difflib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -2,7 +2,6 @@
 where the chunk store (bytes) and the metadata (git) meet."""
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -151,6 +150,7 @@ class Repository:
             alias = addr.alias or "latest"
             version = st.aliases.get(alias)
             if version is None:
+                import difflib
                 near = difflib.get_close_matches(alias, list(st.aliases), n=3, cutoff=0.4)
                 raise NotFoundError(f"{project}/{addr.name} has no alias {alias!r}"
                                     + (f"; nearest: {', '.join(near)}" if near else
@@ -168,6 +168,7 @@ class Repository:
     def resolve_link(self, addr: Address) -> LinkInfo:
         info = self.registry.info(addr.name)
         if info is None:
+            import difflib
             near = difflib.get_close_matches(addr.name, self.registry.names(), n=3, cutoff=0.4)
             raise NotFoundError(f"no registered model {addr.name!r}"
                                 + (f"; nearest: {', '.join(near)}" if near else ""),
@@ -196,6 +197,7 @@ class Repository:
 
     def _near_names(self, project: str, name: str) -> str:
         mine = [n for p, n in self.artifacts.list(project)]
+        import difflib
         near = difflib.get_close_matches(name, mine, n=3, cutoff=0.5)
         elsewhere = [f"{p}/{n}" for p, n in self.artifacts.list() if n == name and p != project]
         parts = []

@@ -11,7 +11,6 @@ import mmap
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import xxhash
@@ -19,6 +18,7 @@ import xxhash
 from ..errors import IntegrityError, NotFoundError
 from ..fsutil import AtomicFile, PendingFile, fsync_dir
 from .packs import PACK_CHUNK_MAX, PACK_MIN_CHUNKS, PackBuilder, PackIndex, rewrite_without
+from .worker import Worker
 
 ID_LEN = 32
 
@@ -374,7 +374,7 @@ class Batch:
         self.loose: dict[str, PendingFile] = {}
         self.packed: list[PendingFile] = []
         self.builder = PackBuilder(store.packs.folder, store.tmp)
-        self.syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvc-fsync")
+        self.syncer = Worker("mvc-fsync")
         self.syncs = []
         self.written: dict[str, tuple[PendingFile, int, int]] = {}  # packed chunks in pending packs
         store.packs.refresh()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import blake3
@@ -15,6 +14,7 @@ from .chunkers import SMALL_FILE, Chunker, SpanFile, select_chunker
 from .chunks import ChunkStore, chunk_id
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
+from .worker import Worker
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,13 @@ class _Digest:
     xxh3 is done long before BLAKE3, and the core it frees then hashes too."""
 
     DEPTH = 2
-    _pool: ThreadPoolExecutor | None = None
+    _pool: Worker | None = None
 
     def __init__(self, threaded: bool):
         self.h = blake3.blake3(max_threads=blake3.blake3.AUTO) if threaded else blake3.blake3()
         self.waiting: deque = deque()
         if threaded and _Digest._pool is None:
-            _Digest._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mvc-blake3")
+            _Digest._pool = Worker("mvc-blake3")
         self.pool = _Digest._pool if threaded else None
 
     def update(self, piece) -> None:

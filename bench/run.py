@@ -115,7 +115,22 @@ def use(w: str, store: str, env: dict, cp: float, runs: int) -> None:
                        lambda: fresh(out))
         record(f"use a version, {mode} (first use)", first, cp, goal)
         record(f"use a version, {mode} (median of later uses)", again, cp, goal)
+        record(f"use a version, {mode} (API, in process, later uses)", use_api(store, out, mode, runs), cp, goal)
     fresh(out)
+
+
+def use_api(store: str, out: str, mode: str, runs: int) -> float:
+    """The store's own cost of a use, without the CLI process (imports, run start and finish)."""
+    code = ("import os,shutil,sys,time,statistics,mvc\n"
+            "run=mvc.init(dir=sys.argv[1]); out=[]\n"
+            "for _ in range(int(sys.argv[4])):\n"
+            "    shutil.rmtree(sys.argv[2], ignore_errors=True); os.sync()\n"
+            "    t=time.perf_counter(); run.use_model('m:v0', root=sys.argv[2], link=sys.argv[3]); os.sync()\n"
+            "    out.append(time.perf_counter()-t)\n"
+            "print(statistics.median(out)); run.finish(quiet=True)\n")
+    res = subprocess.run([sys.executable, "-c", code, store, out, mode, str(runs)], env=mvc_env(store),
+                         capture_output=True, text=True, check=True)
+    return float(res.stdout.strip().splitlines()[-1])
 
 
 def bench_small(w: str, runs: int, count: int) -> None:

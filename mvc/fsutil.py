@@ -163,6 +163,10 @@ class PendingFile:
             raise_if_full(e, self.tmp, len(view))
             raise
 
+    def fileno(self) -> int:
+        """The temp file's descriptor, for writers that bypass ``write`` (an in-kernel copy)."""
+        return self._fd
+
     def sync(self, durable: bool = True) -> None:
         try:
             os.fchmod(self._fd, self.mode)

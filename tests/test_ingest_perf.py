@@ -211,3 +211,35 @@ def test_cli_start_does_not_import_concurrent_futures():
             "print(sorted(m for m in ('concurrent.futures', 'logging', 'difflib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_new_tensor_chunks_of_a_batch_are_copied_by_kernel_and_checked(tmp_path, monkeypatch):
+    data = _safetensors(tmp_path / "m.safetensors", [2 * (1 << 20), 3 * (1 << 20)])
+    store = DirChunkStore(str(tmp_path / "store"))
+    calls = []
+    real = os.copy_file_range
+    monkeypatch.setattr(os, "copy_file_range", lambda *a: calls.append(a[3]) or real(*a))
+    (fe_ptr,), _ = ingest_tree(store, str(tmp_path / "m.safetensors"))
+    ptr = fe_ptr[1]
+    header_len = ptr.chunks[0][1]
+    assert calls == [header_len, header_len + 2 * (1 << 20)]  # the two tensor spans, from their file offsets
+    assert b"".join(store.get(c) for c, _ in ptr.chunks) == data
+
+
+def test_kernel_copied_chunk_whose_source_changed_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    _safetensors(path, [2 * (1 << 20)])
+    store = DirChunkStore(str(tmp_path / "store"))
+    real = os.copy_file_range
+
+    def change_then_copy(src, dst, count, offset):  # the file changes after hashing, before the copy
+        os.pwrite(src_w, b"\x00" * 16, offset)
+        return real(src, dst, count, offset)
+    src_w = os.open(path, os.O_WRONLY)
+    monkeypatch.setattr(os, "copy_file_range", change_then_copy)
+    try:
+        with pytest.raises(IntegrityError, match="written wrong"):
+            ingest_tree(store, str(path))
+    finally:
+        os.close(src_w)
+    assert not list(store.ids())

@@ -73,6 +73,7 @@ class SpanFile:
         self.f = f
         self.bufs: list[bytearray | None] = [None] * slots
         self.next = 0
+        self.last: tuple[memoryview, int] | None = None  # the span mapped last, and its file offset
         try:
             self.fd = f.fileno()
         except (AttributeError, OSError, ValueError):
@@ -105,7 +106,16 @@ class SpanFile:
         m = mmap.mmap(self.fd, pos + n - start, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
                       prot=mmap.PROT_READ, offset=start)
         self.f.seek(pos + n)
-        return memoryview(m)[pos - start:]
+        view = memoryview(m)[pos - start:]
+        self.last = (view, pos)
+        return view
+
+    def source_of(self, piece) -> tuple[int, int] | None:
+        """(fd, file offset) of ``piece`` if it is the span mapped last, so a
+        writer can copy it inside the kernel; None for any other piece."""
+        if self.last is not None and self.last[0] is piece:
+            return self.fd, self.last[1]
+        return None
 
     def __getattr__(self, name):
         return getattr(self.f, name)

@@ -127,10 +127,10 @@ def _corrupt_seam(piece):
 THREADED_FROM = 8 << 20  # smaller files hash inline: a thread hop costs more than it saves
 
 
-def _put(store: ChunkStore, piece) -> tuple[str, bool]:
+def _put(store: ChunkStore, piece, source: tuple[int, int] | None = None) -> tuple[str, bool]:
     if _CORRUPT_AT:  # the failing-chunker seam: hash the true bytes, store damaged ones
         return store.put(_corrupt_seam(piece), chunk_id(piece))
-    return store.put(piece)
+    return store.put(piece, source=source) if source else store.put(piece)
 
 
 def _store_small(store: ChunkStore, data: bytes) -> tuple[list, int, str]:
@@ -151,10 +151,11 @@ def _store_file(store: ChunkStore, f, size: int, chunker: Chunker | None, path: 
         chunker = select_chunker(path, size, head)
     digest = _Digest(threaded=size >= THREADED_FROM)
     chunks, new_bytes = [], 0
+    span_file = SpanFile(f, _Digest.DEPTH + 2)
     try:  # ring slots: the pieces queued for BLAKE3, the one in hand, one spare
-        for piece in chunker.chunks(SpanFile(f, _Digest.DEPTH + 2), size):
+        for piece in chunker.chunks(span_file, size):
             digest.update(piece)
-            cid, new = _put(store, piece)
+            cid, new = _put(store, piece, span_file.source_of(piece))
             chunks.append((cid, len(piece)))
             if new:
                 new_bytes += len(piece)

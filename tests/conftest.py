@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own project folder and store, silent runs."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -60,3 +61,23 @@ def run_py(code: str, cwd, env=None, timeout=120) -> subprocess.CompletedProcess
     """Run Python code in a real subprocess with the test environment."""
     return subprocess.run([sys.executable, "-c", code], cwd=str(cwd), env=env or os.environ.copy(),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def snapshot_tree(root, meta: bool = True) -> dict:
+    """Every entry below ``root``: its content hash (files), link target
+    (symlinks) or None (folders), plus mode, size and mtime when ``meta``.
+    Two equal snapshots mean nothing below ``root`` was touched."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                content = "link:" + os.readlink(p)
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    content = hashlib.sha256(f.read()).hexdigest()
+            else:
+                content = None
+            st = os.lstat(p)
+            out[os.path.relpath(p, root)] = (content, st.st_mode, st.st_size, st.st_mtime_ns) if meta else content
+    return out

@@ -2,26 +2,16 @@
 store is byte-identical afterwards."""
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 
 import pytest
 
 import mvc
 from mvc.errors import FormatError
 from mvc.repo import Repository
+from conftest import snapshot_tree
 
 
-def _snapshot(root) -> dict:
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            data = b"" if os.path.isdir(p) else open(p, "rb").read()
-            out[os.path.relpath(p, root)] = (hashlib.sha256(data).hexdigest(), st.st_mode, st.st_mtime_ns)
-    return out
 
 
 @pytest.fixture
@@ -36,7 +26,7 @@ def populated(project, model_file):
 def test_unknown_format_refused_untouched(populated, project, fmt):
     (populated / "mvc-format.json").chmod(0o644)
     (populated / "mvc-format.json").write_text(json.dumps(fmt))
-    before = _snapshot(project)
+    before = snapshot_tree(project)
     for attempt in (lambda: Repository(str(populated)), lambda: Repository.find(str(project)),
                     lambda: mvc.Api(), lambda: mvc.Api(dir=str(project)), lambda: mvc.init(),
                     lambda: mvc.init(dir=str(populated))):
@@ -45,15 +35,15 @@ def test_unknown_format_refused_untouched(populated, project, fmt):
         assert "upgrade mvc" in ei.value.hint
     if fmt.get("features"):
         assert "packfiles-v9" in str(ei.value)
-    assert _snapshot(project) == before
+    assert snapshot_tree(project) == before
 
 
 def test_unreadable_format_file(populated, project):
     (populated / "mvc-format.json").write_bytes(b"\x00garbage")
-    before = _snapshot(project)
+    before = snapshot_tree(project)
     with pytest.raises(FormatError):
         mvc.Api()
-    assert _snapshot(project) == before
+    assert snapshot_tree(project) == before
 
 
 def test_new_store_records_format(project):

@@ -3,7 +3,6 @@ materialise into a real folder), addresses.  Each either accepts or raises a typ
 MvcError; never another exception, never a byte written outside the target."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ from mvc.errors import IntegrityError, InvalidInputError, InvalidNameError, MvcE
 from mvc.names import parse_address
 from mvc.store import MemoryChunkStore, Pointer, materialise
 from mvc.store.materialise import check_manifest, check_relpath
+from conftest import snapshot_tree
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -98,14 +98,6 @@ def test_check_manifest(paths):
     assert all(_inside("/r/t", p) for p in paths)
 
 
-def _snapshot(root: str) -> dict:
-    out = {}
-    for d, dirs, files in os.walk(root):
-        for n in dirs + files:
-            p = os.path.join(d, n)
-            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest() \
-                if os.path.isfile(p) and not os.path.islink(p) else os.path.islink(p)
-    return out
 
 
 STORE = MemoryChunkStore()
@@ -133,18 +125,18 @@ def test_materialise_random_entries(rows, existing):
         elif existing == "file":
             open(target, "w").write("file")
         entries = [(p, _ptr(data, damaged)) for p, data, damaged in rows]
-        outside = {k: v for k, v in _snapshot(base).items() if not k.startswith("w/a/target")}
-        inside = {k: v for k, v in _snapshot(base).items() if k.startswith("w/a/target")}
+        outside = {k: v for k, v in snapshot_tree(base, meta=False).items() if not k.startswith("w/a/target")}
+        inside = {k: v for k, v in snapshot_tree(base, meta=False).items() if k.startswith("w/a/target")}
         try:
             materialise(STORE, entries, target, "fuzz:v0")
             ok = True
         except (IntegrityError, InvalidInputError) as e:
             assert e.hint
             ok = False
-        after = _snapshot(base)
+        after = snapshot_tree(base, meta=False)
         assert {k: v for k, v in after.items() if not k.startswith("w/a/target")} == outside
         if ok:                                 # exactly the manifest, whole
-            assert {k for k, v in after.items() if k.startswith("w/a/target/") and v not in (True, False)} == \
+            assert {k for k, v in after.items() if k.startswith("w/a/target/") and v is not None and not v.startswith("link:")} == \
                    {"w/a/target/" + p for p, _, _ in rows}
         else:                                  # refused or failed: the target is as it was
             assert {k: v for k, v in after.items() if k.startswith("w/a/target")} == inside

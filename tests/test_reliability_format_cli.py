@@ -3,7 +3,6 @@ feature makes EVERY `mvc` command (discovered from mvc/cli/commands, subcommands
 included) exit with FormatError's code 7, and the store is byte-identical afterwards."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 import mvc
 from mvc.cli.main import cli, discover
 from mvc.errors import FormatError
+from conftest import snapshot_tree
 
 MVC = os.path.join(os.path.dirname(sys.executable), "mvc")
 
@@ -62,15 +62,6 @@ def _all_commands() -> set[str]:
     return out
 
 
-def _snapshot(root) -> dict:
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            data = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else b""
-            out[os.path.relpath(p, root)] = (hashlib.sha256(data).hexdigest(), st.st_mode, st.st_size, st.st_mtime_ns)
-    return out
 
 
 @pytest.fixture
@@ -94,14 +85,14 @@ def test_every_command_refuses_newer_store_untouched(newer_store):
     project, run_id = newer_store
     env = dict(os.environ)
     env.pop("MVC_DIR", None)
-    before = _snapshot(project)
+    before = snapshot_tree(project)
     for key, argv in INVOCATIONS.items():
         argv = [run_id if a == "RUN" else a for a in argv]
         r = subprocess.run([MVC, *argv], cwd=project, env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 7, f"mvc {' '.join(argv)}: exit {r.returncode}\n{r.stdout}{r.stderr}"
         assert "upgrade mvc" in r.stderr, key
         assert "Traceback" not in r.stderr, key
-        assert _snapshot(project) == before, f"mvc {' '.join(argv)} changed the project folder"
+        assert snapshot_tree(project) == before, f"mvc {' '.join(argv)} changed the project folder"
 
 
 @pytest.mark.parametrize("newer_store", FORMATS, indirect=True, ids=["format-2", "unknown-feature"])
@@ -109,7 +100,7 @@ def test_python_entry_points_refuse_newer_store_untouched(newer_store, monkeypat
     from mvc.repo import Repository
     project, _ = newer_store
     store = str(project / ".mvc")
-    before = _snapshot(project)
+    before = snapshot_tree(project)
     calls = [lambda: Repository(store), lambda: Repository.find(str(project)), lambda: mvc.Api(),
              lambda: mvc.Api(dir=str(project)), lambda: mvc.init(), lambda: mvc.init(dir=store),
              lambda: mvc.init(project="other", config={"a": 1})]
@@ -120,4 +111,4 @@ def test_python_entry_points_refuse_newer_store_untouched(newer_store, monkeypat
     monkeypatch.setenv("MVC_DIR", store)
     with pytest.raises(FormatError):
         mvc.Api().artifact("M:v0")
-    assert _snapshot(project) == before
+    assert snapshot_tree(project) == before

@@ -122,7 +122,42 @@ def _op_of(message: str) -> str:
 class MetaRepo:
     def __init__(self, path: str):
         self.path = path
-        self.git = pygit2.Repository(path)
+        self._repo = pygit2.Repository(path)
+        self._packs_ok: set[str] = set()           # git pack indexes checked sound by this instance
+        self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
+        self._packs_unchecked = True               # look for new packs before the next read
+
+    @property
+    def git(self) -> pygit2.Repository:
+        """The repository, once every git pack's index has been checked (``pack_problems``):
+        libgit2 can hang or crash on a damaged index, so it never sees one."""
+        if self._packs_unchecked or self._packs_bad:
+            if self.pack_problems():
+                path, why = sorted(self._packs_bad.items())[0]
+                raise IntegrityError(f"git pack index {path} is damaged: {why}; mvc reads no metadata while it "
+                                     "is there", "run `mvc fsck`; restore the .idx and .pack from a remote or a "
+                                     "backup (`git index-pack` on a sound .pack rebuilds its .idx)")
+        return self._repo
+
+    def pack_problems(self) -> dict[str, str]:
+        """idx path -> problem, for each damaged pack index under objects/pack (new ones checked)."""
+        from .packwriter import index_problem
+        self._packs_unchecked = False
+        folder = os.path.join(self.path, "objects", "pack")
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(".idx") and not n.startswith(".")]
+        except FileNotFoundError:
+            names = []
+        self._packs_bad = {}  # a damaged one is looked at again: it may have been restored
+        for n in names:
+            path = os.path.join(folder, n)
+            if n not in self._packs_ok:
+                why = index_problem(path)
+                if why is None:
+                    self._packs_ok.add(n)
+                else:
+                    self._packs_bad[path] = why
+        return dict(self._packs_bad)
 
     @classmethod
     def create(cls, path: str) -> "MetaRepo":
@@ -131,6 +166,7 @@ class MetaRepo:
 
     # ---- reading -------------------------------------------------------
     def tip(self, refname: str) -> pygit2.Commit | None:
+        self._packs_unchecked = True  # each operation starts here: packs written since are checked too
         try:
             ref = self.git.references[refname]
         except KeyError:

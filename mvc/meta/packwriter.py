@@ -134,3 +134,47 @@ def _add_folder(pb: PackBuilder, node: dict) -> bytes:
     for name, child in node.items():
         entries[name] = (MODE_TREE, _add_folder(pb, child)) if isinstance(child, dict) else (MODE_BLOB, child)
     return pb.add_tree(entries)
+
+
+# ---- checking a pack before libgit2 reads it ---------------------------------------
+def index_problem(idx_path: str) -> str | None:
+    """Why the index v2 at ``idx_path`` (and its pack) must not be handed to libgit2, or None.
+
+    libgit2 (1.9.7) trusts an index's object offsets: one pointing past the end of its pack
+    spins forever in its window cache, crashes the process or fails with "failed to close
+    memory window" (bench/git_pack_flips.py).  So every index must carry its own SHA-1, list
+    offsets inside its pack (before the trailer) and name its pack by that pack's SHA-1
+    trailer.  Reads the whole index (28 bytes an object) and the pack's last 20 bytes."""
+    try:
+        with open(idx_path, "rb") as f:
+            idx = f.read()
+        pack_path = idx_path[:-4] + ".pack"
+        pack_size = os.path.getsize(pack_path)
+        with open(pack_path, "rb") as f:
+            f.seek(max(0, pack_size - 20))
+            pack_sha = f.read(20)
+    except OSError as e:
+        return f"cannot read it or its pack ({e.strerror or e})"
+    return _index_bytes_problem(idx, pack_size, pack_sha)
+
+
+def _index_bytes_problem(idx: bytes, pack_size: int, pack_sha: bytes) -> str | None:
+    if len(idx) < 8 + 1024 + 40 or idx[:8] != b"\377tOc" + struct.pack(">I", 2):
+        return "it is not a git pack index v2"
+    if hashlib.sha1(idx[:-20]).digest() != idx[-20:]:
+        return "its SHA-1 checksum does not match its bytes"
+    n = struct.unpack(">I", idx[8 + 255 * 4:8 + 256 * 4])[0]
+    at = 8 + 1024 + 24 * n
+    small = struct.unpack(f">{n}I", idx[at:at + 4 * n])
+    large = len(idx) - 40 - (at + 4 * n)
+    if large < 0 or large % 8:
+        return "its size does not match its object count"
+    offsets = [o for o in small if not o & 0x80000000]
+    offsets += [o for o in struct.unpack(f">{large // 8}Q", idx[at + 4 * n:at + 4 * n + large])]
+    if any(o & 0x80000000 and (o & 0x7FFFFFFF) >= large // 8 for o in small):
+        return "a large offset is out of its table"
+    if offsets and (min(offsets) < 12 or max(offsets) >= pack_size - 20):
+        return f"an object offset lies outside its pack ({pack_size} bytes)"
+    if idx[-40:-20] != pack_sha:
+        return "it names a different pack than the one beside it (the pack's SHA-1 trailer differs)"
+    return None

@@ -17,7 +17,7 @@ from . import lease, reach
 @dataclass
 class Problem:
     kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | corrupt-pack-index |
-    #                        corrupt-whole-file | stale-lock | stale-lease
+    #                        corrupt-git-pack | corrupt-whole-file | stale-lock | stale-lease
     object: str            # chunk id, ref name, lock or lease path
     file: str | None       # the store file that holds it, when there is one
     message: str
@@ -163,6 +163,18 @@ def git_fsck(store: str) -> tuple[bool, str]:
     return proc.returncode == 0, out
 
 
+def _check_git_packs(repo, report: FsckReport) -> bool:
+    """Report each damaged git pack index; False if there is one (mvc then reads no metadata,
+    so which versions need which chunks is unknown: chunks are left to a fsck after the repair)."""
+    bad = repo.meta.pack_problems()
+    for idx, why in sorted(bad.items()):
+        report.problems.append(Problem("corrupt-git-pack", idx, idx, f"git pack index {idx} is damaged: {why}; "
+                                       "no metadata is read while it is there (libgit2 can hang on it)",
+                                       fix="restore the .idx and .pack from a remote or a backup (`git index-pack` "
+                                           "on a sound .pack rebuilds its .idx)"))
+    return not bad
+
+
 def _check_git(repo, report: FsckReport) -> None:
     clean, out = git_fsck(repo.path)
     report.git_checked = True
@@ -222,8 +234,8 @@ def _blake3_file(path: str) -> str:
 def fsck(repo, sample: float | None = None, git: bool = True) -> FsckReport:
     """Check the whole store; ``sample`` re-hashes only that share of chunks."""
     report = FsckReport()
-    uses = _uses(repo, report)
-    _check_chunks(repo, uses, sample, report)
+    if _check_git_packs(repo, report):
+        _check_chunks(repo, _uses(repo, report), sample, report)
     _check_whole_files(repo, report)
     if git:
         _check_git(repo, report)

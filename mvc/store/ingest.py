@@ -93,13 +93,20 @@ class _Digest:
             _Digest._pool = Worker("mvc-blake3")
         self.pool = _Digest._pool if threaded else None
 
-    def update(self, piece) -> None:
+    def update(self, piece, check=None) -> None:
+        """Hash ``piece``; ``check(piece)`` (it raises on bad bytes) runs first,
+        on the same thread, and its error surfaces here or in ``hexdigest``."""
         if self.pool is None:
-            self.h.update(piece)
+            self._checked_update(piece, check)
             return
-        self.waiting.append(self.pool.submit(self.h.update, piece))
+        self.waiting.append(self.pool.submit(self._checked_update, piece, check))
         while len(self.waiting) > self.DEPTH:
             self.waiting.popleft().result()
+
+    def _checked_update(self, piece, check) -> None:
+        if check is not None:
+            check(piece)
+        self.h.update(piece)
 
     def hexdigest(self) -> str:
         while self.waiting:

@@ -111,12 +111,13 @@ class WholeFiles:
         path = self._cache_path(ptr)
         h = _Digest(threaded=True)
         with AtomicFile(path, tmp_dir=os.path.join(self.store.root, "tmp"), mode=0o444) as f:
-            for cid, n in ptr.chunks:  # verified, then copied by the kernel (ChunkStore.copy_out)
-                try:
+            try:  # verified, and copied by the kernel (ChunkStore.copy_out)
+                for cid, n in ptr.chunks:
                     self.store.copy_out(cid, n, f.fileno(), h)
-                except IntegrityError as e:
-                    raise IntegrityError(f"{label}: {e.message}", e.hint) from None
-            if h.hexdigest() != ptr.digest:
+                digest = h.hexdigest()
+            except IntegrityError as e:
+                raise IntegrityError(f"{label}: {e.message}", e.hint) from None
+            if digest != ptr.digest:
                 raise IntegrityError(f"{label}: content does not match its recorded digest")
             stamp = now_ns() - STAMP_AGE_NS  # an old mtime lets the stat cache trust it at once
             os.utime(f.tmp, ns=(stamp, stamp))

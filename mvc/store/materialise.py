@@ -94,12 +94,13 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
 
 
 def _copy_chunks(store: ChunkStore, ptr: Pointer, fd: int, hasher: _Digest, label: str) -> None:
-    for cid, n in ptr.chunks:
-        try:
+    try:
+        for cid, n in ptr.chunks:
             store.copy_out(cid, n, fd, hasher)
-        except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
-            raise type(e)(f"{label}: {e.message}", e.hint) from None
-    if hasher.hexdigest() != ptr.digest:
+        digest = hasher.hexdigest()  # also waits for the chunk checks on the digest's thread
+    except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
+        raise type(e)(f"{label}: {e.message}", e.hint) from None
+    if digest != ptr.digest:
         raise IntegrityError(f"{label}: content does not match its recorded digest")
 
 

@@ -133,3 +133,21 @@ def test_pack_written_after_open_is_checked_at_the_next_operation(project):
         _rewrite(p, data[:-1] + bytes([data[-1] ^ 1]))
     with pytest.raises(IntegrityError, match="is damaged"):
         meta.tip(ref)
+
+
+def test_checked_record_skips_unchanged_indexes_but_not_fsck(project):
+    """Sound indexes are recorded by stat so later commands skip reading them; a write to one
+    (new ctime) is checked again; fsck reads every index whatever the record says."""
+    idx_path = _log_packed(project)
+    store = str(project / ".mvc")
+    MetaRepo(store).pack_problems()
+    name = os.path.basename(idx_path)
+    assert packwriter.checked_before(store) == {name: packwriter._stat_key(idx_path)}
+    good = open(idx_path, "rb").read()
+    _rewrite(idx_path, good[:-1] + bytes([good[-1] ^ 1]))         # a write: its ctime moves
+    assert "checksum" in MetaRepo(store).pack_problems()[idx_path]
+    # rot under an unchanged stat: forge the record to vouch for the damaged file as it is now
+    packwriter.remember_checked(store, {name: packwriter._stat_key(idx_path)})
+    assert MetaRepo(store).pack_problems() == {}                  # the documented limit of the record
+    rep = fsck(mvc.Api().repo)
+    assert [p.kind for p in rep.problems if p.severity == "error"][0] == "corrupt-git-pack"

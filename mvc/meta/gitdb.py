@@ -139,24 +139,36 @@ class MetaRepo:
                                      "backup (`git index-pack` on a sound .pack rebuilds its .idx)")
         return self._repo
 
-    def pack_problems(self) -> dict[str, str]:
-        """idx path -> problem, for each damaged pack index under objects/pack (new ones checked)."""
-        from .packwriter import index_problem
+    def pack_problems(self, trust_checked: bool = True) -> dict[str, str]:
+        """idx path -> problem, for each damaged pack index under objects/pack.  New ones are
+        checked; with ``trust_checked`` an index recorded sound with the same stat (size, mtime,
+        inode, ctime of it and its pack) is not read again (fsck passes False)."""
+        from . import packwriter
         self._packs_unchecked = False
         folder = os.path.join(self.path, "objects", "pack")
         try:
             names = [n for n in os.listdir(folder) if n.endswith(".idx") and not n.startswith(".")]
         except FileNotFoundError:
             names = []
-        self._packs_bad = {}  # a damaged one is looked at again: it may have been restored
+        before = packwriter.checked_before(self.path) if trust_checked and names else {}
+        self._packs_bad, sound = {}, {}  # a damaged one is looked at again: it may have been restored
         for n in names:
             path = os.path.join(folder, n)
-            if n not in self._packs_ok:
-                why = index_problem(path)
-                if why is None:
-                    self._packs_ok.add(n)
-                else:
-                    self._packs_bad[path] = why
+            if n in self._packs_ok and trust_checked:
+                continue
+            try:
+                key = packwriter._stat_key(path)
+            except OSError:
+                key = None
+            why = None if key is not None and before.get(n) == key else packwriter.index_problem(path)
+            if why is None:
+                self._packs_ok.add(n)
+                if key is not None:
+                    sound[n] = key
+            else:
+                self._packs_bad[path] = why
+        if sound and any(before.get(n) != k for n, k in sound.items()):
+            packwriter.remember_checked(self.path, {**before, **sound})
         return dict(self._packs_bad)
 
     @classmethod

@@ -165,16 +165,45 @@ def _index_bytes_problem(idx: bytes, pack_size: int, pack_sha: bytes) -> str | N
         return "its SHA-1 checksum does not match its bytes"
     n = struct.unpack(">I", idx[8 + 255 * 4:8 + 256 * 4])[0]
     at = 8 + 1024 + 24 * n
-    small = struct.unpack(f">{n}I", idx[at:at + 4 * n])
     large = len(idx) - 40 - (at + 4 * n)
     if large < 0 or large % 8:
         return "its size does not match its object count"
-    offsets = [o for o in small if not o & 0x80000000]
-    offsets += [o for o in struct.unpack(f">{large // 8}Q", idx[at + 4 * n:at + 4 * n + large])]
-    if any(o & 0x80000000 and (o & 0x7FFFFFFF) >= large // 8 for o in small):
-        return "a large offset is out of its table"
+    small = struct.unpack(f">{n}I", idx[at:at + 4 * n])
+    offsets = list(struct.unpack(f">{large // 8}Q", idx[at + 4 * n:at + 4 * n + large]))
+    if n and max(small) & 0x80000000:  # some offsets are in the 64-bit table
+        if any(o & 0x80000000 and (o & 0x7FFFFFFF) >= large // 8 for o in small):
+            return "a large offset is out of its table"
+        small = [o for o in small if not o & 0x80000000]
+    offsets += small
     if offsets and (min(offsets) < 12 or max(offsets) >= pack_size - 20):
         return f"an object offset lies outside its pack ({pack_size} bytes)"
     if idx[-40:-20] != pack_sha:
         return "it names a different pack than the one beside it (the pack's SHA-1 trailer differs)"
     return None
+
+
+CHECKED_FILE = "git-packs-checked"  # in the store: "<idx name> <stat of idx> <stat of pack>" per line
+
+
+def _stat_key(idx_path: str) -> str:
+    a, b = os.stat(idx_path), os.stat(idx_path[:-4] + ".pack")
+    return " ".join(str(x) for st in (a, b) for x in (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
+
+
+def checked_before(store: str) -> dict[str, str]:
+    """idx name -> stat key of the indexes (and packs) found sound before, unchanged since."""
+    try:
+        with open(os.path.join(store, CHECKED_FILE), encoding="ascii", errors="replace") as f:
+            rows = [line.rstrip("\n").split(" ", 1) for line in f]
+    except OSError:
+        return {}
+    return {r[0]: r[1] for r in rows if len(r) == 2}
+
+
+def remember_checked(store: str, keys: dict[str, str]) -> None:
+    """Record sound indexes (best effort: a lost record only costs a re-check)."""
+    try:
+        with AtomicFile(os.path.join(store, CHECKED_FILE), durable=False) as f:
+            f.write("".join(f"{n} {k}\n" for n, k in sorted(keys.items())).encode())
+    except OSError:
+        pass

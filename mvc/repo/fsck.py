@@ -166,7 +166,7 @@ def git_fsck(store: str) -> tuple[bool, str]:
 def _check_git_packs(repo, report: FsckReport) -> bool:
     """Report each damaged git pack index; False if there is one (mvc then reads no metadata,
     so which versions need which chunks is unknown: chunks are left to a fsck after the repair)."""
-    bad = repo.meta.pack_problems()
+    bad = repo.meta.pack_problems(trust_checked=False)  # read every index, whatever was recorded
     for idx, why in sorted(bad.items()):
         report.problems.append(Problem("corrupt-git-pack", idx, idx, f"git pack index {idx} is damaged: {why}; "
                                        "no metadata is read while it is there (libgit2 can hang on it)",

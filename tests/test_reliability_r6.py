@@ -319,3 +319,21 @@ def test_stat_cache_row_with_a_flipped_digest_is_a_miss(tmp_path):
     assert cache.lookup(str(f), os.stat(f)) == ptr
     cache._db.execute("UPDATE files SET pointer = replace(pointer, 'aaaa', 'aaab')")
     assert cache.lookup(str(f), os.stat(f)) is None
+
+
+def test_chunk_pack_index_length_flipped_past_the_pack_end(project):
+    """The last chunk's length flipped up in a chunk pack index still re-encodes canonically and
+    the short read of the pack hashed right: found by the R6 full count.  Now a short read is damage."""
+    world = build_world(project)
+    [path] = world.objects["pack-index"]
+    good = open(path, "rb").read()
+    at = good.rindex(b"]],") - 1                       # the last digit of the last chunk's length
+    assert good[at:at + 1] != b"9"                       # the world is built from a fixed seed
+    bad = good[:at] + str(int(good[at:at + 1]) + 1).encode() + good[at + 1:]
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.write(bad)
+    assert any("runs past the end of its pack" in e for e in fsck_errors(world))
+    with pytest.raises(IntegrityError):
+        mvc.Api(world.root).artifact("packed:v0").download(os.path.join(world.root, "out"))
+    assert not os.path.exists(os.path.join(world.root, "out"))

@@ -150,12 +150,12 @@ class MetaRepo:
             names = [n for n in os.listdir(folder) if n.endswith(".idx") and not n.startswith(".")]
         except FileNotFoundError:
             names = []
+        if trust_checked:
+            names = [n for n in names if n not in self._packs_ok]  # this instance checked those already
         before = packwriter.checked_before(self.path) if trust_checked and names else {}
         self._packs_bad, sound = {}, {}  # a damaged one is looked at again: it may have been restored
         for n in names:
             path = os.path.join(folder, n)
-            if n in self._packs_ok and trust_checked:
-                continue
             try:
                 key = packwriter._stat_key(path)
             except OSError:

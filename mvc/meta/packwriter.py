@@ -203,7 +203,9 @@ def checked_before(store: str) -> dict[str, str]:
 def remember_checked(store: str, keys: dict[str, str]) -> None:
     """Record sound indexes (best effort: a lost record only costs a re-check)."""
     try:
-        with AtomicFile(os.path.join(store, CHECKED_FILE), durable=False) as f:
+        tmp = os.path.join(store, "tmp")  # where gc clears temps a killed writer left
+        with AtomicFile(os.path.join(store, CHECKED_FILE), tmp_dir=tmp if os.path.isdir(tmp) else None,
+                        durable=False) as f:
             f.write("".join(f"{n} {k}\n" for n, k in sorted(keys.items())).encode())
     except OSError:
         pass

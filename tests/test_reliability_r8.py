@@ -4,6 +4,7 @@ error before any ref moves; nothing damaged is published; the next log succeeds.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 
@@ -31,7 +32,8 @@ def _refs(store: str) -> list[str]:
 
 def _big(tmp_path, tag: str):
     p = tmp_path / f"big-{tag}.bin"
-    p.write_bytes(os.urandom(3 << 20))          # > 1 MiB: several content-defined chunks, written loose
+    # 9 MiB: FastCDC cuts at most every 4 MiB, so always >= 3 chunks, written loose
+    p.write_bytes(random.Random(tag).randbytes(9 << 20))
     return p
 
 

@@ -53,10 +53,14 @@ def build_store(root: str) -> None:
 
 
 def git_pack_files(store: str) -> dict[str, str]:
+    """The pack, its idx, and "loose": the smallest loose object (libgit2 first inflates 64 bytes of it)."""
     folder = os.path.join(store, "objects", "pack")
     out = {}
     for n in os.listdir(folder):
         out["pack" if n.endswith(".pack") else "idx"] = os.path.join(folder, n)
+    loose = [os.path.join(store, "objects", d, n) for d in sorted(os.listdir(os.path.join(store, "objects")))
+             if len(d) == 2 for n in sorted(os.listdir(os.path.join(store, "objects", d)))]
+    out["loose"] = min(loose, key=lambda p: (os.path.getsize(p), p))
     return out
 
 
@@ -75,6 +79,10 @@ def read_all(root: str) -> str:
             for n in sorted(files):
                 with open(os.path.join(base, n), "rb") as f:
                     out.append(f"{n}:{hash(f.read())}")
+        objects = os.path.join(root, ".mvc", "objects")
+        for d in sorted(n for n in os.listdir(objects) if len(n) == 2):  # and every loose object
+            for n in sorted(os.listdir(os.path.join(objects, d))):
+                out.append(f"{d}{n}:{len(repo.meta.get(d + n).read_raw())}")
         return "\n".join(out)
     finally:
         repo.stat_cache.close()
@@ -192,7 +200,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker")
     ap.add_argument("--bits", default="0,4,7")
-    ap.add_argument("--files", default="pack,idx")
+    ap.add_argument("--files", default="pack,idx", help="pack, idx and/or loose (the smallest loose object)")
     ap.add_argument("--only", nargs="*", help="file:offset:bit flips to run instead of the sweep")
     ap.add_argument("--headers", action="store_true", help="only the first 4 bytes of each packed object")
     ap.add_argument("--fsck", action="store_true", help="also run `git fsck --strict` after each flip")

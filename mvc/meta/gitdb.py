@@ -14,7 +14,6 @@ from typing import Any, Callable
 import pygit2
 
 from .. import canonical
-from . import safeodb
 from ..errors import IntegrityError, LockError
 
 pygit2.settings.enable_fsync_gitdir(True)
@@ -124,7 +123,6 @@ class MetaRepo:
     def __init__(self, path: str):
         self.path = path
         self._repo = pygit2.Repository(path)
-        safeodb.install(self._repo, path)  # libgit2 never inflates a loose object itself: it can hang on one
         self._packs_ok: set[str] = set()           # git pack indexes checked sound by this instance
         self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
         self._packs_unchecked = True               # look for new packs before the next read

@@ -109,7 +109,7 @@ class Artifacts:
         if sub is None:
             return []
         try:
-            return [(p, self.meta.git[oid].data) for p, oid in self.meta.walk_blobs(sub)]
+            return [(p, self.meta.get(oid, f"pointer {p}").data) for p, oid in self.meta.walk_blobs(sub)]
         except (KeyError, ValueError, pygit2.GitError) as e:  # a damaged git object is an integrity error, never a crash
             raise IntegrityError(f"metadata object of version tree {version_tree} is unreadable ({e}); "
                                  f"file {self.meta.path}/objects", "run `mvc fsck`; pull the metadata again") from None
@@ -303,7 +303,7 @@ class Artifacts:
             changes["aliases.json"] = meta.write_json(al)
             # the trash subtree must be inserted before its version.json is replaced
             tree = meta.edit_tree(st.tree, {k: v for k, v in changes.items() if k != f"trash/{version}/version.json"})
-            tree = meta.edit_tree(meta.git[tree], {f"trash/{version}/version.json": changes[f"trash/{version}/version.json"]})
+            tree = meta.edit_tree(meta.get(tree), {f"trash/{version}/version.json": changes[f"trash/{version}/version.json"]})
             return TreeEdit(tree, f"delete {name}:{version}\n\nMvc-Op: delete\nMvc-Version: {version}\n")
 
         self._update(project, name, edit)
@@ -324,7 +324,7 @@ class Artifacts:
             if digest and self.by_digest(st, digest) is None:
                 changes[f"digests/{digest}"] = meta.write_blob(version.encode() + b"\n")
             tree = meta.edit_tree(st.tree, changes)
-            tree = meta.edit_tree(meta.git[tree], {f"versions/{version}/version.json": meta.write_json(rec)})
+            tree = meta.edit_tree(meta.get(tree), {f"versions/{version}/version.json": meta.write_json(rec)})
             return TreeEdit(tree, f"restore {name}:{version}\n\nMvc-Op: restore\nMvc-Version: {version}\n")
 
         self._update(project, name, edit)

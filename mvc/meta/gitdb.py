@@ -4,12 +4,15 @@ compare-and-swap, and on a lost race re-read and re-apply with jittered backoff.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import heapq
 import os
 import random
 import socket
 import time
+import zlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pygit2
 
@@ -22,6 +25,30 @@ MAX_WAIT_S = 60.0
 STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
 PACK_MIN_FILES = int(os.environ.get("MVC_PACK_MIN_FILES", "16"))  # docs/performance.md, "Git packs"
 QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_KINDS = (b"blob", b"tree", b"commit", b"tag")
+
+
+def loose_problem(data: bytes, hexid: str) -> str | None:
+    """What is wrong with the bytes of the loose object file of ``hexid`` (None if sound): its
+    deflate stream must end inside the file with nothing after it (git tolerates nothing), its
+    header "<type> <size>\\0" must give the body's length, and the SHA-1 of both must be the id."""
+    d = zlib.decompressobj()
+    try:
+        raw = d.decompress(data)
+    except zlib.error as e:
+        return f"its deflate stream is damaged ({e})"
+    if not d.eof:
+        return "its deflate stream does not end inside the file (truncated or damaged)"
+    if d.unused_data:
+        return f"{len(d.unused_data)} bytes of garbage follow its deflate stream"
+    head, nul, body = raw.partition(b"\0")
+    kind, _, size = head.partition(b" ")
+    if not nul or kind not in _KINDS or size != b"%d" % len(body):
+        return f"its header {head[:40]!r} does not give a git type and its {len(body)}-byte size"
+    if hashlib.sha1(raw).hexdigest() != hexid:
+        return "the SHA-1 of its content is not its name"
+    return None
 
 
 def _open_by(path: str) -> list[int] | None:
@@ -126,6 +153,7 @@ class MetaRepo:
         self._packs_ok: set[str] = set()           # git pack indexes checked sound by this instance
         self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
         self._packs_unchecked = True               # look for new packs before the next read
+        self._sound: set[str] = set()              # ids read safely by this instance (objects never change)
 
     @property
     def git(self) -> pygit2.Repository:
@@ -177,14 +205,45 @@ class MetaRepo:
         return cls(path)
 
     # ---- reading -------------------------------------------------------
+    # Every object id reaches libgit2 through ``check`` (docs/format.md, "Read order").
+    def check(self, oid) -> None:
+        """Before libgit2 reads ``oid``: if it is a loose object file, inflate it here and
+        require it sound (``loose_problem``): libgit2 1.9.7 loops forever on a loose object whose
+        deflate stream does not end inside the file (docs/design.md).  Packed objects are covered
+        by the .idx check; a sound id is remembered, so a repeated read costs a set lookup."""
+        hexid = str(oid)
+        if hexid in self._sound:
+            return
+        if len(hexid) != 40:
+            raise ValueError(f"{hexid!r} is not a full git object id")
+        path = os.path.join(self.path, "objects", hexid[:2], hexid[2:])
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return  # packed (or missing): ``get`` remembers it once libgit2 has read it
+        except OSError as e:
+            data, why = None, f"it cannot be read ({e})"
+        if data is not None:
+            why = loose_problem(data, hexid)
+        if why is not None:
+            raise IntegrityError(f"metadata object file {path} is damaged: {why}",
+                                 "run `mvc fsck`; restore the metadata from a remote or a backup")
+        self._sound.add(hexid)
+
+    def forget_checked(self) -> None:
+        """Check every loose object again at its next read (gc and fsck, which must not trust
+        what this instance read before: a file may have been damaged since)."""
+        self._sound.clear()
+
     def tip(self, refname: str) -> pygit2.Commit | None:
         self._packs_unchecked = True  # each operation starts here: packs written since are checked too
         try:
-            ref = self.git.references[refname]
+            target = self.git.references[refname].target
         except KeyError:
             return None
         try:
-            commit = self.git[ref.target].peel(pygit2.Commit)
+            commit = self.commit(target, f"tip of {refname}")
             commit.tree  # noqa: B018 - read the root tree now: a damaged one is named here, not deep in a caller
             return commit
         except (KeyError, ValueError, pygit2.GitError) as e:
@@ -192,19 +251,40 @@ class MetaRepo:
                                  f"objects under {self.path}/objects", "run `mvc fsck`; restore the metadata "
                                  "from a remote or a backup") from None
 
+    def commit(self, oid, what: str = "commit") -> pygit2.Commit:
+        """The commit ``oid`` (annotated tags peeled one checked step at a time), its tree checked
+        so that ``.tree`` is a safe read."""
+        obj = self.get(oid, what)
+        while obj.type == pygit2.GIT_OBJECT_TAG:
+            obj = self.get(obj.target, f"target of tag {obj.id} ({what})")
+        if obj.type != pygit2.GIT_OBJECT_COMMIT:
+            raise IntegrityError(f"{what} (object {obj.id}) is not a commit",
+                                 "run `mvc fsck`; restore the metadata from a remote or a backup")
+        self.check(obj.tree_id)
+        return obj
+
     def refnames(self, prefix: str = "refs/mvc/") -> list[str]:
         return sorted(r for r in self.git.references if r.startswith(prefix))
 
     def _entry(self, tree: pygit2.Tree | None, path: str, kind: int, what: str):
-        """The object at ``path`` below ``tree`` (None if absent); it must be of ``kind``."""
+        """The object at ``path`` below ``tree`` (None if absent); it must be of ``kind``.  The
+        path is walked one folder at a time through ``get`` (libgit2's own path lookup would
+        read the folders on the way unchecked)."""
         if tree is None:
             return None
-        try:
-            obj = tree[path]
-        except KeyError:
-            return None
-        except (ValueError, pygit2.GitError) as e:  # a damaged folder on the way to ``path``
-            raise self._unreadable(f"a folder on the path to {path} in tree {tree.id}", e) from None
+        node, parts = tree, path.split("/")
+        for i, name in enumerate(parts):
+            try:
+                obj = node[name]  # an entry of a tree already read: libgit2 reads no object here
+            except KeyError:
+                return None
+            except (ValueError, pygit2.GitError) as e:
+                raise self._unreadable(f"a folder on the path to {path} in tree {tree.id}", e) from None
+            if i == len(parts) - 1:
+                break
+            if obj.type != pygit2.GIT_OBJECT_TREE:
+                return None
+            node = self.get(obj.id, f"folder {'/'.join(parts[:i + 1])} in tree {tree.id}")
         if obj.type != kind:
             raise IntegrityError(f"{path} in tree {tree.id} is not a {what}")
         return self.get(obj.id, f"{path} in tree {tree.id}")
@@ -212,9 +292,12 @@ class MetaRepo:
     def get(self, oid, what: str = "git object"):
         """The object ``oid``; a missing or damaged one is an IntegrityError naming it (never a GitError)."""
         try:
-            return self.git[oid]
+            self.check(oid)
+            obj = self.git[oid]
         except (KeyError, ValueError, pygit2.GitError) as e:
             raise self._unreadable(f"{what} (object {oid})", e) from None
+        self._sound.add(str(obj.id))
+        return obj
 
     def _unreadable(self, what: str, e: Exception) -> IntegrityError:
         return IntegrityError(f"metadata {what} is missing or damaged ({e}); objects under {self.path}/objects",
@@ -280,19 +363,29 @@ class MetaRepo:
                 if tb.get(head) is not None:
                     tb.remove(head)
             elif isinstance(value, tuple):
-                tb.insert(head, value[1], pygit2.GIT_FILEMODE_TREE)
+                self._insert(tb, head, value[1], pygit2.GIT_FILEMODE_TREE)
             else:
-                tb.insert(head, value, pygit2.GIT_FILEMODE_BLOB)
+                self._insert(tb, head, value, pygit2.GIT_FILEMODE_BLOB)
         for head, sub in nested.items():
             existing = base[head] if base is not None and head in base else None
-            sub_base = self.git[existing.id] if existing is not None and existing.type == pygit2.GIT_OBJECT_TREE else None
+            sub_base = (self.get(existing.id, f"folder {head} in tree {base.id}")
+                        if existing is not None and existing.type == pygit2.GIT_OBJECT_TREE else None)
             oid = self.edit_tree(sub_base, sub)
-            if len(self.git[oid]) == 0:
+            if str(oid) == EMPTY_TREE:
                 if tb.get(head) is not None:
                     tb.remove(head)
             else:
-                tb.insert(head, oid, pygit2.GIT_FILEMODE_TREE)
+                self._insert(tb, head, oid, pygit2.GIT_FILEMODE_TREE)
         return tb.write()
+
+    def _insert(self, tb: pygit2.TreeBuilder, name: str, oid, mode: int) -> None:
+        """libgit2 reads the header of an object inserted into a tree (strict object creation):
+        check it first.  A blob just written may be an old damaged file that libgit2 only freshened."""
+        try:
+            self.check(oid)
+        except ValueError as e:
+            raise self._unreadable(f"object {oid} for {name}", e) from None
+        tb.insert(name, oid, mode)
 
     def update(self, refname: str, edit: Callable[[pygit2.Commit | None], TreeEdit],
                crash_hook: Callable[[str], None] | None = None) -> Any:
@@ -312,7 +405,9 @@ class MetaRepo:
             except NoChange as nc:
                 return nc.result
             parents = [tip.id] if tip is not None else []
+            self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
             commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
+            self.check(commit)  # ... and of a ref's new target
             op = _op_of(change.message)
             if crash_hook:
                 crash_hook("before-ref-move")
@@ -359,9 +454,44 @@ class MetaRepo:
         tip = self.tip(refname)
         if tip is None:
             return
-        n = 0
-        for c in self.git.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL):
+        for n, c in enumerate(self.walk(tip), 1):
             yield c
-            n += 1
             if limit and n >= limit:
                 return
+
+    def walk(self, start: pygit2.Commit):
+        """``start`` and every commit behind it, children before parents and newest first (git's
+        topological+time order), read through ``commit`` rather than libgit2's revwalk, which reads
+        commits unchecked.  Before a commit is yielded its parents and every tree are checked, so
+        ``c.tree`` and ``c.parents[k].tree`` are safe reads.  Linear history (all mvc writes) is
+        walked lazily; below a merge the rest is collected and sorted."""
+        seen, todo = {start.id}, [start]
+        while len(todo) == 1:
+            c = todo.pop()
+            todo = [p for p in self._parents(c) if p.id not in seen]
+            seen.update(p.id for p in todo)
+            yield c
+        if todo:
+            yield from self._topo(todo, seen)
+
+    def _parents(self, c: pygit2.Commit) -> list[pygit2.Commit]:
+        return [self.commit(p, f"commit {p}, parent of {c.id}") for p in c.parent_ids]
+
+    def _topo(self, heads: list[pygit2.Commit], seen: set) -> Iterator[pygit2.Commit]:
+        commits, children, stack = {c.id: c for c in heads}, {c.id: 0 for c in heads}, list(heads)
+        while stack:
+            for p in self._parents(stack.pop()):
+                children[p.id] = children.get(p.id, 0) + 1
+                if p.id not in commits and p.id not in seen:
+                    commits[p.id] = p
+                    stack.append(p)
+        ready = [(-c.commit_time, str(c.id)) for c in heads if children[c.id] == 0]
+        heapq.heapify(ready)
+        while ready:
+            c = commits[pygit2.Oid(hex=heapq.heappop(ready)[1])]
+            yield c
+            for pid in c.parent_ids:
+                if pid in commits:
+                    children[pid] -= 1
+                    if children[pid] == 0:
+                        heapq.heappush(ready, (-commits[pid].commit_time, str(pid)))

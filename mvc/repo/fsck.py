@@ -234,6 +234,7 @@ def _blake3_file(path: str) -> str:
 def fsck(repo, sample: float | None = None, git: bool = True) -> FsckReport:
     """Check the whole store; ``sample`` re-hashes only that share of chunks."""
     report = FsckReport()
+    repo.meta.forget_checked()  # every loose git object fsck reads is checked afresh
     if _check_git_packs(repo, report):
         _check_chunks(repo, _uses(repo, report), sample, report)
     _check_whole_files(repo, report)

@@ -79,6 +79,7 @@ def _mark_version(meta, vref, marked: set, seen: set) -> None:
 def mark(repo, opts: GcOptions, now: float, purge: set) -> set[str]:
     """Every chunk id the metadata needs (see the module doc)."""
     meta, marked, seen = repo.meta, set(), set()
+    meta.forget_checked()  # gc deletes by what it reads: every loose object it reads is checked afresh
     since = now - opts.retention_s
     for refname, parsed in reach.mvc_refs(meta):
         tip = reach.tip_commit(meta, refname)

@@ -54,11 +54,7 @@ def tip_commit(meta, refname: str) -> pygit2.Commit:
 
 
 def _tree(meta, oid) -> pygit2.Tree:
-    try:
-        obj = meta.git[oid]
-    except (KeyError, ValueError, pygit2.GitError) as e:
-        raise IntegrityError(f"git object {oid} is missing or unreadable ({e})",
-                             "run `mvc fsck`; restore the metadata from a remote or backup") from None
+    obj = meta.get(oid, f"git object {oid}")  # checked before libgit2 reads it (MetaRepo.check)
     if obj.type != pygit2.GIT_OBJECT_TREE:
         raise IntegrityError(f"git object {oid} should be a folder but is not")
     return obj
@@ -89,10 +85,7 @@ def pointers(meta, vref: VersionRef) -> Iterator[tuple[str, Pointer]]:
     if files is None:
         return
     for path, oid in meta.walk_blobs(files):
-        try:
-            data = meta.git[oid].data
-        except (KeyError, ValueError, pygit2.GitError) as e:
-            raise IntegrityError(f"{vref.label}: pointer blob {oid} for {path!r} is unreadable ({e})") from None
+        data = meta.get(oid, f"{vref.label}: pointer blob for {path!r}").data
         yield path, Pointer.decode(data, f"{vref.label} pointer {path!r}")
 
 
@@ -101,7 +94,7 @@ def history(meta, refname: str, since: float) -> Iterator[pygit2.Commit]:
     before it (its state was live when the window opened)."""
     tip = tip_commit(meta, refname)
     try:
-        for c in meta.git.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME):
+        for c in meta.walk(tip):  # git's topological+time order, each commit checked before libgit2 reads it
             yield c
             if c.commit_time < since:
                 return

@@ -216,10 +216,10 @@ class MetaRepo:
             return
         if len(hexid) != 40:
             raise ValueError(f"{hexid!r} is not a full git object id")
-        path = os.path.join(self.path, "objects", hexid[:2], hexid[2:])
+        path = f"{self.path}/objects/{hexid[:2]}/{hexid[2:]}"
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            with open(path, "rb", buffering=0) as f:
+                data = f.readall()
         except (FileNotFoundError, NotADirectoryError):
             return  # packed (or missing): ``get`` remembers it once libgit2 has read it
         except OSError as e:

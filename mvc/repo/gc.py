@@ -79,7 +79,6 @@ def _mark_version(meta, vref, marked: set, seen: set) -> None:
 def mark(repo, opts: GcOptions, now: float, purge: set) -> set[str]:
     """Every chunk id the metadata needs (see the module doc)."""
     meta, marked, seen = repo.meta, set(), set()
-    meta.forget_checked()  # gc deletes by what it reads: every loose object it reads is checked afresh
     since = now - opts.retention_s
     for refname, parsed in reach.mvc_refs(meta):
         tip = reach.tip_commit(meta, refname)
@@ -163,6 +162,7 @@ def _unmarked_old(repo, marked: set, before: float) -> tuple[list[str], int, int
 def plan(repo, opts: GcOptions | None = None, now: float | None = None) -> GcPlan:
     opts = opts or GcOptions()
     now = time.time() if now is None else now
+    repo.meta.forget_checked()  # gc deletes by what it reads: each loose object is checked afresh, once per run
     p = GcPlan(expire=_to_expire(repo, opts.keep_last), purge=_trash_to_purge(repo, opts, now))
     marked = mark(repo, opts, now, set(p.purge))
     p.marked = len(marked)

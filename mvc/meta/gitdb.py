@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator
 import pygit2
 
 from .. import canonical
-from ..errors import IntegrityError, LockError
+from ..errors import ConflictError, IntegrityError, LockError, MvcError
+from ..fsutil import raise_if_full
 
 pygit2.settings.enable_fsync_gitdir(True)
 
@@ -136,6 +137,15 @@ def _git_config(key: str) -> str | None:
         return pygit2.Config.get_global_config()[key]
     except (KeyError, OSError, pygit2.GitError):
         return None
+
+
+def _is_contention(e: Exception) -> bool:
+    """Another writer won: the ref is locked, moved since it was read, created meanwhile, or
+    deleted meanwhile.  Only these are retried (RELIABILITY.md, "Facts")."""
+    if isinstance(e, (pygit2.AlreadyExistsError, KeyError)):
+        return True
+    text = str(e).lower()
+    return "lock" in text or "old reference value does not match" in text
 
 
 def _op_of(message: str) -> str:
@@ -424,6 +434,8 @@ class MetaRepo:
                     crash_hook(f"{op}:after-ref-move")
                 return change.result
             except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, KeyError) as e:
+                if not _is_contention(e):
+                    raise self._move_error(refname, e) from e
                 waited = time.monotonic() - start
                 if "lock" in str(e).lower():
                     self._clear_stale_lock(refname)
@@ -431,6 +443,14 @@ class MetaRepo:
                     raise self._lock_error(refname, waited) from e
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.1)
+
+    def _move_error(self, refname: str, e: Exception) -> MvcError:
+        """A ref move that failed for a reason other than another writer: typed, at once."""
+        if isinstance(e, OSError):
+            raise_if_full(e, self._lock_path(refname))
+        return ConflictError(f"could not move ref {refname} in {self.path}: {e}",
+                             f"check that {self.path} is writable and not damaged (`mvc fsck`), then retry; "
+                             "nothing was changed")
 
     def _lock_path(self, refname: str) -> str:
         return os.path.join(self.path, *refname.split("/")) + ".lock"

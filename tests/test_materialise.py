@@ -85,10 +85,41 @@ def test_planted_symlink_inside_existing_target_is_not_followed(world):
     base, target, store = world
     target.mkdir()
     os.symlink(base / "sentinel", target / "sub")
-    materialise(store, [("sub/keep.txt", _ptr(store))], str(target))
-    assert (base / "sentinel" / "keep.txt").read_text() == "keep"
-    assert not os.path.islink(target / "sub")
-    assert (target / "sub" / "keep.txt").read_bytes() == PAYLOAD
+    before = _tree(base / "sentinel")
+    with pytest.raises(InvalidInputError, match="in the way") as e:
+        materialise(store, [("sub/keep.txt", _ptr(store)), ("top.txt", _ptr(store, b"t"))], str(target))
+    assert e.value.hint
+    assert _tree(base / "sentinel") == before              # nothing written through the link
+    assert os.path.islink(target / "sub") and not (target / "top.txt").exists()   # refused before any move
+
+
+def test_existing_folder_keeps_what_mvc_did_not_write(world):
+    base, target, store = world
+    (target / "sub").mkdir(parents=True)
+    (target / "notes.txt").write_text("mine")
+    (target / "sub" / "other.bin").write_bytes(b"mine too")
+    (target / "f.bin").write_bytes(b"old version of f")
+    materialise(store, [("f.bin", _ptr(store)), ("sub/g.bin", _ptr(store, b"g"))], str(target))
+    assert (target / "notes.txt").read_text() == "mine"
+    assert (target / "sub" / "other.bin").read_bytes() == b"mine too"
+    assert (target / "f.bin").read_bytes() == PAYLOAD and (target / "sub" / "g.bin").read_bytes() == b"g"
+    assert sorted(os.listdir(target)) == ["f.bin", "notes.txt", "sub"]   # no temp folder left
+
+
+def test_folder_in_the_way_of_a_file_is_refused_before_any_move(world):
+    base, target, store = world
+    (target / "f.bin").mkdir(parents=True)
+    with pytest.raises(InvalidInputError, match="is a folder where"):
+        materialise(store, [("a.bin", _ptr(store)), ("f.bin", _ptr(store))], str(target))
+    assert sorted(os.listdir(target)) == ["f.bin"]
+
+
+def test_unwritable_target_is_a_typed_error(world):
+    base, target, store = world
+    (base / "afile").write_text("x")
+    with pytest.raises(InvalidInputError, match="cannot write the folder") as e:
+        materialise(store, [("a.bin", _ptr(store))], str(base / "afile" / "x"))
+    assert e.value.hint
 
 
 def test_corrupt_chunk_leaves_nothing_and_keeps_old_target(world):

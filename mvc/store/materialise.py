@@ -1,6 +1,7 @@
-"""Materialise pointers into a folder: write into a temp folder beside the
-target, verify every byte, then rename into place.  Nothing is ever written
-outside the target, whatever the manifest says."""
+"""Materialise pointers into a folder: write into a temp folder, verify every
+byte, then rename into place (a new folder) or move the files in (an existing
+one).  Nothing is ever written outside the target, whatever the manifest says,
+and nothing mvc did not create is ever deleted."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
-from ..fsutil import fsync_dir
+from ..fsutil import fsync_dir, raise_if_full
 from .chunks import ChunkStore
 from .ingest import THREADED_FROM, _Digest
 from .linkmodes import WholeFiles, check_mode, place
@@ -127,27 +128,34 @@ def _copy_reference(ptr: Pointer, fd: int, hasher: _Digest, label: str, verify_r
 def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: str, label: str = "",
                 verify_refs: bool = True, progress: Callable[[int], None] | None = None,
                 link: str = "copy", cache: StatCache | None = None) -> str:
-    """Write ``entries`` (relpath, pointer) as the folder ``target``; return it.
+    """Write ``entries`` (relpath, pointer) into the folder ``target``; return it.
 
     ``link`` picks how each file gets its bytes (linkmodes.py): copy, hardlink,
     symlink, reflink or auto.
 
-    An existing folder at ``target`` is replaced only after the new one is
-    complete and verified; on any error nothing at ``target`` changes.
+    Every file is written and verified in a temp folder first.  A new target is
+    that folder renamed into place; an existing one receives the files one
+    atomic rename each, after every destination was checked, and keeps every
+    other file it holds (as W&B's download does).  On any error before the
+    renames nothing at ``target`` changes, and mvc never deletes what it did
+    not create.
     """
     check_manifest(p for p, _ in entries)
     link = check_mode(link)
     whole = WholeFiles(store, cache)
     target = os.path.abspath(target)
-    parent = os.path.dirname(target)
     if os.path.islink(target):
         raise InvalidInputError(f"{target} is a symlink; refusing to write through it",
                                 "remove the symlink or choose another folder with root=/-o")
     if os.path.exists(target) and not os.path.isdir(target):
         raise InvalidInputError(f"{target} exists and is not a folder", "remove it or choose another folder")
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
-    os.mkdir(tmp)
+    existing = os.path.isdir(target)
+    _refuse_store_paths(store, target, entries)
+    parent = target if existing else os.path.dirname(target)
+    _folder_op(os.makedirs, parent, exist_ok=True)
+    tmp = os.path.join(parent, f".mvc-download-{secrets.token_hex(4)}" if existing
+                       else f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
+    _folder_op(os.mkdir, tmp)
     try:
         for relpath, ptr in entries:
             dest = os.path.join(tmp, *relpath.split("/"))
@@ -155,15 +163,60 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
             _write_one(store, ptr, dest, f"{label} file {relpath!r}" if label else relpath, verify_refs, whole, link)
             if progress:
                 progress(ptr.size)
-        old = None
-        if os.path.isdir(target):
-            old = os.path.join(parent, f".{os.path.basename(target)}.old-{secrets.token_hex(4)}")
-            os.rename(target, old)
-        os.rename(tmp, target)
-        fsync_dir(parent)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if existing:
+            _merge_into(tmp, target, [p for p, _ in entries])
+        else:
+            _folder_op(os.rename, tmp, target)
+            fsync_dir(parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours: empty after a merge, gone after a rename
     return target
+
+
+def _folder_op(fn, path: str, *args, **kw) -> None:
+    """A folder operation whose failure is the user's to fix: a typed error naming the folder."""
+    try:
+        fn(path, *args, **kw)
+    except OSError as e:
+        raise_if_full(e, path)
+        raise InvalidInputError(f"cannot write the folder {path}: {e.strerror}",
+                                "choose another folder with root=/-o, or fix its permissions") from None
+
+
+def _refuse_store_paths(store: ChunkStore, target: str, entries) -> None:
+    """A download into a folder that holds the store must not write into the store."""
+    root = getattr(store, "root", None)
+    if not root:
+        return
+    root = os.path.realpath(root)
+    for relpath, _ in entries:
+        dest = os.path.realpath(os.path.join(target, *relpath.split("/")))
+        if dest == root or dest.startswith(root + os.sep):
+            raise IntegrityError(f"file {relpath!r} would be written inside the store {root}",
+                                 "download into another folder (root=/-o)")
+
+
+def _merge_into(tmp: str, target: str, relpaths: list[str]) -> None:
+    """Move each verified file from ``tmp`` into ``target``: check every
+    destination first (no folder in the way, no symlinked folder to write
+    through), then one atomic rename per file."""
+    for relpath in relpaths:
+        parts = relpath.split("/")
+        here = target
+        for part in parts[:-1]:
+            here = os.path.join(here, part)
+            if os.path.islink(here) or (os.path.exists(here) and not os.path.isdir(here)):
+                raise InvalidInputError(f"{here} is in the way of {relpath!r} (a symlink or a file where a folder "
+                                        "goes)", "remove it or choose another folder with root=/-o")
+        dest = os.path.join(target, *parts)
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            raise InvalidInputError(f"{dest} is a folder where the version has the file {relpath!r}",
+                                    "remove it or choose another folder with root=/-o")
+    touched = set()
+    for relpath in relpaths:
+        dest = os.path.join(target, *relpath.split("/"))
+        _folder_op(os.makedirs, os.path.dirname(dest), exist_ok=True)
+        _folder_op(os.replace, os.path.join(tmp, *relpath.split("/")), dest)
+        touched.add(os.path.dirname(dest))
+    for folder in touched:
+        fsync_dir(folder)

@@ -213,3 +213,57 @@ def test_log_artifact_other_types(project, model_dir):
     assert sorted(api.artifact_names()) == ["prompt", "train-data"]
     with pytest.raises(InvalidNameError):
         run.log_artifact(str(model_dir), name="x", type="bad type")
+
+
+def _commits(project) -> int:
+    import pygit2
+    repo = pygit2.Repository(str(project / ".mvc"))
+    ref = next(r for r in repo.references if "/artifacts/" in r and r.endswith("/M"))
+    return sum(1 for _ in repo.walk(repo.references[ref].target))
+
+
+def test_relog_with_metadata_updates_that_version(project):
+    """W&B: logging the same content again with metadata updates that version's metadata,
+    description and tags, in one artifact commit; aliases unchanged."""
+    f = _write(project / "m.bin", b"same")
+    run = mvc.init()
+    run.log_model(str(f), name="M", metadata={"acc": 0.5}, description="first")
+    n = _commits(project)
+    again = run.log_artifact(str(f), name="M", type="model", metadata={"acc": 0.9}, description="tuned",
+                             tags=["prod-ready"])
+    assert again.version == "v0" and run.last_log.outcome == "metadata" and run.last_log.committed
+    assert _commits(project) == n + 1
+    a = mvc.Api().artifact("M:v0")
+    assert a.metadata == {"acc": 0.9} and a.description == "tuned"
+    assert a._info.record["tags"] == ["prod-ready"]
+    assert [x.version for x in mvc.Api().artifacts("M")] == ["v0"]
+
+
+def test_relog_without_metadata_keeps_it_and_is_a_no_op(project):
+    f = _write(project / "m.bin", b"same")
+    run = mvc.init()
+    run.log_model(str(f), name="M", metadata={"acc": 0.5}, description="first")
+    n = _commits(project)
+    run.log_model(str(f), name="M")  # no metadata given: nothing to change
+    assert run.last_log.outcome == "nothing" and not run.last_log.committed
+    run.log_model(str(f), name="M", metadata={"acc": 0.5})  # the same metadata: nothing changes either
+    assert run.last_log.outcome == "nothing"
+    assert _commits(project) == n
+    a = mvc.Api().artifact("M:v0")
+    assert a.metadata == {"acc": 0.5} and a.description == "first"
+
+
+def test_relog_moving_aliases_and_metadata_reports_both(project):
+    f, g = project / "m.bin", project / "n.bin"
+    run = mvc.init()
+    run.log_model(str(_write(f, b"a")), name="M")
+    run.log_model(str(_write(g, b"b")), name="M")
+    run.log_model(str(f), name="M", aliases=["best"])
+    assert run.last_log.outcome == "aliases"
+    run.log_model(str(f), name="M", metadata={"acc": 1})
+    assert run.last_log.outcome == "metadata"
+    run.log_model(str(g), name="M", aliases=["best"], metadata={"acc": 2})
+    assert run.last_log.outcome == "aliases+metadata" and not run.last_log.created
+    api = mvc.Api()
+    assert api.artifact("M:best").version == "v1" and api.artifact("M:v1").metadata == {"acc": 2}
+    assert api.artifact("M:v0").metadata == {"acc": 1}

@@ -56,7 +56,24 @@ def test_log_prints_address_and_dedups(project, model_file):
     assert out.startswith("proj/MNIST:v0  (new version; 1 file,")
     assert "aliases: best, latest" in out
     again = mvc("log", model_file, "--name", "MNIST").output
-    assert again.startswith("proj/MNIST:v0  (same content as before")
+    assert again.startswith("proj/MNIST:v0  (same content as v0: nothing changed; 1 file,")
+
+
+def test_log_says_what_a_relog_changed(project, model_file):
+    other = project / "other.bin"
+    other.write_bytes(b"other weights")
+    mvc("log", model_file, "--name", "M")
+    mvc("log", other, "--name", "M")
+    out = mvc("log", model_file, "--name", "M").output
+    assert out.startswith("proj/M:v0  (same content as v0: aliases moved;")
+    out = mvc("log", model_file, "--name", "M", "--metadata", '{"acc": 0.9}').output
+    assert out.startswith("proj/M:v0  (same content as v0: metadata updated;")
+    out = mvc("log", model_file, "--name", "M", "--metadata", '{"acc": 0.9}').output
+    assert out.startswith("proj/M:v0  (same content as v0: nothing changed;")
+    res = json.loads(mvc("log", other, "--name", "M", "--description", "d", "--json").output)
+    assert res["outcome"] == "aliases+metadata" and res["created"] is False
+    out = mvc("show", "M:v1", "--json").output
+    assert json.loads(out)["description"] == "d"
 
 
 def test_log_json_and_run_recorded(project, model_dir):

@@ -190,6 +190,7 @@ class Run:
         self._lock = threading.Lock()
         self._finished = False
         self._logged: list[tuple[Artifact, bool, int, int]] = []
+        self.last_log = None  # the LogResult of the latest log_artifact
         self._outputs: list[dict] = []  # committed once, at finish (docs/design.md)
         self._used: list[Artifact] = []
         self._started = now()
@@ -257,6 +258,7 @@ class Run:
                              self.id, progress)
         v = res.version
         art = Artifact(self._repo, v)
+        self.last_log = res  # what this log did (LogResult.outcome): the CLI reports it
         with self._lock:
             self._outputs.append({"project": v.project, "name": v.name, "version": v.version,
                                   "digest": v.record.get("digest"), "created": res.created, "at": now()})

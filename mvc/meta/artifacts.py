@@ -127,12 +127,15 @@ class Artifacts:
         return self.meta.update(refs.artifact(project, name), edit, self.crash_hook)
 
     def log_version(self, project: str, name: str, entity: str | None, type_: str, files_tree,
-                    record: dict, aliases: list[str], run_id: str | None) -> tuple[VersionInfo, bool, bool]:
+                    record: dict, aliases: list[str], run_id: str | None,
+                    updates: dict | None = None) -> tuple[VersionInfo, str]:
         """Add a version with ``files_tree`` (an Oid, or a callable that builds it: called only
         when a new version is made) unless one with the same digest exists; either way move
-        ``latest`` and ``aliases`` to it.  A re-log whose version already carries ``latest``
-        and every alias changes nothing: no commit (the run records it; docs/design.md).
-        Returns (version, created, committed)."""
+        ``latest`` and ``aliases`` to it.  On a re-log, ``updates`` (metadata, description,
+        tags the caller passed) replace those fields of the existing version in the same commit.
+        A re-log that moves no alias and changes no field makes no commit (the run records it;
+        docs/design.md).  Returns (version, outcome): outcome is "new", "nothing", or "aliases"
+        and/or "metadata" joined by "+"."""
         digest = record["digest"]
 
         def edit(tip):
@@ -141,12 +144,15 @@ class Artifacts:
             al = dict(st.aliases) if st else {}
             existing = self.by_digest(st, digest) if st else None
             wanted = ["latest", *aliases]
-            if existing is not None and all(al.get(a) == existing for a in wanted):
-                raise NoChange((existing, False, False))
             if existing is not None:
-                version, op, changes = existing, "relog", self._relog_changes(st, existing, run_id)
+                version, op = existing, "relog"
+                changes, updated = self._relog_changes(st, existing, run_id, updates or {})
+                moved = any(al.get(a) != existing for a in wanted)
+                outcome = "+".join(w for w, on in (("aliases", moved), ("metadata", updated)) if on)
+                if not outcome:
+                    raise NoChange((existing, "nothing"))
             else:
-                version, op = f"v{info['next']}", "log"
+                version, op, outcome = f"v{info['next']}", "log", "new"
                 changes = self._new_version_changes(info, version, files_tree, record, name, project, entity,
                                                     type_, run_id)
             for a in wanted:
@@ -156,11 +162,11 @@ class Artifacts:
             msg = (f"{op} {name}:{version} (aliases: {', '.join(sorted(set(wanted)))})\n\n"
                    f"Mvc-Op: {op}\nMvc-Version: {version}\nMvc-Digest: {digest}\n"
                    + (f"Mvc-Run: {run_id}\n" if run_id else ""))
-            return TreeEdit(tree, msg, (version, op == "log", True))
+            return TreeEdit(tree, msg, (version, outcome))
 
-        version, created, committed = self._update(project, name, edit)
+        version, outcome = self._update(project, name, edit)
         st = self.state(project, name)
-        return self.version(st, version), created, committed
+        return self.version(st, version), outcome
 
     @staticmethod
     def _checked_info(st, project, name, entity, type_) -> dict:
@@ -173,11 +179,17 @@ class Artifacts:
             )
         return info
 
-    def _relog_changes(self, st, version: str, run_id: str | None) -> dict[str, Any]:
+    def _relog_changes(self, st, version: str, run_id: str | None,
+                       updates: dict) -> tuple[dict[str, Any], bool]:
+        """The version.json of a re-logged version (run added to ``logged_by``, ``updates``
+        applied) and whether ``updates`` changed any field."""
         vrec = dict(self.meta.json(st.tree, f"versions/{version}/version.json", {}))
+        updated = any(vrec.get(k) != v for k, v in updates.items())
+        if updated:
+            vrec.update(updates, updated_at=now())
         if run_id:
             vrec["logged_by"] = list(vrec.get("logged_by", [])) + [{"run": run_id, "at": now()}]
-        return {f"versions/{version}/version.json": self.meta.write_json(vrec)}
+        return {f"versions/{version}/version.json": self.meta.write_json(vrec)}, updated
 
     def _new_version_changes(self, info, version, files_tree, record, name, project, entity, type_,
                              run_id) -> dict[str, Any]:

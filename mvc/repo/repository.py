@@ -34,6 +34,7 @@ class LogResult:
     files: int
     size: int
     committed: bool = True  # False: a no-op re-log (no artifact change); only the run records it
+    outcome: str = "new"    # "new", "nothing", or "aliases" and/or "metadata" joined by "+" (a re-log)
 
 
 def artifact_digest(entries: list[tuple[str, Pointer]]) -> str:
@@ -100,10 +101,14 @@ class Repository:
             if not self.artifacts.has_digest(project, name, record["digest"]):
                 files_tree()  # a new version: its objects are written before the commit
             crash_at("log:after-objects")
-            v, created, committed = self.artifacts.log_version(project, name, entity, type_, files_tree, record,
-                                                               aliases, run_id)
+            updates = {k: record[k] for k, given in (("metadata", metadata), ("description", description),
+                                                     ("tags", tags)) if given}  # applied on a re-log
+            v, outcome = self.artifacts.log_version(project, name, entity, type_, files_tree, record, aliases,
+                                                    run_id, updates)
         crash_at("log:after-ref-move")
-        return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"], committed)
+        created = outcome == "new"
+        return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"],
+                         outcome != "nothing", outcome)
 
     def _files_tree(self, entries: list[tuple[str, Pointer]]):
         """The files/ tree of a new version: one pointer blob per file."""

@@ -25,17 +25,26 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
         with output.Progress("logging", output.tree_size(path), c.quiet) as meter:
             art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
                                    description=description, tags=list(tags), progress=meter)
-        created = art.created_by == run.id
+        res = run.last_log
+        created = res.created
     result = {"address": art.address, "name": art.name, "project": art.project, "version": art.version,
-              "type": art.type, "created": created, "digest": art.digest, "size": art.size,
+              "type": art.type, "created": created, "outcome": res.outcome, "digest": art.digest, "size": art.size,
               "files": art.file_count, "aliases": sorted(art.aliases), "run": run.id}
     if as_json:
         output.emit_json(result)
         return
-    how = "new version" if created else "same content as before; aliases moved"
+    how = _how(res.outcome, art.version)
     files = f"{art.file_count} file" + ("" if art.file_count == 1 else "s")
     click.echo(f"{art.address}  ({how}; {files}, {output.human_size(art.size)}; "
                f"aliases: {', '.join(sorted(art.aliases))})")
+
+
+def _how(outcome: str, version: str) -> str:
+    """What a log did, in words: a new version, or what a re-log of vN's content changed."""
+    if outcome == "new":
+        return "new version"
+    did = {"aliases": "aliases moved", "metadata": "metadata updated", "nothing": "nothing changed"}
+    return f"same content as {version}: " + ", ".join(did[o] for o in outcome.split("+"))
 
 
 def _default_name(path: str) -> str:

@@ -168,3 +168,89 @@ def test_cli_gc_dry_run_and_json(store, project):
     assert store.chunks.has(orphan)
     real = CliRunner().invoke(command, ["--grace", "0", "--retention", "0", "--json"], env=env)
     assert real.exit_code == 0 and orphan in real.output and not store.chunks.has(orphan)
+
+
+def _log_folder(store, project, name, n=40, big=False):
+    folder = project / f"{name}-dir"
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        (folder / f"f{i:03d}.bin").write_bytes(os.urandom(3000 + i))
+    if big:
+        (folder / "big.bin").write_bytes(os.urandom(400_000))  # chunks over the pack limit: loose
+    for f in folder.iterdir():
+        os.utime(f, (time.time() - 60,) * 2)                           # not racy-clean: the stat cache trusts them
+    return store.log(str(folder), name, "model", "proj").version
+
+
+def _downloads(store, address, dest):
+    v, _ = store.resolve(address)
+    store.download(v, str(dest))
+    return sorted(os.listdir(dest))
+
+
+def test_r12_packed_chunks_dry_run_equals_real_run(store, project, tmp_path):
+    """Deleting a packed chunk rewrites its pack; gc must not mistake that
+    rewrite for a writer's freshen and spare the pack's other garbage."""
+    _log_folder(store, project, "a")
+    _log_folder(store, project, "b")
+    assert os.listdir(store.chunks.packs.folder)                      # the folders went into packs
+    store.delete(store.resolve("b:v0")[0])
+    dry = gc.run(store, NOW_OPTS, dry_run=True)
+    assert len(dry.chunks) >= 40
+    real = gc.run(store, NOW_OPTS)
+    assert real.chunks == dry.chunks and real.lines() == dry.lines()
+    assert not set(real.chunks) & _chunks(store)                       # every listed chunk is gone
+    assert gc.run(store, NOW_OPTS).chunks == []                        # nothing left for a next run
+    assert fsck(store).ok
+    assert len(_downloads(store, "a:v0", tmp_path / "out")) == 40
+
+
+def test_sweep_keeps_a_chunk_a_writer_freshens_after_the_plan(store, project):
+    """A packed chunk a live writer reuses after gc planned survives the sweep
+    (its pack is freshened, so the pack's chunks stay); the loose garbage goes."""
+    _log_folder(store, project, "b", big=True)
+    store.delete(store.resolve("b:v0")[0])
+    _age_store(store, 7200)
+    opts = gc.GcOptions(grace_s=3600, retention_s=0)
+    p = gc.plan(store, opts)
+    packed = [c for c in p.chunks if store.chunks.packs.locate(c)]
+    loose = [c for c in p.chunks if c not in packed]
+    assert len(packed) >= 40 and loose
+    store.chunks.freshen([packed[0]])                                  # a writer's dedup or stat-cache hit
+    gc.execute(store, p, opts, time.time())
+    assert sorted(p.chunks) == sorted(loose) and _chunks(store).isdisjoint(loose)
+    assert all(store.chunks.get(c) for c in packed)
+
+
+def _age_store(store, seconds):
+    """Make every chunk file and pack look ``seconds`` old."""
+    t = time.time() - seconds
+    for folder in (os.path.join(store.path, "chunks"), store.chunks.packs.folder):
+        for root, _, files in os.walk(folder):
+            for f in files:
+                os.utime(os.path.join(root, f), (t, t))
+
+
+def test_stat_cache_hit_freshens_chunks_gc_planned_to_delete(store, project, tmp_path, monkeypatch):
+    """Promise 2 / R10: a re-log served by the stat cache (no chunk written)
+    commits between gc's second mark and its sweep; the chunks it needs were
+    old and unmarked when gc planned, and must survive the sweep."""
+    _log_folder(store, project, "m", big=True)
+    store.delete(store.resolve("m:v0")[0])                            # its chunks become garbage...
+    _age_store(store, 7200)                                            # ...older than the grace
+    opts = gc.GcOptions(grace_s=3600, retention_s=0)
+    real_mark, calls = gc.mark, []
+
+    def mark_then_relog(*a, **kw):
+        out = real_mark(*a, **kw)
+        calls.append(1)
+        if len(calls) == 2:                                            # the second mark, before the sweep
+            store.log(str(project / "m-dir"), "n", "model", "proj")
+        return out
+    monkeypatch.setattr(gc, "mark", mark_then_relog)
+    p = gc.run(store, opts)
+    assert len(calls) == 2
+    new = store.resolve("n:v0")[0]
+    assert store.verify(new) == []
+    assert len(_downloads(store, "n:v0", tmp_path / "out")) == 41
+    assert p.chunks == [] and fsck(store).ok

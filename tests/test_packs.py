@@ -93,3 +93,33 @@ def test_batch_reads_its_own_pending_chunks(store):
         big, _ = store.put(big_data)
         assert store.has(small) and store.get(small) == b"tiny" and store.get(big) == big_data
         assert store.put(b"tiny") == (small, False)
+
+
+def test_delete_many_rewrites_each_pack_once_and_keeps_its_age(store):
+    blobs, cids = put_many(store)
+    (old,) = [n for n in os.listdir(store.packs.folder) if n.endswith(".pack")]
+    aged = os.stat(os.path.join(store.packs.folder, old)).st_mtime_ns - 7200 * 10**9
+    os.utime(os.path.join(store.packs.folder, old), ns=(aged, aged))
+    store.delete_many(cids[:30])
+    packs = [n for n in os.listdir(store.packs.folder) if n.endswith(".pack")]
+    assert len(packs) == 1 and packs != [old]                          # one rewrite, not thirty
+    assert os.stat(os.path.join(store.packs.folder, packs[0])).st_mtime_ns == aged
+    fresh = DirChunkStore(store.root)
+    assert set(fresh.ids()) == set(cids[30:]) and [fresh.get(c) for c in cids[30:]] == blobs[30:]
+    assert all(store.mtime(c) == os.stat(os.path.join(store.packs.folder, packs[0])).st_mtime for c in cids[30:])
+
+
+def test_freshen_touches_a_pack_once_per_batch_and_a_loose_chunk_itself(store, monkeypatch):
+    _, cids = put_many(store)
+    loose, _ = store.put(os.urandom(200_000))
+    for path in [os.path.join(store.packs.folder, n) for n in os.listdir(store.packs.folder)] + [store.path(loose)]:
+        os.utime(path, (1, 1))
+    calls = []
+    real = os.utime
+    with store.batch():
+        monkeypatch.setattr(os, "utime", lambda p, *a, **k: (calls.append(p), real(p, *a, **k)))
+        store.freshen(cids[:20])
+        store.freshen(cids[20:] + [loose])
+        monkeypatch.undo()
+    assert len(calls) == 2                                             # the pack once, the loose chunk once
+    assert all(store.mtime(c) > 1000 for c in cids + [loose])

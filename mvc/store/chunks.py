@@ -55,6 +55,16 @@ class ChunkStore:
     def delete(self, cid: str) -> None:
         raise NotImplementedError
 
+    def delete_many(self, cids) -> None:
+        """Delete every chunk of ``cids`` (a backend may group the work)."""
+        for cid in cids:
+            self.delete(cid)
+
+    def freshen(self, cids) -> None:
+        """Mark chunks the caller reuses as written now, so gc's grace period
+        and a writer's lease count from now (a stat-cache hit writes no chunk)."""
+        raise NotImplementedError
+
     def get_view(self, cid: str):
         """Like ``get`` (verified), but may return a read-only view instead of a copy."""
         return self.get(cid)
@@ -120,6 +130,10 @@ class MemoryChunkStore(ChunkStore):
 
     def delete(self, cid):
         self._chunks.pop(cid, None)
+
+    def freshen(self, cids):
+        now = time.time()
+        self._times.update((c, now) for c in cids if c in self._chunks)
 
     def ids(self):
         return iter(list(self._chunks))
@@ -193,7 +207,7 @@ class DirChunkStore(ChunkStore):
     def put(self, data, cid=None, source=None):
         cid = check_id(cid) if cid else chunk_id(data)
         if self.has(cid):
-            self._freshen(cid)
+            self.freshen((cid,))
             return cid, False
         if self._batch is not None:
             self._batch.put(cid, data, source)
@@ -273,12 +287,18 @@ class DirChunkStore(ChunkStore):
 
     def delete(self, cid):
         """Remove a loose chunk, and rewrite every pack that holds it without it."""
-        try:
-            os.unlink(self.path(cid))
-        except FileNotFoundError:
-            pass
-        while self.packs.locate(cid) is not None:
-            rewrite_without(self.packs, cid, self.tmp)
+        self.delete_many((cid,))
+
+    def delete_many(self, cids):
+        """Remove the loose chunks, and rewrite each pack holding any of them
+        once (not once per chunk), keeping its mtime (packs.rewrite_without)."""
+        cids = list(cids)
+        for cid in cids:
+            try:
+                os.unlink(self.path(cid))
+            except FileNotFoundError:
+                pass
+        rewrite_without(self.packs, cids, self.tmp)
 
     def ids(self):
         seen = set()
@@ -295,27 +315,34 @@ class DirChunkStore(ChunkStore):
             if cid not in seen:
                 yield cid
 
-    def _freshen(self, cid: str) -> None:
-        """Touch an existing chunk (or its pack) so gc's grace period counts from now."""
-        for path in (self.path(cid), self._pack_path(cid)):
-            if path:
-                try:
-                    os.utime(path)
-                    return
-                except (FileNotFoundError, PermissionError):
-                    continue
+    def freshen(self, cids):
+        """Touch each packed chunk's pack (once; once per batch inside one), else its file."""
+        self.packs.refresh()
+        where, batch = self.packs._where, self._batch
+        done = batch.fresh_packs if batch is not None else set()
+        for cid in cids:
+            loc = where.get(cid)
+            if loc is None:
+                _touch(self.path(cid))
+            elif loc[0] not in done:
+                done.add(loc[0])
+                _touch(self.packs.path(loc[0], "pack"))
 
     def _pack_path(self, cid: str) -> str | None:
         loc = self.packs.locate(cid)
         return self.packs.path(loc[0], "pack") if loc else None
 
     def mtime(self, cid):
+        """The newer of its file's and its pack's (freshen touches only the pack of a chunk in both)."""
+        times = []
         for path in (self.path(cid), self._pack_path(cid)):
             if path:
                 try:
-                    return os.stat(path).st_mtime
+                    times.append(os.stat(path).st_mtime)
                 except FileNotFoundError:
                     continue
+        if times:
+            return max(times)
         if self._batch is not None and self._batch.has(cid):
             return time.time()
         raise NotFoundError(f"chunk {cid} is missing from the store")
@@ -328,6 +355,13 @@ class DirChunkStore(ChunkStore):
             if loc is None:
                 raise NotFoundError(f"chunk {cid} is missing from the store") from None
             return loc[2]
+
+
+def _touch(path: str) -> None:
+    try:
+        os.utime(path)
+    except (FileNotFoundError, PermissionError):  # gone: the caller's presence check after ingest sees it
+        pass
 
 
 def write_all(fd: int, data) -> None:
@@ -383,6 +417,7 @@ class Batch:
         self.syncer = Worker("mvc-fsync")
         self.syncs = []
         self.written: dict[str, tuple[PendingFile, int, int]] = {}  # packed chunks in pending packs
+        self.fresh_packs: set[str] = set()  # packs freshened in this batch (DirChunkStore.freshen)
         store.packs.refresh()
         self.packs_at_start = store.packs._where
 

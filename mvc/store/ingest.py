@@ -184,6 +184,7 @@ def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None,
     if cache is not None:
         hit = cache.lookup(abspath, st)
         if hit is not None and all(store.has(cid) for cid, _ in hit.chunks):
+            store.freshen(cid for cid, _ in hit.chunks)  # no chunk is written: the lease and grace count from now
             return hit, 0
     started = started or now_ns()
     with open(abspath, "rb") as f:

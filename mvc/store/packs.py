@@ -152,13 +152,22 @@ class PackBuilder:
         return pack, idx
 
 
-def rewrite_without(index: PackIndex, cid: str, tmp: str) -> None:
-    """Delete one packed chunk: write its pack again without it, then drop the old pack."""
-    loc = index.locate(cid)
-    if loc is None:
-        return
-    old = loc[0]
-    keep = [(c, o, n) for c, o, n in index._packs.get(old, []) if c != cid]
+def rewrite_without(index: PackIndex, cids, tmp: str) -> None:
+    """Delete packed chunks: write each pack holding any of ``cids`` again
+    without them (once per pack), then drop the old pack."""
+    gone = set(cids)
+    index.refresh(force=True)
+    while packs := {index._where[c][0] for c in gone if c in index._where}:  # a chunk may be in two packs
+        for old in sorted(packs):
+            _rewrite_pack(index, old, gone, tmp)
+        index.refresh(force=True)
+
+
+def _rewrite_pack(index: PackIndex, old: str, gone: set, tmp: str) -> None:
+    """The new pack keeps the old one's mtime: gc's rewrite is no writer's
+    freshen, so the chunks left in it keep their age (a freshen made
+    meanwhile is read at the last moment and kept)."""
+    keep = [(c, o, n) for c, o, n in index._packs.get(old, []) if c not in gone]
     if keep:
         with open(index.path(old, "pack"), "rb") as f:
             blob = f.read()
@@ -167,8 +176,12 @@ def rewrite_without(index: PackIndex, cid: str, tmp: str) -> None:
             entries.append((c, len(buf), n))
             buf += blob[o:o + n]
         new = xxhash.xxh3_128_hexdigest(buf)
+        ages = [_mtime_ns(index.path(new, "pack"))]  # the same bytes packed before: keep its freshen too
         with AtomicFile(index.path(new, "pack"), tmp_dir=tmp, mode=0o444) as f:
             f.write(buf)
+        ages.append(_mtime_ns(index.path(old, "pack")))
+        if any(ages):
+            os.utime(index.path(new, "pack"), ns=(max(ages),) * 2)
         with AtomicFile(index.path(new, "idx"), tmp_dir=tmp, mode=0o444) as f:
             f.write(encode_index(new, entries))
     for ext in ("idx", "pack"):
@@ -176,4 +189,10 @@ def rewrite_without(index: PackIndex, cid: str, tmp: str) -> None:
             os.unlink(index.path(old, ext))
         except FileNotFoundError:
             pass
-    index.refresh(force=True)
+
+
+def _mtime_ns(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return 0

@@ -264,3 +264,33 @@ def test_link_path_with_bad_target_logs_nothing(store, model_file):
     res = mvc("link", model_file, "--to", "prod", "--alias", "v3", "--name", "M", ok=False)
     assert res.exit_code == 2 and "reserved" in res.stderr
     assert json.loads(mvc("ls", "--json").output) == []
+
+
+def test_use_resolves_once_latest_moving_meanwhile(project):
+    """mvc use resolves ADDRESS once and hands the Artifact on: a `latest` that moves after the
+    resolve does not switch the version fetched, recorded, or counted in the progress total."""
+    import mvc as api
+    f = project / "m.bin"
+    f.write_bytes(b"version zero")
+    with api.init() as r0:
+        r0.log_model(str(f), name="M")
+    art = api.Api().artifact("M")  # what `mvc use M` resolves
+    f.write_bytes(b"version one, longer")
+    with api.init() as r1:
+        r1.log_model(str(f), name="M")  # latest moves to v1
+    with api.init() as run:
+        path = run.use_model(art, root=str(project / "out"))
+        typed = run.use_artifact(art, type="model")
+    assert open(path, "rb").read() == b"version zero"
+    assert typed.version == "v0"
+    assert [i["version"] for i in api.Api().run(run.id).inputs] == ["v0", "v0"]
+
+
+def test_use_artifact_type_mismatch_has_hint(project, model_file):
+    import mvc as api
+    from mvc.errors import InvalidInputError
+    with api.init() as run:
+        run.log_artifact(str(model_file), name="D", type="dataset")
+        with pytest.raises(InvalidInputError) as ei:
+            run.use_artifact("D", type="model")
+    assert "'dataset'" in ei.value.message and "type='dataset'" in ei.value.hint

@@ -22,6 +22,7 @@ from ..meta.artifacts import now
 from ..names import as_list, check_alias, check_name, check_project
 from ..repo import Repository
 from ..repo.lease import pid_alive
+from ..repo.repository import matches_include
 from .artifact import Artifact, Link, default_root, iso
 from .names_gen import run_name
 
@@ -269,13 +270,21 @@ class Run:
                   progress=None) -> Artifact:
         return self.log_artifact(path, name, "model", aliases, metadata, description, progress=progress)
 
-    def use_artifact(self, name: str, type: str | None = None) -> Artifact:
-        """Resolve ``name`` once, record the resolved version as an input, return it."""
+    def use_artifact(self, name, type: str | None = None) -> Artifact:
+        """Resolve ``name`` (an address, or an Artifact already resolved) once, record the
+        resolved version as an input, return it."""
         self._check_open()
-        v, link = self._repo.resolve(name, self.project)
+        v, link = self._resolve(name)
         if type is not None and v.record.get("type") != type:
-            raise InvalidInputError(f"{v.name}:{v.version} has type {v.record.get('type')!r}, not {type!r}")
+            raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {v.record.get('type')!r}, not {type!r}",
+                                    f"pass type={v.record.get('type')!r}, or leave type out to accept any type")
         return self._record_use(v, link)
+
+    def _resolve(self, name):
+        """(version, link) of an address, or of an Artifact (not resolved again: an alias may move)."""
+        if isinstance(name, Artifact):
+            return name._info, name.via_link
+        return self._repo.resolve(name, self.project)
 
     def _record_use(self, v, link) -> Artifact:
         self._repo.runs.write(self.project, self.id, add_input={
@@ -285,12 +294,13 @@ class Run:
         self._used.append(art)
         return art
 
-    def use_model(self, name: str, root: str | None = None, include=None, verify: bool = True,
+    def use_model(self, name, root: str | None = None, include=None, verify: bool = True,
                   progress=None, link: str = "copy") -> str:
-        """Materialise a model version and return its path (the file if it holds one)."""
+        """Materialise a model version (an address, or an Artifact already resolved) and return
+        its path (the file if it holds one)."""
         self._check_open()
         include = as_list(include, "include") or None
-        v, link_info = self._repo.resolve(name, self.project)  # resolved once: an alias may move meanwhile
+        v, link_info = self._resolve(name)  # resolved once: an alias may move meanwhile
         type_ = v.record.get("type") or ""
         if "model" not in type_:
             raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {type_!r}, not a model type",
@@ -298,7 +308,7 @@ class Run:
         art = Artifact(self._repo, v, link_info)
         folder = art.download(root or default_root(art.name, art.version), include, verify, progress, link=link)
         self._record_use(v, link_info)  # only a use that delivered verified files is an input
-        files = [f for f in art.files() if not include or _matches(f.path, include)]
+        files = [f for f in art.files() if not include or matches_include(f.path, include)]
         if len(files) == 1:
             return os.path.join(folder, *files[0].path.split("/"))
         return folder
@@ -404,12 +414,6 @@ def _check_path_arg(path) -> None:
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidInputError(f"path must be a file, folder or reference URI string, not {type(path).__name__}",
                                 "pass e.g. 'model.safetensors', a folder, or 'file:///data/model.bin'")
-
-
-def _matches(path: str, include) -> bool:
-    import fnmatch
-    pats = [include] if isinstance(include, str) else include
-    return any(fnmatch.fnmatch(path, g) for g in pats)
 
 
 def _human(n: float) -> str:

@@ -18,7 +18,7 @@ import pygit2
 
 from ..errors import ConflictError, IntegrityError, NotFoundError
 from . import refs
-from .gitdb import MetaRepo, NoChange, TreeEdit
+from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
 
 
 def now() -> float:
@@ -344,20 +344,4 @@ class Artifacts:
     # ---- history -------------------------------------------------------
     def alias_history(self, project: str, name: str) -> list[dict]:
         """Every alias change, newest first: alias, from, to, who, when, op."""
-        out = []
-        for c in self.meta.history(refs.artifact(project, name)):
-            new = self.meta.json(c.tree, "aliases.json", {})
-            old = self.meta.json(c.parents[0].tree, "aliases.json", {}) if c.parents else {}
-            for a in sorted(set(new) | set(old)):
-                if new.get(a) != old.get(a):
-                    out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
-                                "email": c.author.email, "when": c.commit_time, "op": _trailer(c.message, "Mvc-Op"),
-                                "run": _trailer(c.message, "Mvc-Run"), "commit": str(c.id)})
-        return out
-
-
-def _trailer(message: str, key: str) -> str | None:
-    for line in message.splitlines():
-        if line.startswith(key + ": "):
-            return line[len(key) + 2:].strip()
-    return None
+        return alias_history(self.meta, refs.artifact(project, name))

@@ -148,12 +148,27 @@ def _is_contention(e: Exception) -> bool:
     return "lock" in text or "old reference value does not match" in text
 
 
-def _op_of(message: str) -> str:
-    """The Mvc-Op trailer of a commit message (crash-point labels use it)."""
+def trailer(message: str, key: str) -> str | None:
+    """The value of the ``key`` trailer (e.g. Mvc-Op) of a commit message, or None."""
     for line in message.splitlines():
-        if line.startswith("Mvc-Op: "):
-            return line[8:].strip()
-    return "update"
+        if line.startswith(key + ": "):
+            return line[len(key) + 2:].strip()
+    return None
+
+
+def alias_history(meta: "MetaRepo", refname: str) -> list[dict]:
+    """Every alias change on ``refname`` (an artifact or a registered model), newest first:
+    alias, from, to, who, email, when, op, run, commit."""
+    out = []
+    for c in meta.history(refname):
+        new = meta.json(c.tree, "aliases.json", {})
+        old = meta.json(c.parents[0].tree, "aliases.json", {}) if c.parents else {}
+        for a in sorted(set(new) | set(old)):
+            if new.get(a) != old.get(a):
+                out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
+                            "email": c.author.email, "when": c.commit_time, "op": trailer(c.message, "Mvc-Op"),
+                            "run": trailer(c.message, "Mvc-Run"), "commit": str(c.id)})
+    return out
 
 
 class MetaRepo:
@@ -418,7 +433,7 @@ class MetaRepo:
             self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
             commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
             self.check(commit)  # ... and of a ref's new target
-            op = _op_of(change.message)
+            op = trailer(change.message, "Mvc-Op") or "update"
             if crash_hook:
                 crash_hook("before-ref-move")
                 crash_hook(f"{op}:before-ref-move")

@@ -15,8 +15,8 @@ import pygit2
 
 from ..errors import NotFoundError
 from . import refs
-from .artifacts import VersionInfo, _trailer, now, vindex
-from .gitdb import MetaRepo, NoChange, TreeEdit
+from .artifacts import VersionInfo, now, vindex
+from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
 
 
 @dataclass
@@ -159,16 +159,7 @@ class Registry:
         meta.update(refs.registry(model), edit, self.crash_hook)
 
     def alias_history(self, model: str) -> list[dict]:
-        out = []
-        for c in self.meta.history(refs.registry(model)):
-            new = self.meta.json(c.tree, "aliases.json", {})
-            old = self.meta.json(c.parents[0].tree, "aliases.json", {}) if c.parents else {}
-            for a in sorted(set(new) | set(old)):
-                if new.get(a) != old.get(a):
-                    out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
-                                "email": c.author.email, "when": c.commit_time,
-                                "op": _trailer(c.message, "Mvc-Op"), "commit": str(c.id)})
-        return out
+        return alias_history(self.meta, refs.registry(model))
 
     def delete(self, model: str) -> None:
         """Remove the registered model's ref. Artifact versions are untouched."""

@@ -37,6 +37,12 @@ class LogResult:
     outcome: str = "new"    # "new", "nothing", or "aliases" and/or "metadata" joined by "+" (a re-log)
 
 
+def matches_include(path: str, include) -> bool:
+    """``path`` matches one of the ``include`` globs (a glob or a list of them; fnmatch rules)."""
+    pats = [include] if isinstance(include, str) else include
+    return any(fnmatch.fnmatch(path, g) for g in pats)
+
+
 def artifact_digest(entries: list[tuple[str, Pointer]]) -> str:
     """blake3 of the canonical JSON list of [path, size, file digest], sorted by path."""
     rows = sorted([p, ptr.size, ptr.digest] for p, ptr in entries)

@@ -223,15 +223,19 @@ def ingest_tree(store: ChunkStore, path: str, progress=None,
     return out, new_total
 
 
+HASH_WINDOW = 32 << 20
+
+
 def hash_file(abspath: str) -> tuple[str, int]:
-    """The file digest and size of a file, without storing it (for references)."""
-    hasher = blake3.blake3()
-    size = 0
+    """The file digest and size of a file, without storing it (references, verify, linkmodes):
+    BLAKE3 over mapped windows (a fresh 16 MiB ``read`` per piece doubled the cost: 0.59 s
+    for a GiB here) on every core; one window is mapped at a time, so memory stays bounded."""
+    import mmap
+    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
     with open(abspath, "rb") as f:
-        while True:
-            data = f.read(16 << 20)
-            if not data:
-                break
-            hasher.update(data)
-            size += len(data)
-    return "blake3:" + hasher.hexdigest(), size
+        size = os.fstat(f.fileno()).st_size
+        for off in range(0, size, HASH_WINDOW):
+            n = min(HASH_WINDOW, size - off)
+            with mmap.mmap(f.fileno(), n, prot=mmap.PROT_READ, offset=off) as m:
+                h.update(m)
+    return "blake3:" + h.hexdigest(), size

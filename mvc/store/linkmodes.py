@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import mmap
 import os
 
 import blake3
@@ -30,6 +29,7 @@ import blake3
 from ..errors import IntegrityError, InvalidInputError
 from ..fsutil import AtomicFile
 from .chunks import ChunkStore, DirChunkStore
+from .ingest import hash_file
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
 
@@ -127,21 +127,9 @@ class WholeFiles:
         return path
 
 
-HASH_WINDOW = 32 << 20
-
-
 def _hash_path(path: str) -> str:
-    """BLAKE3 of a file, over mapped windows (a fresh 16 MiB ``read`` per
-    piece doubled the cost: 0.59 s for a GiB here) on every core; one window
-    is mapped at a time, so memory stays bounded."""
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        for off in range(0, size, HASH_WINDOW):
-            n = min(HASH_WINDOW, size - off)
-            with mmap.mmap(f.fileno(), n, prot=mmap.PROT_READ, offset=off) as m:
-                h.update(m)
-    return "blake3:" + h.hexdigest()
+    """BLAKE3 of a file (ingest.hash_file: mapped windows on every core)."""
+    return hash_file(path)[0]
 
 
 def reflink(src: str, dest: str) -> bool:

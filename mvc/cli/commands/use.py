@@ -1,6 +1,7 @@
 """mvc use: materialise a version locally (records a run, job type `cli`)."""
 import click
 
+from ...repo.repository import matches_include
 from .. import context, output
 
 
@@ -18,28 +19,22 @@ def command(address, root, include, link) -> None:
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
     c = context.get()
     include = list(include) or None
-    art = c.api().artifact(address)  # a missing store or address fails here, before a run is recorded
+    # Resolved once, here: a missing store or address fails before a run is recorded, and the
+    # run uses this very version even if `latest` moves meanwhile.
+    art = c.api().artifact(address)
+    files = [f for f in art.files() if not include or matches_include(f.path, include)]
     with c.start_run() as run:
-        with output.Progress("fetching", _total(art, include), c.quiet) as meter:
+        with output.Progress("fetching", sum(f.size for f in files), c.quiet) as meter:
             if "model" in (art.type or ""):
-                path = run.use_model(address, root=root, include=include, progress=meter, link=link)
+                path = run.use_model(art, root=root, include=include, progress=meter, link=link)
             else:
-                path = _use_any(run, address, root, include, meter, link)
+                path = _use_any(run, art, files, root, include, meter, link)
     click.echo(path)
 
 
-def _use_any(run, address, root, include, meter, link="copy") -> str:
+def _use_any(run, art, files, root, include, meter, link="copy") -> str:
     """Non-model types: use_artifact + download (the general form); the file if exactly one was fetched."""
-    import fnmatch
     import os
-    art = run.use_artifact(address)
+    art = run.use_artifact(art)
     folder = art.download(root, include, progress=meter, link=link)
-    files = [f.path for f in art.files() if not include or any(fnmatch.fnmatch(f.path, g) for g in include)]
-    return os.path.join(folder, *files[0].split("/")) if len(files) == 1 else folder
-
-
-def _total(art, include) -> int:
-    if not include:
-        return art.size
-    import fnmatch
-    return sum(f.size for f in art.files() if any(fnmatch.fnmatch(f.path, g) for g in include))
+    return os.path.join(folder, *files[0].path.split("/")) if len(files) == 1 else folder

@@ -317,8 +317,10 @@ class DirChunkStore(ChunkStore):
 
     def freshen(self, cids):
         """Touch each packed chunk's pack (once; once per batch inside one), else its file."""
-        self.packs.refresh()
-        where, batch = self.packs._where, self._batch
+        batch = self._batch
+        if batch is None:
+            self.packs.refresh()
+        where = batch.packs_at_start if batch is not None else self.packs._where  # as has() saw them
         done = batch.fresh_packs if batch is not None else set()
         for cid in cids:
             loc = where.get(cid)

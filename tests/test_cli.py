@@ -294,3 +294,29 @@ def test_use_artifact_type_mismatch_has_hint(project, model_file):
         with pytest.raises(InvalidInputError) as ei:
             run.use_artifact("D", type="model")
     assert "'dataset'" in ei.value.message and "type='dataset'" in ei.value.hint
+
+
+def test_not_found_and_manifest_errors_have_hints(store, model_file):
+    """Each of these errors says what to do next (a non-empty hint)."""
+    from mvc.errors import IntegrityError, NotFoundError
+    from mvc.repo.reach import tip_commit
+    from mvc.store.materialise import check_manifest
+    store.log(str(model_file), "m", "model", "proj")
+    v, _ = store.resolve("m")
+    store.link(v, "R")
+    calls = [
+        lambda: store.artifacts.set_alias("proj", "nope", "v0", "best"),
+        lambda: store.artifacts.save_record("proj", "m", "v9", {"description": "x"}),
+        lambda: store.artifacts.delete_version("proj", "m", "v9", False),
+        lambda: store.registry.set_alias("R", "v0", "gone", remove=True),
+        lambda: store.registry.set_alias("R", "v7", "best"),
+        lambda: store.registry.unlink("R", "v7"),
+        lambda: store.registry.delete("nope"),
+        lambda: tip_commit(store.meta, "refs/mvc/artifacts/proj/nope"),
+        lambda: check_manifest(["a/B.bin", "a/b.bin"]),
+        lambda: check_manifest(["a", "a/b.bin"]),
+    ]
+    for call in calls:
+        with pytest.raises((NotFoundError, IntegrityError)) as ei:
+            call()
+        assert ei.value.hint and "mvc" in ei.value.hint, ei.value.message

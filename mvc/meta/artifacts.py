@@ -228,7 +228,7 @@ class Artifacts:
         def edit(tip):
             st = self.state(project, name, tip) if tip is not None else None
             if st is None:
-                raise NotFoundError(f"artifact {project}/{name} does not exist")
+                raise NotFoundError(f"artifact {project}/{name} does not exist", "list artifacts with `mvc ls`")
             al = dict(st.aliases)
             old = al.get(alias)
             if remove:
@@ -260,7 +260,8 @@ class Artifacts:
         def edit(tip):
             st = self.state(project, name, tip) if tip is not None else None
             if st is None or meta.subtree(st.tree, f"versions/{version}") is None:
-                raise NotFoundError(f"{project}/{name}:{version} does not exist")
+                raise NotFoundError(f"{project}/{name}:{version} does not exist",
+                                    f"list versions with `mvc ls {name}`")
             changes: dict[str, Any] = {}
             rec = dict(meta.json(st.tree, f"versions/{version}/version.json", {}))
             new_rec = dict(rec, **updates)
@@ -289,7 +290,8 @@ class Artifacts:
         def edit(tip):
             st = self.state(project, name, tip) if tip is not None else None
             if st is None or meta.subtree(st.tree, f"versions/{version}") is None:
-                raise NotFoundError(f"{project}/{name}:{version} does not exist")
+                raise NotFoundError(f"{project}/{name}:{version} does not exist",
+                                    f"list versions with `mvc ls {name}`")
             al = dict(st.aliases)
             held = [a for a, v in al.items() if v == version and a != "latest"]
             if held and not delete_aliases:

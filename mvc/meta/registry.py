@@ -125,11 +125,13 @@ class Registry:
             old = al.get(alias)
             if remove:
                 if old is None:
-                    raise NotFoundError(f"registry/{model} has no alias {alias!r}")
+                    raise NotFoundError(f"registry/{model} has no alias {alias!r}",
+                                        f"see its aliases with `mvc registry show {model}`")
                 del al[alias]
             else:
                 if meta.subtree(tip.tree, f"links/{link}") is None:
-                    raise NotFoundError(f"registry/{model} has no link {link}")
+                    raise NotFoundError(f"registry/{model} has no link {link}",
+                                        f"see its links with `mvc registry show {model}`")
                 if old == link:
                     raise NoChange(old)
                 al[alias] = link
@@ -144,7 +146,8 @@ class Registry:
 
         def edit(tip):
             if tip is None or meta.subtree(tip.tree, f"links/{link}") is None:
-                raise NotFoundError(f"registry/{model}:{link} does not exist")
+                raise NotFoundError(f"registry/{model}:{link} does not exist",
+                                    f"see its links with `mvc registry show {model}`")
             rec = meta.json(tip.tree, f"links/{link}/link.json", {})
             al = {a: v for a, v in meta.json(tip.tree, "aliases.json", {}).items() if v != link}
             changes = {f"links/{link}": None, "aliases.json": meta.write_json(al),
@@ -166,4 +169,5 @@ class Registry:
         try:
             self.meta.git.references.delete(refs.registry(model))
         except KeyError:
-            raise NotFoundError(f"registered model {model!r} does not exist") from None
+            raise NotFoundError(f"registered model {model!r} does not exist",
+                                "list registered models with `mvc registry ls`") from None

@@ -45,11 +45,14 @@ def mvc_refs(meta) -> list[tuple[str, tuple]]:
 def tip_commit(meta, refname: str) -> pygit2.Commit:
     tip = meta.tip(refname)
     if tip is None:
-        raise IntegrityError(f"ref {refname} vanished or points at nothing")
+        raise IntegrityError(f"ref {refname} vanished or points at nothing",
+                             "another process deleted it meanwhile: run the command again; if it recurs, "
+                             "run `mvc fsck`")
     try:
         tip.tree  # noqa: B018 - force the tree read
     except (KeyError, ValueError, pygit2.GitError) as e:
-        raise IntegrityError(f"ref {refname}: commit {tip.id} has an unreadable tree ({e})") from None
+        raise IntegrityError(f"ref {refname}: commit {tip.id} has an unreadable tree ({e})",
+                             "run `mvc fsck`; restore the metadata from a remote or a backup") from None
     return tip
 
 

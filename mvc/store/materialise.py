@@ -57,7 +57,9 @@ def check_manifest(paths: Iterable[str]) -> None:
         check_relpath(p)
         low = p.lower()
         if low in seen:
-            raise IntegrityError(f"manifest paths {seen[low]!r} and {p!r} collide on a case-insensitive filesystem")
+            raise IntegrityError(f"manifest paths {seen[low]!r} and {p!r} collide on a case-insensitive filesystem",
+                                 "fetch only one of them with --include (include=[...]); the version's metadata "
+                                 "may be damaged or hostile: run `mvc fsck`")
         seen[low] = p
         files.add(p)
         parts = p.split("/")
@@ -65,7 +67,9 @@ def check_manifest(paths: Iterable[str]) -> None:
             prefixes.add("/".join(parts[:i]))
     clash = files & prefixes
     if clash:
-        raise IntegrityError(f"manifest path {sorted(clash)[0]!r} is both a file and a folder")
+        raise IntegrityError(f"manifest path {sorted(clash)[0]!r} is both a file and a folder",
+                             "the version's metadata is damaged or hostile; run `mvc fsck` and restore it "
+                             "from a remote or a backup")
 
 
 def _file_path(ref: str) -> str:

@@ -1,7 +1,6 @@
 """mvc use: materialise a version locally (records a run, job type `cli`)."""
 import click
 
-from ...repo.repository import matches_include
 from .. import context, output
 
 
@@ -17,6 +16,7 @@ def command(address, root, include, link) -> None:
     """Materialise the version ADDRESS names (verified against its digests) and
     print the path: the file when it holds exactly one, else the folder.
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
+    from ...repo.repository import matches_include  # lazy: `mvc --help` imports no store code
     c = context.get()
     include = list(include) or None
     # Resolved once, here: a missing store or address fails before a run is recorded, and the

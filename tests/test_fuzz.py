@@ -135,9 +135,13 @@ def test_materialise_random_entries(rows, existing):
             ok = False
         after = snapshot_tree(base, meta=False)
         assert {k: v for k, v in after.items() if not k.startswith("w/a/target")} == outside
-        if ok:                                 # exactly the manifest, whole
-            assert {k for k, v in after.items() if k.startswith("w/a/target/") and v is not None and not v.startswith("link:")} == \
-                   {"w/a/target/" + p for p, _, _ in rows}
+        if ok:                                 # the manifest, whole, plus what was there before
+            files = {k for k, v in after.items() if k.startswith("w/a/target/") and v is not None
+                     and not v.startswith("link:")}
+            wrote = {"w/a/target/" + p for p, _, _ in rows}
+            kept = {k for k, v in inside.items() if k != "w/a/target" and v is not None and k not in wrote}
+            assert files == wrote | kept
+            assert all(after[k] == inside[k] for k in kept)   # nothing mvc did not write was touched
         else:                                  # refused or failed: the target is as it was
             assert {k: v for k, v in after.items() if k.startswith("w/a/target")} == inside
     finally:

@@ -228,7 +228,7 @@ class Repository:
         """Materialise a version; ``link``: copy, hardlink, symlink, reflink or auto (store/linkmodes.py)."""
         entries = self.entries(v)
         if include:
-            entries = [(p, ptr) for p, ptr in entries if any(fnmatch.fnmatch(p, g) for g in include)]
+            entries = [(p, ptr) for p, ptr in entries if matches_include(p, include)]
             if not entries:
                 raise NotFoundError(f"no file of {v.name}:{v.version} matches {', '.join(include)}",
                                     f"list its files with `mvc show {v.name}:{v.version}`")

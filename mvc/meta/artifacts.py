@@ -250,6 +250,13 @@ class Artifacts:
 
         return self._update(project, name, edit)
 
+    def _state_with(self, tip, project: str, name: str, version: str) -> ArtifactState:
+        """The state at ``tip``, which must hold ``version`` (NotFoundError otherwise)."""
+        st = self.state(project, name, tip) if tip is not None else None
+        if st is None or self.meta.subtree(st.tree, f"versions/{version}") is None:
+            raise NotFoundError(f"{project}/{name}:{version} does not exist", f"list versions with `mvc ls {name}`")
+        return st
+
     def save_record(self, project: str, name: str, version: str, updates: dict, add: list[str] = (),
                     remove: list[str] = ()) -> None:
         """Change a version's mutable fields (only those in ``updates``), point the aliases in
@@ -258,10 +265,7 @@ class Artifacts:
         meta = self.meta
 
         def edit(tip):
-            st = self.state(project, name, tip) if tip is not None else None
-            if st is None or meta.subtree(st.tree, f"versions/{version}") is None:
-                raise NotFoundError(f"{project}/{name}:{version} does not exist",
-                                    f"list versions with `mvc ls {name}`")
+            st = self._state_with(tip, project, name, version)
             changes: dict[str, Any] = {}
             rec = dict(meta.json(st.tree, f"versions/{version}/version.json", {}))
             new_rec = dict(rec, **updates)
@@ -288,10 +292,7 @@ class Artifacts:
         meta = self.meta
 
         def edit(tip):
-            st = self.state(project, name, tip) if tip is not None else None
-            if st is None or meta.subtree(st.tree, f"versions/{version}") is None:
-                raise NotFoundError(f"{project}/{name}:{version} does not exist",
-                                    f"list versions with `mvc ls {name}`")
+            st = self._state_with(tip, project, name, version)
             al = dict(st.aliases)
             held = [a for a, v in al.items() if v == version and a != "latest"]
             if held and not delete_aliases:

@@ -284,7 +284,7 @@ class Repository:
         if links and not delete_aliases:
             names = ", ".join(f"registry/{li.model}:{li.link}" for li in links)
             raise ConflictError(f"{v.name}:{v.version} is linked as {names}",
-                                "unlink it first (`mvc registry unlink`), or pass delete_aliases=True")
+                                "unlink it first (`mvc registry unlink`), or pass delete_aliases=True (`mvc delete --delete-aliases`)")
         self.artifacts.delete_version(v.project, v.name, v.version, delete_aliases)
 
 

@@ -176,3 +176,22 @@ def test_registry_alias_history_through_api(project):
     staging = [(h["from"], h["to"]) for h in hist if h["alias"] == "staging"]
     assert staging == [("v0", "v1"), (None, "v0")]  # newest first
     assert all(h["who"] == "tester" for h in hist)
+
+
+def test_deleting_a_registered_model_keeps_its_history_and_numbering(project, model_file):
+    run = mvc.init()
+    a = run.log_model(str(model_file), name="D")
+    a.link("R", aliases=["production"])
+    api = mvc.Api()
+    api.repo.registry.delete("R")
+    assert [m.name for m in api.registered_models()] == []
+    with pytest.raises(NotFoundError):
+        api.artifact("registry/R:production")
+    with pytest.raises(NotFoundError):
+        api.repo.registry.delete("R")                      # already gone
+    history = api.alias_history("registry/R")               # the ref keeps who removed what, when
+    removed = [h for h in history if h["to"] is None]
+    assert {h["alias"] for h in removed} == {"latest", "production"} and all(h["who"] for h in removed)
+    again = a.link("R")                                     # the name comes back, numbers go on
+    assert again.version == "v1" and [m.name for m in api.registered_models()] == ["R"]
+    assert api.artifact("D:v0").digest == a.digest

@@ -70,7 +70,9 @@ class Api:
     def alias_history(self, address: str) -> list[dict]:
         addr = parse_address(address)
         if addr.registry:
-            return self.registered_model(addr.name).alias_history()
+            if self.repo.registry.tip(addr.name) is None:   # a deleted model keeps its history
+                self.registered_model(addr.name)             # raises NotFoundError with the hint
+            return self.repo.registry.alias_history(addr.name)
         project = addr.project or self.project
         self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.alias_history(project, addr.name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pygit2
 
 from ..errors import NotFoundError
 from . import refs
@@ -37,10 +36,11 @@ class Registry:
         self.crash_hook = crash_hook
 
     def names(self) -> list[str]:
+        """Registered models that exist (a deleted one keeps its ref, for its history)."""
         out = []
         for r in self.meta.refnames(refs.REGISTRY_PREFIX):
             parsed = refs.parse(r)
-            if parsed and parsed[0] == "registry":
+            if parsed and parsed[0] == "registry" and self.info(parsed[2]) is not None:
                 out.append(parsed[2])
         return out
 
@@ -49,7 +49,8 @@ class Registry:
 
     def info(self, model: str) -> dict | None:
         tip = self.tip(model)
-        return self.meta.json(tip.tree, "model.json", {}) if tip else None
+        info = self.meta.json(tip.tree, "model.json", {}) if tip else None
+        return None if info is None or "deleted_at" in info else info
 
     def aliases(self, model: str, tip=None) -> dict:
         tip = tip or self.tip(model)
@@ -82,6 +83,7 @@ class Registry:
             tree = tip.tree if tip else None
             info = dict(meta.json(tree, "model.json", {})) if tip else {
                 "name": model, "next": 0, "created_at": now(), "description": description or ""}
+            info.pop("deleted_at", None)  # linking into a deleted name brings it back
             al = dict(meta.json(tree, "aliases.json", {})) if tip else {}
             changes: dict[str, Any] = {}
             existing = meta.blob(tree, key)
@@ -165,9 +167,19 @@ class Registry:
         return alias_history(self.meta, refs.registry(model))
 
     def delete(self, model: str) -> None:
-        """Remove the registered model's ref. Artifact versions are untouched."""
-        try:
-            self.meta.git.references.delete(refs.registry(model))
-        except KeyError:
-            raise NotFoundError(f"registered model {model!r} does not exist",
-                                "list registered models with `mvc registry ls`") from None
+        """Delete the registered model: one commit that drops every link and alias
+        and marks model.json deleted.  The ref stays, so alias history (who
+        unlinked what, when) survives; artifact versions are untouched; linking
+        into the name again continues its numbering."""
+        meta = self.meta
+
+        def edit(tip):
+            info = meta.json(tip.tree, "model.json", {}) if tip else None
+            if info is None or "deleted_at" in info:
+                raise NotFoundError(f"registered model {model!r} does not exist",
+                                    "list registered models with `mvc registry ls`")
+            tree = meta.build_tree({"model.json": meta.write_json(dict(info, deleted_at=now())),
+                                    "aliases.json": meta.write_json({})})
+            return TreeEdit(tree, f"delete registered model {model}\n\nMvc-Op: unlink\n")
+
+        meta.update(refs.registry(model), edit, self.crash_hook)

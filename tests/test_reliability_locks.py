@@ -102,3 +102,18 @@ def test_unlock_command_lists_and_clears(tmp_path):
     pid = _kill_holder(HOLD_LEASE, store)
     res = CliRunner().invoke(command, [], env={"MVC_DIR": store})
     assert res.exit_code == 0 and f"PID {pid} (dead)" in res.output and "removed" in res.output
+
+
+def test_quiet_lock_rule_only_on_local_filesystems(tmp_path, monkeypatch):
+    """A ref lock with no holder on this host is stale after QUIET_LOCK_S only where
+    no other host can hold it: on a network filesystem only STALE_LOCK_S counts."""
+    from mvc.meta import gitdb
+    lock = tmp_path / "ref.lock"
+    lock.write_text("")
+    info = {"age": gitdb.QUIET_LOCK_S + 1, "pids": [], "path": str(lock)}
+    assert not gitdb.on_network_fs(str(lock)) and gitdb.lock_is_stale(info)
+    with open("/proc/mounts") as f:                          # pretend tmp_path's filesystem is shared
+        kinds = {line.split()[2] for line in f}
+    monkeypatch.setattr(gitdb, "NETWORK_FS", gitdb.NETWORK_FS | kinds)
+    assert gitdb.on_network_fs(str(lock)) and not gitdb.lock_is_stale(info)
+    assert gitdb.lock_is_stale(dict(info, age=gitdb.STALE_LOCK_S + 1))

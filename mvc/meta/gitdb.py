@@ -88,11 +88,34 @@ def lock_info(lock: str) -> dict | None:
             "inode": st.st_ino, "mtime": st.st_mtime}
 
 
+NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs", "gpfs",
+              "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone"}
+
+
+def on_network_fs(path: str) -> bool:
+    """Whether ``path`` lies on a filesystem other hosts may write (Linux
+    /proc/mounts; unknown counts as network: the cautious answer)."""
+    try:
+        with open("/proc/mounts", encoding="utf-8", errors="replace") as f:
+            mounts = [line.split()[1:3] for line in f if len(line.split()) >= 3]
+    except OSError:
+        return True
+    real = os.path.realpath(path)
+    best, fstype = "", None
+    for point, kind in mounts:
+        point = point.replace("\\040", " ")
+        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, fstype = point, kind
+    return fstype is None or fstype in NETWORK_FS
+
+
 def lock_is_stale(info: dict) -> bool:
     """libgit2 holds a ref lock open for microseconds and records no PID in it:
-    older than QUIET_LOCK_S with no holder on this host, or older than
-    STALE_LOCK_S at all, means its writer died."""
-    return info["age"] > STALE_LOCK_S or (info["age"] > QUIET_LOCK_S and info["pids"] == [])
+    older than QUIET_LOCK_S with no holder on this host (on a local filesystem:
+    a writer on another host sharing a network one would be invisible), or
+    older than STALE_LOCK_S at all, means its writer died."""
+    quiet = info["age"] > QUIET_LOCK_S and info["pids"] == [] and not on_network_fs(info["path"])
+    return info["age"] > STALE_LOCK_S or quiet
 
 
 def clear_stale_lock(lock: str) -> bool:

@@ -67,7 +67,7 @@ def test_dry_run_lists_exactly_what_the_run_deletes(store, project):
 def test_r12_retention_keeps_alias_history_links_and_trash(store, project):
     v0 = _log(store, project, "m", aliases=["prod"])
     v1 = _log(store, project, "m")
-    v2 = _log(store, project, "m")
+    _log(store, project, "m")
     store.link(v1, "Reg")
     store.artifacts.set_alias("proj", "m", "v2", "prod")                # prod: v0 -> v2
     store.delete(store.resolve("m:v0")[0])                            # v0 soft-deleted, in alias history
@@ -131,7 +131,7 @@ def _refuses(store, exc):
 
 
 def test_r11_unknown_namespace(store, project):
-    v = _log(store, project, "m")
+    _log(store, project, "m")
     store.chunks.put(b"orphan")
     store.meta.git.references.create("refs/mvc/proj/futurething/x", store.meta.tip("refs/mvc/proj/artifacts/m").id)
     assert "futurething" in _refuses(store, FormatError).message

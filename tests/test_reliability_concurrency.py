@@ -1,8 +1,6 @@
 """R1, R2, R10, R17: concurrent writers, alias movers, gc and readers, all real subprocesses."""
 from __future__ import annotations
 
-import os
-import time
 
 import pytest
 

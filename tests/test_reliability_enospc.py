@@ -36,8 +36,6 @@ def _passes(small_fs, tmp_path, passes):
     for i in range(passes):
         src = tmp_path / f"src{i}.bin"
         src.write_bytes(os.urandom(300_000))
-        before = sorted(os.listdir(os.path.join(store, "refs", "mvc"))) if os.path.isdir(
-            os.path.join(store, "refs", "mvc")) else []
         try:
             r.log(str(src), f"m{i}", "model", "p")
         except StorageFullError as e:

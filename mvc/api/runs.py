@@ -12,8 +12,6 @@ import socket
 import string
 import sys
 import threading
-import time
-from typing import Any
 
 import pygit2
 

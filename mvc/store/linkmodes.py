@@ -24,7 +24,6 @@ import errno
 import fcntl
 import os
 
-import blake3
 
 from ..errors import IntegrityError, InvalidInputError
 from ..fsutil import AtomicFile

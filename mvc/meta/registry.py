@@ -69,10 +69,13 @@ class Registry:
         return out
 
     def link_info(self, model: str, link: str) -> LinkInfo | None:
-        for li in self.links(model):
-            if li.link == link:
-                return li
-        return None
+        """One link, read directly (not by listing every link of the model)."""
+        tip = self.tip(model)
+        rec = self.meta.json(tip.tree, f"links/{link}/link.json") if tip else None
+        if rec is None:
+            return None
+        al = self.aliases(model, tip)
+        return LinkInfo(model, link, rec, sorted(a for a, v in al.items() if v == link))
 
     def link(self, model: str, v: VersionInfo, aliases: list[str], run_id: str | None,
              description: str | None = None) -> tuple[LinkInfo, bool]:

@@ -26,6 +26,7 @@ MAX_WAIT_S = 60.0
 STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
 PACK_MIN_FILES = int(os.environ.get("MVC_PACK_MIN_FILES", "16"))  # docs/performance.md, "Git packs"
 QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
+LOCK_RECHECK_S = 0.5  # ... when it still is, as the same file, this much later (clear_stale_lock)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _KINDS = (b"blob", b"tree", b"commit", b"tag")
 
@@ -119,14 +120,22 @@ def lock_is_stale(info: dict) -> bool:
 
 
 def clear_stale_lock(lock: str) -> bool:
-    """Remove ``lock`` if it is provably stale; True if removed."""
+    """Remove ``lock`` if it is provably stale; True if removed.
+
+    A live writer closes its lock file after a (possibly slow) fsync and renames
+    it a moment later: seen in that moment it looks old and unheld.  Removing it
+    then would let that rename publish another writer's new lock: a lost update
+    (R1 caught it once under load).  So a lock must look stale twice,
+    LOCK_RECHECK_S apart, as the same file: a live writer's lock is renamed away
+    long before the second look; a dead writer's stays."""
     info = lock_info(lock)
     if info is None or not lock_is_stale(info):
         return False
+    time.sleep(LOCK_RECHECK_S)
+    again = lock_info(lock)
+    if again is None or not lock_is_stale(again) or (again["inode"], again["mtime"]) != (info["inode"], info["mtime"]):
+        return False  # renamed by its writer, or a new writer took it meanwhile
     try:
-        st = os.stat(lock)
-        if st.st_ino != info["inode"] or st.st_mtime != info["mtime"]:
-            return False  # a new writer took it meanwhile
         os.unlink(lock)
     except FileNotFoundError:
         return False

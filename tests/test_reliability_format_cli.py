@@ -48,6 +48,9 @@ INVOCATIONS = {
     "verify": ["verify", "M:v0"],
 }
 
+# Commands that open no store (the resident server's): they must work, and leave the store as it is.
+STORELESS = {"server status": ["server", "status"], "server stop": ["server", "stop"]}
+
 FORMATS = [{"format": 2, "features": []}, {"format": 1, "features": ["packfiles-v9"]}]
 
 
@@ -77,7 +80,7 @@ def newer_store(project, model_file, request):
 
 
 def test_every_command_is_covered():
-    assert _all_commands() == set(INVOCATIONS)
+    assert _all_commands() == set(INVOCATIONS) | set(STORELESS)
 
 
 @pytest.mark.parametrize("newer_store", FORMATS, indirect=True, ids=["format-2", "unknown-feature"])
@@ -93,6 +96,12 @@ def test_every_command_refuses_newer_store_untouched(newer_store):
         assert "upgrade mvc" in r.stderr, key
         assert "Traceback" not in r.stderr, key
         assert snapshot_tree(project) == before, f"mvc {' '.join(argv)} changed the project folder"
+    for key, argv in STORELESS.items():
+        private = dict(env, MVC_SERVER="0", MVC_SERVER_DIR=str(project.parent / "srv"))  # not the session's
+        r = subprocess.run([MVC, *argv], cwd=project, env=private, capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, key
+        assert snapshot_tree(project) == before, key
 
 
 @pytest.mark.parametrize("newer_store", FORMATS, indirect=True, ids=["format-2", "unknown-feature"])

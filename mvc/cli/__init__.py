@@ -1,7 +1,17 @@
 """The `mvc` command line: a thin click layer over mvc.api.
 
-Only click is imported here at start-up; each command module in
-mvc/cli/commands/ is imported when it runs (see main.LazyGroup)."""
-from .main import cli, main
-
+Nothing is imported here: the console script's entry point (client.py) must
+start without click.  ``from mvc.cli import main`` still gives main.main (it
+imports only click; each command module in mvc/cli/commands/ is imported when
+it runs, see main.LazyGroup)."""
 __all__ = ["cli", "main"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        import importlib
+        module = importlib.import_module(f"{__name__}.main")
+        # As `from .main import cli, main` did: the package's `main` is the function.
+        globals().update(cli=module.cli, main=module.main)
+        return globals()[name]
+    raise AttributeError(f"module 'mvc.cli' has no attribute {name!r}")

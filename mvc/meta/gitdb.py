@@ -24,7 +24,11 @@ pygit2.settings.enable_fsync_gitdir(True)
 
 MAX_WAIT_S = 60.0
 STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
-PACK_MIN_FILES = int(os.environ.get("MVC_PACK_MIN_FILES", "16"))  # docs/performance.md, "Git packs"
+PACK_MIN_FILES = 16  # docs/performance.md, "Git packs"; MVC_PACK_MIN_FILES overrides it (read at use)
+
+
+def pack_min_files() -> int:
+    return int(os.environ.get("MVC_PACK_MIN_FILES") or PACK_MIN_FILES)
 QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
 LOCK_RECHECK_S = 0.5  # ... when it still is, as the same file, this much later (clear_stale_lock)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -398,7 +402,7 @@ class MetaRepo:
     def write_files_tree(self, files: dict[str, bytes]) -> pygit2.Oid:
         """Blobs at '/'-separated paths and the folders holding them: one git pack when there
         are at least PACK_MIN_FILES (one fsynced file instead of one per object), else loose."""
-        if len(files) >= PACK_MIN_FILES:
+        if len(files) >= pack_min_files():
             from .packwriter import pack_files_tree
             return pygit2.Oid(raw=pack_files_tree(os.path.join(self.path, "objects"), files))
         return self.build_tree({p: self.write_blob(data) for p, data in files.items()})

@@ -3,9 +3,9 @@ holds a lease, and gc keeps every chunk younger than the oldest live lease.
 
     .mvc/leases/<host>-<pid>-<rand>.json   {"host","pid","start","refreshed","op"}
 
-A daemon thread refreshes the lease every REFRESH_S.  A lease is stale when its
+A daemon thread refreshes the lease every refresh_s() seconds.  A lease is stale when its
 holder is provably gone (same host, dead PID) or when it has not been refreshed
-for EXPIRE_S (another host that died).  docs/format.md, "gc, leases and locks".
+for expire_s() seconds (another host that died).  docs/format.md, "gc, leases and locks".
 """
 from __future__ import annotations
 
@@ -20,8 +20,17 @@ from .. import canonical
 from ..fsutil import AtomicFile
 
 LEASE_DIR = "leases"
-REFRESH_S = float(os.environ.get("MVC_LEASE_REFRESH_S", "120"))
-EXPIRE_S = float(os.environ.get("MVC_LEASE_EXPIRE_S", "1800"))
+
+
+def refresh_s() -> float:
+    """Seconds between lease refreshes (MVC_LEASE_REFRESH_S; read at use, not at import: a
+    resident `mvc` server imports this module once for many commands, each with its own env)."""
+    return float(os.environ.get("MVC_LEASE_REFRESH_S", "120"))
+
+
+def expire_s() -> float:
+    """Seconds after its last refresh that a lease of another host counts as dead (MVC_LEASE_EXPIRE_S)."""
+    return float(os.environ.get("MVC_LEASE_EXPIRE_S", "1800"))
 
 
 def hostname() -> str:
@@ -63,7 +72,7 @@ class LeaseInfo:
     def stale(self, now: float | None = None) -> bool:
         if self.host == hostname():
             return not pid_alive(self.pid)
-        return (now or time.time()) - self.refreshed > EXPIRE_S
+        return (now or time.time()) - self.refreshed > expire_s()
 
     def describe(self) -> str:
         return f"lease {self.path} (host {self.host}, PID {self.pid}, age {self.age:.0f}s)"
@@ -134,7 +143,7 @@ class Lease:
                                      "refreshed": time.time(), "op": self.op}))
 
     def _refresh_loop(self) -> None:
-        while not self._stop.wait(REFRESH_S):
+        while not self._stop.wait(refresh_s()):
             try:
                 self._write()
             except OSError:

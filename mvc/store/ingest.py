@@ -118,13 +118,18 @@ class _Digest:
 # flips one byte of the n-th chunk (1-based, per process) after its id is computed and
 # before it is written.  Inert unless set.  The chunk store's write check must catch it
 # before any ref moves (tests/test_reliability_r8.py).
-_CORRUPT_AT = int(os.environ.get("MVC_TEST_CORRUPT_CHUNK") or 0)
+
+
+def _corrupt_at() -> int:  # read at use: a resident `mvc` server imports this once for many commands
+    return int(os.environ.get("MVC_TEST_CORRUPT_CHUNK") or 0)
+
+
 _seen = [0]
 
 
 def _corrupt_seam(piece):
     _seen[0] += 1
-    if _seen[0] != _CORRUPT_AT or not len(piece):
+    if _seen[0] != _corrupt_at() or not len(piece):
         return piece
     bad = bytearray(piece)
     bad[len(bad) // 2] ^= 0x01
@@ -135,7 +140,7 @@ THREADED_FROM = 8 << 20  # smaller files hash inline: a thread hop costs more th
 
 
 def _put(store: ChunkStore, piece, source: tuple[int, int] | None = None) -> tuple[str, bool]:
-    if _CORRUPT_AT:  # the failing-chunker seam: hash the true bytes, store damaged ones
+    if _corrupt_at():  # the failing-chunker seam: hash the true bytes, store damaged ones
         return store.put(_corrupt_seam(piece), chunk_id(piece))
     return store.put(piece, source=source) if source else store.put(piece)
 

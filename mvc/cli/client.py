@@ -1,0 +1,196 @@
+"""The `mvc` command's entry point: hand the command to a warm server, or run it here.
+
+A Python process that imports pygit2, click and blake3 spends ~0.2 s before it
+does any work, which is most of an unchanged re-log or a hardlink use.  As
+Mercurial's chg does for hg, the first `mvc` starts a server in the background
+(mvc/cli/server.py) that has imported everything once; later commands connect
+to it over a Unix socket, pass their argv, cwd, environment, umask and their
+stdin/stdout/stderr (the descriptors themselves), and the server forks a fresh
+child that runs the command exactly as this process would have.  The child
+writes to this terminal directly; this process forwards signals (Ctrl-C) and
+exits with the child's status.  If the client dies, the child is killed with it.
+
+This module imports only the standard library's socket layer: it is all a
+served command loads.  Anything unusual (no server yet, an unsafe socket
+folder, a platform without pidfds or descriptor passing, MVC_SERVER=0) runs
+the command in this process, so the server is only ever a shortcut.
+Design and measurements: docs/design.md, "A resident server for the CLI".
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+IDLE_S = 600  # a server with no command for this long exits (MVC_SERVER_IDLE)
+SPAWN_WAIT_S = 10  # a server that has not come up this long after its spawn is tried again
+
+
+def main() -> None:
+    mode = os.environ.get("MVC_SERVER", "1").lower()
+    if mode not in ("0", "off", "no", "false"):
+        where = socket_path()
+        code = _served(where) if where is not None else None
+        if code is not None:
+            raise SystemExit(code)
+        if mode == "require":  # tests: fail instead of falling back
+            sys.stderr.write(f"mvc: error: no mvc server answers at {where or 'a safe socket folder'} "
+                             "(MVC_SERVER=require)\n")
+            raise SystemExit(1)
+        if where is not None:
+            _spawn(where)
+    from .main import main as run_here
+    run_here()
+
+
+def server_dir() -> str | None:
+    """The folder of this user's server sockets, made private; None if it is not safe."""
+    base = os.environ.get("MVC_SERVER_DIR")
+    if not base:
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        base = os.path.join(runtime, "mvc") if runtime else f"/tmp/mvc-server-{os.getuid()}"
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        st = os.lstat(base)
+    except OSError:
+        return None
+    import stat
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None  # someone else's folder, or one others can write: never trust a socket there
+    return base
+
+
+def server_key() -> str:
+    """Names the server for this exact code: the interpreter, mvc's own files
+    (an edit or upgrade gets a new server; the old one idles out), the installed
+    packages (site-packages changes on every pip install) and the variables that
+    change how Python imports or decodes."""
+    try:
+        from _blake2 import blake2s
+    except ImportError:  # pragma: no cover - every CPython has it
+        from hashlib import blake2s
+    h = blake2s(digest_size=10)
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parts = [sys.executable, sys.version, pkg, str(os.getuid())]
+    for root, dirs, files in os.walk(pkg):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(root, name))
+                parts.append(f"{root}/{name}:{st.st_mtime_ns}:{st.st_size}")
+    for entry in sys.path:
+        if entry.endswith("site-packages"):
+            try:
+                parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+            except OSError:
+                pass
+    for var in sorted(os.environ):
+        if var.startswith("PYTHON") or var in ("LANG", "LC_ALL", "LC_CTYPE"):
+            parts.append(f"{var}={os.environ[var]}")
+    h.update("\0".join(parts).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def socket_path() -> str | None:
+    if not hasattr(os, "pidfd_open"):  # Linux 5.3+; elsewhere commands run in process
+        return None
+    base = server_dir()
+    if base is None:
+        return None
+    path = os.path.join(base, server_key() + ".sock")
+    return path if len(path.encode()) < 100 else None  # sun_path holds 108 bytes
+
+
+def encode_request(argv: list[str], cwd: str, env: dict[str, str], umask: int) -> bytes:
+    """NUL-separated fields (no argument, path or variable can hold a NUL):
+    cwd, umask, the argument count, the arguments, then NAME=value pairs."""
+    fields = [cwd, str(umask), str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
+    return b"\0".join(os.fsencode(f) for f in fields)
+
+
+def _served(path: str) -> int | None:
+    """Run the command on the server; its exit status, or None if no server took it."""
+    import _socket  # not `socket`: its enums cost 4 ms a call
+    import array
+    import signal
+    import struct
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        request = encode_request(sys.argv, os.getcwd(), dict(os.environ), umask)
+        fds = array.array("i", [0, 1, 2])
+        sock.sendmsg([struct.pack("!I", len(request)) + request],
+                     [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds.tobytes())])
+        started = _recv_exact(sock, 5)
+    except OSError:
+        sock.close()
+        return None  # nobody listening, or the server went away before starting anything
+    if started is None or started[:1] != b"S":
+        sock.close()
+        return None
+
+    def forward(signum, _frame):
+        try:
+            sock.send(bytes([signum]))
+        except OSError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, forward)
+    status = _recv_exact(sock, 5)
+    if status is None:
+        sys.stderr.write("mvc: error: the mvc server stopped while running this command\n"
+                         "mvc: hint: run it again; set MVC_SERVER=0 to run commands without the server\n")
+        return 1
+    kind, value = status[:1], struct.unpack("!I", status[1:])[0]
+    if kind == b"K":  # the command died of a signal: die of the same one
+        try:
+            signal.signal(value, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # SIGKILL and SIGSTOP have no handler to reset
+        os.kill(os.getpid(), value)
+        return 128 + value
+    return value
+
+
+def _recv_exact(sock, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        more = sock.recv(n - len(data))
+        if not more:
+            return None
+        data += more
+    return data
+
+
+def _spawn(path: str) -> None:
+    """Start a server for later commands, detached and silent, unless one is
+    already starting (a marker beside the socket, older than SPAWN_WAIT_S is stale)."""
+    marker = path[:-len(".sock")] + ".spawn"
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            import time
+            if time.time() - os.stat(marker).st_mtime < SPAWN_WAIT_S:
+                return
+            os.unlink(marker)
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return
+    except OSError:
+        return
+    os.close(fd)
+    import subprocess
+    try:
+        subprocess.Popen([sys.executable, "-m", "mvc.cli.server", path], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                         close_fds=True, cwd="/")
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The resident server (mvc/cli/client.py, mvc/cli/server.py), through the
+installed `mvc` script in real processes: a served command must behave exactly
+as one run in its own process, and never outlive the `mvc` process that asked."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import process_alive, stop_servers
+
+MVC = os.path.join(os.path.dirname(sys.executable), "mvc")
+
+
+@pytest.fixture
+def server_env(tmp_path):
+    """A private server folder for this test; the server is up when the fixture returns."""
+    base = tmp_path / "srv"
+    env = dict(os.environ, MVC_SERVER_DIR=str(base), MVC_SERVER_IDLE="60")
+    env.pop("MVC_SERVER", None)
+    subprocess.run([MVC, "--help"], env=env, capture_output=True, check=True)  # starts it
+    deadline = time.monotonic() + 60
+    while not list(base.glob("*.sock")):
+        assert time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.05)
+    env["MVC_SERVER"] = "require"  # from here on a command that is not served fails
+    yield env
+    stop_servers(str(base))
+
+
+def mvc(args, env, cwd, **kw):
+    return subprocess.run([MVC, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_served_commands_match_in_process_ones(project, model_file, server_env):
+    here = dict(server_env, MVC_SERVER="0")
+    assert mvc(["init"], server_env, project).returncode == 0
+    res = mvc(["log", "model.bin", "--name", "M", "--alias", "best"], server_env, project)
+    assert res.returncode == 0 and res.stdout.startswith("proj/M:v0  (new version"), res.stderr
+    for args in (["ls", "M", "--json"], ["show", "M:best"], ["du"], ["--help"], ["log", "--help"]):
+        served, local = mvc(args, server_env, project), mvc(args, here, project)
+        assert (served.returncode, served.stdout, served.stderr) == (local.returncode, local.stdout, local.stderr)
+    rows = json.loads(mvc(["ls", "M", "--json"], server_env, project).stdout)
+    assert [(r["version"], r["aliases"]) for r in rows] == [("v0", ["best", "latest"])]
+
+
+def test_errors_exit_codes_and_env_reach_the_served_command(project, model_file, server_env):
+    mvc(["init"], server_env, project)
+    res = mvc(["show", "Nope:v1"], server_env, project)
+    assert res.returncode == 3 and res.stderr.startswith("mvc: error: ") and res.stdout == ""
+    assert mvc(["frobnicate"], server_env, project).returncode == 2
+    other = dict(server_env, MVC_PROJECT="other")  # each command's own environment, not the server's
+    res = mvc(["log", "model.bin", "--name", "M"], other, project)
+    assert res.returncode == 0 and res.stdout.startswith("other/M:v0"), res.stderr
+
+
+def test_cwd_umask_and_git_identity_are_the_clients(project, model_file, server_env, tmp_path):
+    mvc(["init"], server_env, project)
+    home = tmp_path / "home2"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Served Person\n\temail = served@example.com\n")
+    env = dict(server_env, HOME=str(home))
+    env.pop("MVC_USER")
+    env.pop("MVC_EMAIL")
+    sub = project / "sub"
+    sub.mkdir()
+    res = mvc(["log", "../model.bin", "--name", "M", "--alias", "best"], env, sub)
+    assert res.returncode == 0, res.stderr
+    author = subprocess.run(["git", "--git-dir", str(project / ".mvc"), "log", "--all", "-1", "--format=%an"],
+                            capture_output=True, text=True).stdout.strip()
+    assert author == "Served Person"  # libgit2 looked for .gitconfig in this command's HOME
+    res = mvc(["use", "M:v0", "-o", "out"], env, sub, preexec_fn=lambda: os.umask(0o077))
+    assert res.returncode == 0, res.stderr
+    out = sub / "out" / "model.bin"
+    assert out.read_bytes() == model_file.read_bytes()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # made under the client's umask
+
+
+def _ppids() -> dict[int, int]:
+    out = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if fields[0] != "Z":
+                    out[int(pid)] = int(fields[1])
+            except (OSError, IndexError):
+                pass
+    return out
+
+
+def _served_commands(server_pid: int) -> list[int]:
+    """Commands the server runs: children of its sessions, which are its children."""
+    ppids = _ppids()
+    return [pid for pid, parent in ppids.items() if ppids.get(parent) == server_pid]
+
+
+def _server_pid(env, cwd) -> int:
+    res = mvc(["server", "status"], dict(env, MVC_SERVER="0"), cwd)
+    return int(res.stdout.split("pid ")[1].split(")")[0])
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_a_command_dies_with_its_client_and_logs_nothing(project, server_env, tmp_path, how):
+    mvc(["init"], server_env, project)
+    big = project / "sparse.bin"
+    with open(big, "wb") as f:
+        f.truncate(256 << 30)  # 256 GiB of holes: hashing them takes far longer than this test waits
+    server = _server_pid(server_env, project)
+    client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not _served_commands(server):
+        assert time.monotonic() < deadline and client.poll() is None, client.communicate()
+        time.sleep(0.02)
+    time.sleep(0.3)
+    client.send_signal(getattr(signal, how))
+    _, err = client.communicate(timeout=60)
+    if how == "SIGKILL":
+        assert client.returncode == -signal.SIGKILL
+    else:  # Ctrl-C reaches the command, which stops as `mvc` does: click's "Aborted!"
+        assert client.returncode == 1 and "Aborted" in err, err
+    deadline = time.monotonic() + 30
+    while _served_commands(server):
+        assert time.monotonic() < deadline, "the served command outlived its client"
+        time.sleep(0.05)
+    res = mvc(["ls", "--json"], server_env, project)
+    assert json.loads(res.stdout) == []
+
+
+def test_a_crash_in_a_served_command_is_the_clients_crash(project, model_file, server_env):
+    mvc(["init"], server_env, project)
+    env = dict(server_env, MVC_TEST_CRASH_AT="log:after-chunks")
+    res = mvc(["log", "model.bin", "--name", "M"], env, project)
+    assert res.returncode == -signal.SIGKILL
+    assert json.loads(mvc(["ls", "--json"], server_env, project).stdout) == []
+    assert mvc(["log", "model.bin", "--name", "M"], server_env, project).returncode == 0
+
+
+def test_server_status_and_stop(project, server_env):
+    res = mvc(["server", "status"], server_env, project)
+    assert res.returncode == 0 and res.stdout.startswith("running (pid "), res.stdout
+    pid = int(res.stdout.split("pid ")[1].split(")")[0])
+    res = mvc(["server", "stop"], server_env, project)
+    assert res.stdout.strip() == "stopped 1 server"
+    deadline = time.monotonic() + 30
+    while process_alive(pid):
+        assert time.monotonic() < deadline, "the server did not stop"
+        time.sleep(0.05)
+    res = mvc(["server", "status"], dict(server_env, MVC_SERVER="0"), project)
+    assert res.stdout.startswith("not running")
+
+
+def test_no_server_in_a_folder_others_can_write(project, tmp_path):
+    base = tmp_path / "open"
+    base.mkdir()
+    os.chmod(base, 0o777)
+    env = dict(os.environ, MVC_SERVER_DIR=str(base))
+    for _ in range(2):
+        res = mvc(["--help"], env, project)
+        assert res.returncode == 0  # runs in process
+    time.sleep(0.5)
+    assert os.listdir(base) == []  # and never started a server there
+    res = mvc(["--help"], dict(env, MVC_SERVER="require"), project)
+    assert res.returncode == 1 and "no mvc server" in res.stderr
+
+
+def test_the_server_key_changes_with_the_code(tmp_path, monkeypatch):
+    from mvc.cli import client
+    before = client.server_key()
+    assert before == client.server_key()
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # another import path: another server
+    assert client.server_key() != before
+    monkeypatch.delenv("PYTHONPATH")
+    path = client.__file__
+    st = os.stat(path)
+    try:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # an edit
+        assert client.server_key() != before
+    finally:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert client.server_key() == before
+
+
+def test_request_round_trip():
+    from mvc.cli.client import encode_request
+    from mvc.cli.server import decode_request
+    argv = ["mvc", "log", "a b", "--metadata", '{"x": "=\\u00e9"}', ""]
+    env = {"A": "1", "B": "x=y", "EMPTY": "", "U": "caf\u00e9"}
+    assert decode_request(encode_request(argv, "/tmp/d ir", env, 0o027)) == (argv, "/tmp/d ir", env, 0o027)
+
+
+def test_no_module_reads_the_environment_at_import():
+    """The server imports every module once for many commands, each with its own
+    environment: a module-level os.environ read would freeze the server's."""
+    import ast
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1] / "mvc"
+    bad = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Attribute) and sub.attr in ("environ", "getenv"):
+                    bad.append(f"{path.relative_to(root)}:{sub.lineno}")
+    assert bad == []

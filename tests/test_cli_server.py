@@ -213,3 +213,26 @@ def test_no_module_reads_the_environment_at_import():
                 if isinstance(sub, ast.Attribute) and sub.attr in ("environ", "getenv"):
                     bad.append(f"{path.relative_to(root)}:{sub.lineno}")
     assert bad == []
+
+
+def test_a_command_runs_only_after_the_clients_go_ahead(project, model_file, server_env):
+    """A client that gives up waiting (and runs the command itself) must not
+    have it run on the server too: without the go-ahead byte nothing runs."""
+    import socket
+    import struct
+
+    from mvc.cli.client import encode_request
+    mvc(["init"], server_env, project)
+    sock_path = next(iter((project.parent / "srv").glob("*.sock")))
+    server = _server_pid(server_env, project)
+    request = encode_request([MVC, "log", "model.bin", "--name", "M"], str(project), server_env, 0o022)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(sock_path))
+        socket.send_fds(s, [struct.pack("!I", len(request)) + request], [0, 1, 2])
+        assert s.recv(5)[:1] == b"S"
+        assert _served_commands(server)  # forked, waiting
+    deadline = time.monotonic() + 30
+    while _served_commands(server):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert json.loads(mvc(["ls", "--json"], server_env, project).stdout) == []

@@ -23,6 +23,7 @@ import sys
 
 IDLE_S = 600  # a server with no command for this long exits (MVC_SERVER_IDLE)
 SPAWN_WAIT_S = 10  # a server that has not come up this long after its spawn is tried again
+START_WAIT_S = 10  # a server that has not started a command this long after the connect is passed over
 
 
 def main() -> None:
@@ -115,6 +116,7 @@ def _served(path: str) -> int | None:
     import struct
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(START_WAIT_S)  # a wedged server must not hang `mvc`: run in process instead
     try:
         sock.connect(path)
         umask = os.umask(0o022)
@@ -124,12 +126,15 @@ def _served(path: str) -> int | None:
         sock.sendmsg([struct.pack("!I", len(request)) + request],
                      [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds.tobytes())])
         started = _recv_exact(sock, 5)
+        if started is None or started[:1] != b"S":
+            raise OSError("no start")
+        # The command waits for this go-ahead, so a client that gave up (timed
+        # out, and runs the command itself) can never have it run twice.
+        sock.send(b"G")
+        sock.settimeout(None)
     except OSError:
         sock.close()
         return None  # nobody listening, or the server went away before starting anything
-    if started is None or started[:1] != b"S":
-        sock.close()
-        return None
 
     def forward(signum, _frame):
         try:

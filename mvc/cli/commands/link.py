@@ -24,7 +24,7 @@ def command(source, target, aliases, name, as_json) -> None:
     c = context.get()
     if os.path.exists(source):
         with c.start_run() as run:
-            with output.Progress("logging", output.tree_size(source), c.quiet) as meter:
+            with output.Progress("logging", None, c.quiet) as meter:
                 art = run.log_model(source, name=name, progress=meter)
             link = run.link_artifact(art, target, list(aliases))
     else:

@@ -22,7 +22,7 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
     # stable across invocations, unlike the API's per-run default.
     name = name or _default_name(path)
     with c.start_run() as run:
-        with output.Progress("logging", output.tree_size(path), c.quiet) as meter:
+        with output.Progress("logging", None, c.quiet) as meter:
             art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
                                    description=description, tags=list(tags), progress=meter)
         res = run.last_log

@@ -65,10 +65,15 @@ class Pointer:
             size = int(size)
             if listed.count(b"[") == 1:  # one chunk: ["<32 hex>",<n>]
                 chunks = ((listed[2:34].decode(), int(listed[36:-1])),)
+                total = chunks[0][1]
             else:
                 chunks = tuple((c.decode(), int(n)) for c, n in _CHUNK_RE.findall(listed))
-            if sum(n for _, n in chunks) == size:
-                return cls(size, digest.decode(), chunks, exe == b"true")
+                total = sum(n for _, n in chunks)
+            if total == size:  # every field checked by the regex: set them without the dataclass __init__
+                ptr = object.__new__(cls)
+                ptr.__dict__.update(size=size, digest=digest.decode(), chunks=chunks, executable=exe == b"true",
+                                    ref=None, extra={})
+                return ptr
         try:
             d = canonical.loads(data)
         except (ValueError, UnicodeDecodeError) as e:

@@ -135,9 +135,10 @@ def parse_address(text: str) -> Address:
     body = text
     if "@" in text:
         body, digest = text.rsplit("@", 1)
+        digest = digest.lower()  # as git takes ABCDEF12 for abcdef12
         if not _HEX_RE.fullmatch(digest):
             raise InvalidNameError(
-                f"digest prefix {digest!r} in {text!r} is not at least 8 lowercase hex digits",
+                f"digest prefix {digest!r} in {text!r} is not at least 8 hex digits",
                 "copy at least 8 characters of the digest shown by `mvc ls NAME`",
             )
     elif ":" in text:

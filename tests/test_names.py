@@ -90,7 +90,7 @@ def test_no_suffix_means_latest():
     assert str(parse_address("p/M")) == "p/M:latest"
 
 
-@pytest.mark.parametrize("text", ["", "M@dead", "M@DEADBEEF", "M@xyzxyzxy", "a/b/c/d", "/M", "M:", "p//M",
+@pytest.mark.parametrize("text", ["", "M@dead", "M@xyzxyzxy", "a/b/c/d", "/M", "M:", "p//M",
                                   "M:v1:v2", "registry/RM@deadbeef0", "bad name", ".M:v0", "M:v1/x"])
 def test_bad_addresses(text):
     with pytest.raises(InvalidNameError):
@@ -120,6 +120,7 @@ def test_digest_prefix_resolution_and_ambiguity(project):
     for a in arts:
         assert api.artifact(f"M@{a.digest[:8]}").version == a.version
         assert api.artifact(f"M@{a.digest}").version == a.version
+        assert api.artifact(f"M@{a.digest[:10].upper()}").version == a.version  # as git takes either case
     clash = [a for a in arts if a.digest[0] == dup]
     # an 8-digit clash is astronomically rare, so hand the resolver the shared (shorter) prefix directly
     common = os.path.commonprefix([clash[0].digest, clash[1].digest])

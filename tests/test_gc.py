@@ -254,3 +254,43 @@ def test_stat_cache_hit_freshens_chunks_gc_planned_to_delete(store, project, tmp
     assert store.verify(new) == []
     assert len(_downloads(store, "n:v0", tmp_path / "out")) == 41
     assert p.chunks == [] and fsck(store).ok
+
+
+def test_a_pack_left_without_its_index_is_swept_after_the_grace(store, project, tmp_path):
+    """A crash between renaming a .pack into place and its .idx leaves bytes no
+    reader sees: gc removes such a pack once it is older than the grace (and
+    any live writer's lease), lists it in the dry run, and keeps indexed packs."""
+    _log_folder(store, project, "a")
+    folder = store.chunks.packs.folder
+    indexed = sorted(os.listdir(folder))
+    assert any(n.endswith(".idx") for n in indexed)
+    old, young = os.path.join(folder, "0" * 32 + ".pack"), os.path.join(folder, "1" * 32 + ".pack")
+    for path in (old, young):
+        with open(path, "wb") as f:
+            f.write(b"bytes of a pack whose index never landed")
+    os.utime(old, (time.time() - 7200,) * 2)
+    opts = gc.GcOptions(grace_s=3600)
+    dry = gc.run(store, opts, dry_run=True)
+    assert dry.orphan_packs == [old] and f"pack {old}" in dry.lines()
+    assert os.path.exists(old)                                         # the dry run deleted nothing
+    real = gc.run(store, opts)
+    assert real.lines() == dry.lines()
+    assert sorted(os.listdir(folder)) == sorted(indexed + [os.path.basename(young)])
+    assert fsck(store).ok
+    assert len(_downloads(store, "a:v0", tmp_path / "out")) == 40
+
+
+def test_an_orphan_pack_given_its_index_after_the_plan_is_kept(store, project):
+    _log_folder(store, project, "a")
+    folder = store.chunks.packs.folder
+    idx = next(n for n in os.listdir(folder) if n.endswith(".idx"))
+    pack = os.path.join(folder, idx[:-4] + ".pack")
+    os.rename(os.path.join(folder, idx), os.path.join(store.path, "tmp", "held.idx"))
+    _age_store(store, 7200)
+    opts = gc.GcOptions(grace_s=3600)
+    p = gc.plan(store, opts)
+    assert p.orphan_packs == [pack]
+    os.rename(os.path.join(store.path, "tmp", "held.idx"), os.path.join(folder, idx))  # the writer's .idx lands
+    gc.execute(store, p, opts, time.time())
+    assert p.orphan_packs == [] and os.path.exists(pack)
+    assert fsck(store).ok

@@ -47,6 +47,7 @@ class GcPlan:
     purge: list[tuple[str, str, str]] = field(default_factory=list)   # trash entries to remove
     expire: list[tuple[str, str, str]] = field(default_factory=list)  # versions to move to the trash
     temps: list[str] = field(default_factory=list)
+    orphan_packs: list[str] = field(default_factory=list)  # .pack files a crash left without their .idx
     leases: list[str] = field(default_factory=list)
     marked: int = 0
     kept_young: int = 0
@@ -58,12 +59,14 @@ class GcPlan:
         out += [f"purge {p}/{n}:{v}" for p, n, v in self.purge]
         out += [f"chunk {c}" for c in self.chunks]
         out += [f"temp {t}" for t in self.temps]
+        out += [f"pack {t}" for t in self.orphan_packs]
         out += [f"lease {le}" for le in self.leases]
         return out
 
     def to_json(self) -> dict:
         return {"chunks": self.chunks, "bytes": self.bytes, "purge": [f"{p}/{n}:{v}" for p, n, v in self.purge],
-                "expire": [f"{p}/{n}:{v}" for p, n, v in self.expire], "temps": self.temps, "leases": self.leases,
+                "expire": [f"{p}/{n}:{v}" for p, n, v in self.expire], "temps": self.temps,
+                "orphan_packs": self.orphan_packs, "leases": self.leases,
                 "marked": self.marked, "kept_young": self.kept_young, "cutoff": self.cutoff}
 
 
@@ -143,6 +146,24 @@ def _old_temps(repo, before: float) -> list[str]:
     return out
 
 
+def _orphan_packs(repo, before: float) -> list[str]:
+    """Pack files without their index, older than ``before``: a writer renames
+    the .pack into place just before its .idx, so a crash between the two
+    leaves bytes no reader can see and nothing else would ever delete."""
+    folder = getattr(getattr(repo.chunks, "packs", None), "folder", None)
+    out = []
+    for name in sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []:
+        if not name.endswith(".pack") or os.path.exists(os.path.join(folder, name[:-5] + ".idx")):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            if os.lstat(path).st_mtime < before:
+                out.append(path)
+        except FileNotFoundError:
+            continue
+    return out
+
+
 def _unmarked_old(repo, marked: set, before: float) -> tuple[list[str], int, int]:
     out, total, young = [], 0, 0
     for cid in repo.chunks.ids():
@@ -169,6 +190,7 @@ def plan(repo, opts: GcOptions | None = None, now: float | None = None) -> GcPla
     p.cutoff = cutoff(repo, opts, now)
     p.chunks, p.bytes, p.kept_young = _unmarked_old(repo, marked, p.cutoff)
     p.temps = _old_temps(repo, now - opts.grace_s)
+    p.orphan_packs = _orphan_packs(repo, p.cutoff)
     p.leases = [le.path for le in lease.list_leases(repo.path) if le.stale(now)]
     return p
 
@@ -257,6 +279,9 @@ def execute(repo, p: GcPlan, opts: GcOptions, now: float) -> GcPlan:
     p.chunks = _delete_chunks(repo, [c for c in p.chunks if c not in still], before)
     crash_at("gc:after-sweep")
     _remove_paths(p.temps)
+    # Again, now: a writer may have given one its index, or written the same pack anew, since the plan.
+    p.orphan_packs = [path for path in p.orphan_packs if path in _orphan_packs(repo, before)]
+    _remove_paths(p.orphan_packs)
     p.leases = [le.path for le in lease.remove_stale(repo.path) if le.path in p.leases]
     return p
 

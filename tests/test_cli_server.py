@@ -236,3 +236,21 @@ def test_a_command_runs_only_after_the_clients_go_ahead(project, model_file, ser
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert json.loads(mvc(["ls", "--json"], server_env, project).stdout) == []
+
+
+def test_a_client_with_other_limits_gets_its_own_server():
+    """A forked command inherits the server's resource limits and cgroup, not
+    its client's: a client under other limits (a batch job's) must not share."""
+    import resource
+    code = "from mvc.cli.client import server_key; print(server_key())"
+
+    def key(preexec=None):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              preexec_fn=preexec).stdout.strip()
+
+    def lower_fsize():
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 30, hard))
+
+    assert key() == key()
+    assert key(lower_fsize) != key()

@@ -61,10 +61,12 @@ def server_dir() -> str | None:
 
 
 def server_key() -> str:
-    """Names the server for this exact code: the interpreter, mvc's own files
-    (an edit or upgrade gets a new server; the old one idles out), the installed
-    packages (site-packages changes on every pip install) and the variables that
-    change how Python imports or decodes."""
+    """Names the server for this exact code and place: the interpreter, mvc's own
+    files (an edit or upgrade gets a new server; the old one idles out), the
+    installed packages (site-packages changes on every pip install), the
+    variables that change how Python imports or decodes, and what a forked
+    command inherits from the server rather than from its client: the mount
+    namespace, the cgroup (a batch job's memory limit) and the resource limits."""
     try:
         from _blake2 import blake2s
     except ImportError:  # pragma: no cover - every CPython has it
@@ -84,11 +86,32 @@ def server_key() -> str:
                 parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
             except OSError:
                 pass
+    parts.append(_inherited())
     for var in sorted(os.environ):
         if var.startswith("PYTHON") or var in ("LANG", "LC_ALL", "LC_CTYPE"):
             parts.append(f"{var}={os.environ[var]}")
     h.update("\0".join(parts).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
+
+
+def _inherited() -> str:
+    out = []
+    for ns in ("mnt", "pid", "user"):
+        try:
+            out.append(os.readlink(f"/proc/self/ns/{ns}"))
+        except OSError:
+            pass
+    try:
+        with open("/proc/self/cgroup", "rb") as f:
+            out.append(f.read().decode("utf-8", "replace"))
+    except OSError:
+        pass
+    import resource
+    for name in ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_CORE",
+                 "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_MEMLOCK"):
+        if hasattr(resource, name):
+            out.append(f"{name}={resource.getrlimit(getattr(resource, name))}")
+    return "\0".join(out)
 
 
 def socket_path() -> str | None:

@@ -254,3 +254,4 @@ def test_a_client_with_other_limits_gets_its_own_server():
 
     assert key() == key()
     assert key(lower_fsize) != key()
+    assert key(lambda: os.nice(5)) != key()  # `nice mvc ...` must not run at the server's priority

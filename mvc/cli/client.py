@@ -66,7 +66,8 @@ def server_key() -> str:
     installed packages (site-packages changes on every pip install), the
     variables that change how Python imports or decodes, and what a forked
     command inherits from the server rather than from its client: the mount
-    namespace, the cgroup (a batch job's memory limit) and the resource limits."""
+    namespace, the cgroup (a batch job's memory limit), the resource limits,
+    the nice value and the CPUs it may run on."""
     try:
         from _blake2 import blake2s
     except ImportError:  # pragma: no cover - every CPython has it
@@ -106,6 +107,9 @@ def _inherited() -> str:
             out.append(f.read().decode("utf-8", "replace"))
     except OSError:
         pass
+    out.append(f"nice={os.getpriority(os.PRIO_PROCESS, 0)}")  # `nice mvc log ...`
+    if hasattr(os, "sched_getaffinity"):
+        out.append(f"cpus={sorted(os.sched_getaffinity(0))}")  # `taskset -c 0 mvc ...`
     import resource
     for name in ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CPU", "RLIMIT_CORE",
                  "RLIMIT_STACK", "RLIMIT_NPROC", "RLIMIT_MEMLOCK"):

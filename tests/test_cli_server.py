@@ -255,3 +255,36 @@ def test_a_client_with_other_limits_gets_its_own_server():
     assert key() == key()
     assert key(lower_fsize) != key()
     assert key(lambda: os.nice(5)) != key()  # `nice mvc ...` must not run at the server's priority
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_ctrl_z_stops_the_served_command_and_fg_resumes_it(project, server_env):
+    mvc(["init"], server_env, project)
+    with open(project / "sparse.bin", "wb") as f:
+        f.truncate(256 << 30)
+    server = _server_pid(server_env, project)
+    client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not _served_commands(server):
+        assert time.monotonic() < deadline and client.poll() is None
+        time.sleep(0.02)
+    command = _served_commands(server)[0]
+    try:
+        client.send_signal(signal.SIGTSTP)
+        deadline = time.monotonic() + 30
+        while _state(command) != "T" or _state(client.pid) != "T":  # both stopped, as one process would be
+            assert time.monotonic() < deadline, (_state(command), _state(client.pid))
+            time.sleep(0.02)
+        client.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while _state(command) == "T":
+            assert time.monotonic() < deadline, "the command was not resumed"
+            time.sleep(0.02)
+    finally:
+        client.kill()
+        client.communicate(timeout=60)

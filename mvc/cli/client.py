@@ -169,8 +169,15 @@ def _served(path: str) -> int | None:
         except OSError:
             pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    def suspend(_signum, _frame):  # Ctrl-Z: stop the command, then this process, as a shell expects
+        forward(signal.SIGSTOP, None)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, suspend)  # resumed (fg/bg): the SIGCONT handler resumes the command
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCONT):
         signal.signal(sig, forward)
+    signal.signal(signal.SIGTSTP, suspend)
     status = _recv_exact(sock, 5)
     if status is None:
         sys.stderr.write("mvc: error: the mvc server stopped while running this command\n"

@@ -288,3 +288,32 @@ def test_ctrl_z_stops_the_served_command_and_fg_resumes_it(project, server_env):
     finally:
         client.kill()
         client.communicate(timeout=60)
+
+
+def test_a_server_that_drops_the_request_means_run_here_not_start_another(project, tmp_path):
+    """Something listens but starts nothing (a server going away, one that
+    cannot take this client): the command runs in process, and no second
+    server is spawned to replace the one listening."""
+    import socket
+    import threading
+    env = dict(os.environ, MVC_SERVER_DIR=str(tmp_path / "srv2"), MVC_SERVER="0")
+    path = mvc(["server", "status"], env, project).stdout.split("socket: ")[1].strip()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(8)
+
+    def drop():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=drop, daemon=True).start()
+    try:
+        res = mvc(["--help"], dict(env, MVC_SERVER="1"), project)
+        assert res.returncode == 0 and res.stdout.startswith("Usage: mvc"), res.stderr
+        assert os.listdir(tmp_path / "srv2") == [os.path.basename(path)]  # no spawn marker, no new server
+    finally:
+        listener.close()

@@ -30,15 +30,17 @@ def main() -> None:
     mode = os.environ.get("MVC_SERVER", "1").lower()
     if mode not in ("0", "off", "no", "false"):
         where = socket_path()
-        code = _served(where) if where is not None else None
+        try:
+            code = _served(where) if where is not None else None
+        except ConnectionError:  # nobody listens there: start a server for the next command
+            code = None
+            _spawn(where)
         if code is not None:
             raise SystemExit(code)
         if mode == "require":  # tests: fail instead of falling back
             sys.stderr.write(f"mvc: error: no mvc server answers at {where or 'a safe socket folder'} "
                              "(MVC_SERVER=require)\n")
             raise SystemExit(1)
-        if where is not None:
-            _spawn(where)
     from .main import main as run_here
     run_here()
 
@@ -136,7 +138,9 @@ def encode_request(argv: list[str], cwd: str, env: dict[str, str], umask: int) -
 
 
 def _served(path: str) -> int | None:
-    """Run the command on the server; its exit status, or None if no server took it."""
+    """Run the command on the server; its exit status, or None if the server did
+    not take it (a descriptor it cannot pass, a server going away).  Raises
+    ConnectionError when no server listens at ``path``."""
     import _socket  # not `socket`: its enums cost 4 ms a call
     import array
     import signal
@@ -146,6 +150,10 @@ def _served(path: str) -> int | None:
     sock.settimeout(START_WAIT_S)  # a wedged server must not hang `mvc`: run in process instead
     try:
         sock.connect(path)
+    except OSError as e:
+        sock.close()
+        raise ConnectionError(str(e)) from None
+    try:
         umask = os.umask(0o022)
         os.umask(umask)
         request = encode_request(sys.argv, os.getcwd(), dict(os.environ), umask)

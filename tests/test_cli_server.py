@@ -317,3 +317,17 @@ def test_a_server_that_drops_the_request_means_run_here_not_start_another(projec
         assert os.listdir(tmp_path / "srv2") == [os.path.basename(path)]  # no spawn marker, no new server
     finally:
         listener.close()
+
+
+def test_a_closed_stdin_is_never_passed_to_the_server(project, server_env):
+    """With fd 0 closed the client's own socket would take its number and be
+    passed as the command's stdin: such a command is not served (MVC_SERVER=require
+    shows it; without it, it runs in process)."""
+    close0 = lambda: os.close(0)  # noqa: E731
+    res = subprocess.run([MVC, "--help"], env=server_env, cwd=str(project), capture_output=True, text=True,
+                         preexec_fn=close0)
+    assert res.returncode == 1 and "no mvc server answers" in res.stderr
+    assert mvc(["--help"], server_env, project).returncode == 0  # served when stdin is open
+    res = subprocess.run([MVC, "--help"], env=dict(server_env, MVC_SERVER="1"), cwd=str(project),
+                         capture_output=True, text=True, preexec_fn=close0)
+    assert res.returncode == 0 and res.stdout.startswith("Usage: mvc")

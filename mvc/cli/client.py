@@ -29,7 +29,7 @@ START_WAIT_S = 10  # a server that has not started a command this long after the
 def main() -> None:
     mode = os.environ.get("MVC_SERVER", "1").lower()
     if mode not in ("0", "off", "no", "false"):
-        where = socket_path()
+        where = socket_path() if _std_fds_open() else None
         try:
             code = _served(where) if where is not None else None
         except ConnectionError:  # nobody listens there: start a server for the next command
@@ -43,6 +43,17 @@ def main() -> None:
             raise SystemExit(1)
     from .main import main as run_here
     run_here()
+
+
+def _std_fds_open() -> bool:
+    """A closed stdin/stdout/stderr cannot be passed (and a socket opened here
+    would take its number): such a command runs in process, as it would anyway."""
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def server_dir() -> str | None:

@@ -116,11 +116,11 @@ def test_a_command_dies_with_its_client_and_logs_nothing(project, server_env, tm
     server = _server_pid(server_env, project)
     client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    leases = project / ".mvc" / "leases"
     deadline = time.monotonic() + 30
-    while not _served_commands(server):
+    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):  # the log is under way
         assert time.monotonic() < deadline and client.poll() is None, client.communicate()
         time.sleep(0.02)
-    time.sleep(0.3)
     client.send_signal(getattr(signal, how))
     _, err = client.communicate(timeout=60)
     if how == "SIGKILL":
@@ -269,8 +269,9 @@ def test_ctrl_z_stops_the_served_command_and_fg_resumes_it(project, server_env):
     server = _server_pid(server_env, project)
     client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    leases = project / ".mvc" / "leases"
     deadline = time.monotonic() + 30
-    while not _served_commands(server):
+    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):  # the log is under way
         assert time.monotonic() < deadline and client.poll() is None
         time.sleep(0.02)
     command = _served_commands(server)[0]

@@ -175,28 +175,20 @@ def _served(path: str) -> int | None:
         if started is None or started[:1] != b"S":
             raise OSError("no start")
         # The command waits for this go-ahead, so a client that gave up (timed
-        # out, and runs the command itself) can never have it run twice.
-        sock.send(b"G")
+        # out, and runs the command itself) can never have it run twice.  Signals
+        # wait meanwhile: one that came between the go-ahead and the handlers
+        # would act on this process alone; after them it is the command's.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _forwarded(signal))
+        try:
+            sock.send(b"G")
+            _forward_signals(sock, signal)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         sock.settimeout(None)
     except OSError:
         sock.close()
         return None  # nobody listening, or the server went away before starting anything
 
-    def forward(signum, _frame):
-        try:
-            sock.send(bytes([signum]))
-        except OSError:
-            pass
-
-    def suspend(_signum, _frame):  # Ctrl-Z: stop the command, then this process, as a shell expects
-        forward(signal.SIGSTOP, None)
-        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTSTP)
-        signal.signal(signal.SIGTSTP, suspend)  # resumed (fg/bg): the SIGCONT handler resumes the command
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCONT):
-        signal.signal(sig, forward)
-    signal.signal(signal.SIGTSTP, suspend)
     status = _recv_exact(sock, 5)
     if status is None:
         sys.stderr.write("mvc: error: the mvc server stopped while running this command\n"
@@ -211,6 +203,30 @@ def _served(path: str) -> int | None:
         os.kill(os.getpid(), value)
         return 128 + value
     return value
+
+
+def _forwarded(signal) -> tuple:
+    return (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCONT, signal.SIGTSTP)
+
+
+def _forward_signals(sock, signal) -> None:
+    """Hand the command what this process receives: Ctrl-C, termination,
+    hang-up; Ctrl-Z stops the command and then this process, and `fg`/`bg`
+    (SIGCONT) resume both, as job control expects of one process."""
+    def forward(signum, _frame):
+        try:
+            sock.send(bytes([signum]))
+        except OSError:
+            pass
+
+    def suspend(_signum, _frame):
+        forward(signal.SIGSTOP, None)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, suspend)
+
+    for sig in _forwarded(signal):
+        signal.signal(sig, suspend if sig == signal.SIGTSTP else forward)
 
 
 def _recv_exact(sock, n: int) -> bytes | None:

@@ -332,3 +332,28 @@ def test_a_closed_stdin_is_never_passed_to_the_server(project, server_env):
     res = subprocess.run([MVC, "--help"], env=dict(server_env, MVC_SERVER="1"), cwd=str(project),
                          capture_output=True, text=True, preexec_fn=close0)
     assert res.returncode == 0 and res.stdout.startswith("Usage: mvc")
+
+
+def test_a_command_dies_with_its_session_and_the_client_says_so(project, server_env):
+    """If the process between client and command (the session) is killed, the
+    command is killed with it and the client exits 1 saying the server stopped."""
+    mvc(["init"], server_env, project)
+    with open(project / "sparse.bin", "wb") as f:
+        f.truncate(256 << 30)
+    server = _server_pid(server_env, project)
+    client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    leases = project / ".mvc" / "leases"
+    deadline = time.monotonic() + 30
+    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):
+        assert time.monotonic() < deadline and client.poll() is None
+        time.sleep(0.02)
+    command = _served_commands(server)[0]
+    os.kill(_ppids()[command], signal.SIGKILL)  # the session
+    _, err = client.communicate(timeout=60)
+    assert client.returncode == 1 and "the mvc server stopped while running this command" in err
+    deadline = time.monotonic() + 30
+    while process_alive(command):
+        assert time.monotonic() < deadline, "the command outlived its session"
+        time.sleep(0.05)
+    assert json.loads(mvc(["ls", "--json"], server_env, project).stdout) == []

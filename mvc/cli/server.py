@@ -34,7 +34,7 @@ from .client import IDLE_S, server_dir
 def preload() -> None:
     """Everything a command would import: the point of the server."""
     import importlib
-    for name in ("blake3", "click", "pygit2", "pyfastcdc", "sqlite3", "tabulate", "xxhash"):
+    for name in ("blake3", "click", "ctypes", "pygit2", "pyfastcdc", "sqlite3", "tabulate", "xxhash"):
         importlib.import_module(name)
     import pkgutil
 
@@ -197,6 +197,7 @@ def _command(conn: socket.socket, fds: list[int], go: int, argv: list[str], cwd:
     code = 1
     try:
         conn.close()
+        _die_with_parent()
         if os.read(go, 1) != b"G":
             os._exit(code)
         os.close(go)
@@ -236,6 +237,21 @@ def _command(conn: socket.socket, fds: list[int], go: int, argv: list[str], cwd:
         except BaseException:
             pass
         os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """A command whose session is killed dies too (PR_SET_PDEATHSIG): the session
+    is what tells the client how the command ended, and a command must never run
+    on unseen (`pkill -f mvc.cli.server` matches sessions as well as the server)."""
+    import ctypes
+    session = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != session:  # the session died before the prctl took hold
+        os._exit(1)
 
 
 def _exit_code(value) -> int:

@@ -135,15 +135,7 @@ def cutoff(repo, opts: GcOptions, now: float) -> float:
 
 def _old_temps(repo, before: float) -> list[str]:
     tmp = os.path.join(repo.path, "tmp")
-    out = []
-    for name in sorted(os.listdir(tmp)) if os.path.isdir(tmp) else []:
-        p = os.path.join(tmp, name)
-        try:
-            if os.lstat(p).st_mtime < before:
-                out.append(p)
-        except FileNotFoundError:
-            continue
-    return out
+    return _older_than(tmp, sorted(os.listdir(tmp)) if os.path.isdir(tmp) else [], before)
 
 
 def _orphan_packs(repo, before: float) -> list[str]:
@@ -151,10 +143,15 @@ def _orphan_packs(repo, before: float) -> list[str]:
     the .pack into place just before its .idx, so a crash between the two
     leaves bytes no reader can see and nothing else would ever delete."""
     folder = getattr(getattr(repo.chunks, "packs", None), "folder", None)
+    names = sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
+    return _older_than(folder, [n for n in names if n.endswith(".pack")
+                                and not os.path.exists(os.path.join(folder, n[:-5] + ".idx"))], before)
+
+
+def _older_than(folder: str, names: list[str], before: float) -> list[str]:
+    """The paths of ``names`` in ``folder`` last modified before ``before`` (gone ones skipped)."""
     out = []
-    for name in sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []:
-        if not name.endswith(".pack") or os.path.exists(os.path.join(folder, name[:-5] + ".idx")):
-            continue
+    for name in names:
         path = os.path.join(folder, name)
         try:
             if os.lstat(path).st_mtime < before:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import FormatError, IntegrityError, MvcError, NotFoundError
 from ..meta.gitdb import lock_info, lock_is_stale
+from ..store.ingest import hash_file
 from . import lease, reach
 
 
@@ -211,7 +212,7 @@ def _check_whole_files(repo, report: FsckReport) -> None:
             if len(name) != 64 or n.startswith("."):
                 continue
             try:
-                got = _blake3_file(path)
+                got = hash_file(path)[0].removeprefix("blake3:")
             except OSError as e:
                 got = f"unreadable ({e.strerror})"
             if got != name:
@@ -220,15 +221,6 @@ def _check_whole_files(repo, report: FsckReport) -> None:
                     f"{got}; files hardlinked or symlinked from it share the damage",
                     fix=f"remove it (rm -f {path}): the next linked use rebuilds it from the chunks; "
                         "re-download linked copies"))
-
-
-def _blake3_file(path: str) -> str:
-    import blake3
-    h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    with open(path, "rb") as f:
-        while data := f.read(16 << 20):
-            h.update(data)
-    return h.hexdigest()
 
 
 def fsck(repo, sample: float | None = None, git: bool = True) -> FsckReport:

@@ -25,10 +25,10 @@ import fcntl
 import os
 
 
-from ..errors import IntegrityError, InvalidInputError
+from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..fsutil import AtomicFile
 from .chunks import ChunkStore, DirChunkStore
-from .ingest import hash_file
+from .ingest import THREADED_FROM, _Digest, hash_file
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
 
@@ -98,7 +98,7 @@ class WholeFiles:
         if not rehash:
             return False
         started = now_ns()
-        if _hash_path(path) != ptr.digest:
+        if hash_file(path)[0] != ptr.digest:
             return False
         if self.cache:
             self.cache.remember(path, st, ptr, started, use_ctime=False)
@@ -106,18 +106,9 @@ class WholeFiles:
         return True
 
     def _build(self, ptr: Pointer, label: str) -> str:
-        from .ingest import _Digest  # BLAKE3 on the second core while this thread copies
         path = self._cache_path(ptr)
-        h = _Digest(threaded=True)
         with AtomicFile(path, tmp_dir=os.path.join(self.store.root, "tmp"), mode=0o444) as f:
-            try:  # verified, and copied by the kernel (ChunkStore.copy_out)
-                for cid, n in ptr.chunks:
-                    self.store.copy_out(cid, n, f.fileno(), h)
-                digest = h.hexdigest()
-            except IntegrityError as e:
-                raise IntegrityError(f"{label}: {e.message}", e.hint) from None
-            if digest != ptr.digest:
-                raise IntegrityError(f"{label}: content does not match its recorded digest")
+            copy_chunks(self.store, ptr, f.fileno(), label)
             stamp = now_ns() - STAMP_AGE_NS  # an old mtime lets the stat cache trust it at once
             os.utime(f.tmp, ns=(stamp, stamp))
         if self.cache:
@@ -126,9 +117,19 @@ class WholeFiles:
         return path
 
 
-def _hash_path(path: str) -> str:
-    """BLAKE3 of a file (ingest.hash_file: mapped windows on every core)."""
-    return hash_file(path)[0]
+def copy_chunks(store: ChunkStore, ptr: Pointer, fd: int, label: str) -> None:
+    """Append the chunks of ``ptr`` to ``fd``, each checked against its id and
+    the whole against the file's BLAKE3 (on a second thread while this one
+    copies, inside the kernel: ChunkStore.copy_out).  Errors name ``label``."""
+    hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
+    try:
+        for cid, n in ptr.chunks:
+            store.copy_out(cid, n, fd, hasher)
+        digest = hasher.hexdigest()  # also waits for the chunk checks on the digest's thread
+    except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
+        raise type(e)(f"{label}: {e.message}", e.hint) from None
+    if digest != ptr.digest:
+        raise IntegrityError(f"{label}: content does not match its recorded digest")
 
 
 def reflink(src: str, dest: str) -> bool:
@@ -176,7 +177,7 @@ def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> 
         if src is None:
             return False
         kernel_copy(src, dest, ptr.size)
-        if _hash_path(dest) == ptr.digest:  # a use re-hashes what it delivers: the stat cache only says "unchanged"
+        if hash_file(dest)[0] == ptr.digest:  # a use re-hashes what it delivers: the stat cache only says "unchanged"
             return True
         os.unlink(dest)  # the store's file rotted under an unchanged stat: stream (and verify) the chunks instead
         whole.forget(src)

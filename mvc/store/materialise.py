@@ -16,7 +16,7 @@ from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..fsutil import fsync_dir, raise_if_full
 from .chunks import ChunkStore
 from .ingest import THREADED_FROM, _Digest
-from .linkmodes import WholeFiles, check_mode, place
+from .linkmodes import WholeFiles, check_mode, copy_chunks, place
 from .pointer import Pointer
 from .statcache import StatCache
 
@@ -85,31 +85,20 @@ def _write_one(store: ChunkStore, ptr: Pointer, dest: str, label: str, verify_re
     if (whole is not None and not ptr.is_reference and not ptr.executable and ptr.chunks
             and place(whole, ptr, dest, mode, label)):
         return
-    hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     if not ptr.is_reference:
         try:
-            _copy_chunks(store, ptr, fd, hasher, label)
+            copy_chunks(store, ptr, fd, label)
         finally:
             os.close(fd)
     else:
-        _copy_reference(ptr, fd, hasher, label, verify_refs)
+        _copy_reference(ptr, fd, label, verify_refs)
     if ptr.executable:
         os.chmod(dest, 0o755)
 
 
-def _copy_chunks(store: ChunkStore, ptr: Pointer, fd: int, hasher: _Digest, label: str) -> None:
-    try:
-        for cid, n in ptr.chunks:
-            store.copy_out(cid, n, fd, hasher)
-        digest = hasher.hexdigest()  # also waits for the chunk checks on the digest's thread
-    except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
-        raise type(e)(f"{label}: {e.message}", e.hint) from None
-    if digest != ptr.digest:
-        raise IntegrityError(f"{label}: content does not match its recorded digest")
-
-
-def _copy_reference(ptr: Pointer, fd: int, hasher: _Digest, label: str, verify_refs: bool) -> None:
+def _copy_reference(ptr: Pointer, fd: int, label: str, verify_refs: bool) -> None:
+    hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
     with os.fdopen(fd, "wb") as out:
         src = _file_path(ptr.ref)
         try:

@@ -141,6 +141,11 @@ def socket_path() -> str | None:
     return path if len(path.encode()) < 100 else None  # sun_path holds 108 bytes
 
 
+def beside(sock_path: str, ext: str) -> str:
+    """The server's other file beside its socket: ``.pid`` (written by the server), ``.spawn`` (a start in progress)."""
+    return sock_path[:-len(".sock")] + ext
+
+
 def encode_request(argv: list[str], cwd: str, env: dict[str, str], umask: int) -> bytes:
     """NUL-separated fields (no argument, path or variable can hold a NUL):
     cwd, umask, the argument count, the arguments, then NAME=value pairs."""
@@ -242,7 +247,7 @@ def _recv_exact(sock, n: int) -> bytes | None:
 def _spawn(path: str) -> None:
     """Start a server for later commands, detached and silent, unless one is
     already starting (a marker beside the socket, older than SPAWN_WAIT_S is stale)."""
-    marker = path[:-len(".sock")] + ".spawn"
+    marker = beside(path, ".spawn")
     try:
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

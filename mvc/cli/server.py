@@ -28,7 +28,7 @@ import struct
 import sys
 import time
 
-from .client import IDLE_S, server_dir
+from .client import IDLE_S, beside, server_dir
 
 
 def preload() -> None:
@@ -60,11 +60,11 @@ def serve(path: str, idle: float) -> None:
         _unlink(tmp)
         return
     mine = os.stat(path).st_ino
-    pidfile = path[:-len(".sock")] + ".pid"
+    pidfile = beside(path, ".pid")
     with open(pidfile + ".tmp", "w") as f:
         f.write(f"{os.getpid()}\n")
     os.replace(pidfile + ".tmp", pidfile)
-    _unlink(path[:-len(".sock")] + ".spawn")
+    _unlink(beside(path, ".spawn"))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # sessions are reaped by the kernel
     signal.signal(signal.SIGTERM, _stop)
     listener.settimeout(min(idle, 5.0))

@@ -24,15 +24,15 @@ pygit2.settings.enable_fsync_gitdir(True)
 
 MAX_WAIT_S = 60.0
 STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
+QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
+LOCK_RECHECK_S = 0.5  # ... when it still is, as the same file, this much later (clear_stale_lock)
 PACK_MIN_FILES = 16  # docs/performance.md, "Git packs"; MVC_PACK_MIN_FILES overrides it (read at use)
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_KINDS = (b"blob", b"tree", b"commit", b"tag")
 
 
 def pack_min_files() -> int:
     return int(os.environ.get("MVC_PACK_MIN_FILES") or PACK_MIN_FILES)
-QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
-LOCK_RECHECK_S = 0.5  # ... when it still is, as the same file, this much later (clear_stale_lock)
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_KINDS = (b"blob", b"tree", b"commit", b"tag")
 
 
 def loose_problem(data: bytes, hexid: str) -> str | None:

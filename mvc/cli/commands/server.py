@@ -15,12 +15,12 @@ def command() -> None:
 @command.command()
 def status() -> None:
     """Print the server for this installation of mvc, and whether it runs."""
-    from ..client import socket_path
+    from ..client import beside, socket_path
     path = socket_path()
     if path is None:
         click.echo("no server: this platform or the socket folder does not allow one; commands run in process")
         return
-    pid = _pid(path[:-len(".sock")] + ".pid")
+    pid = _pid(beside(path, ".pid"))
     state = f"running (pid {pid})" if pid else "not running (the next `mvc` command starts it)"
     click.echo(f"{state}\nsocket: {path}")
 
@@ -33,11 +33,11 @@ def stop(all_: bool) -> None:
     import os
     import signal
 
-    from ..client import server_dir, socket_path
+    from ..client import beside, server_dir, socket_path
     base = server_dir()
     here = socket_path()
     files = glob.glob(os.path.join(base, "*.pid")) if all_ and base else (
-        [here[:-len(".sock")] + ".pid"] if here else [])
+        [beside(here, ".pid")] if here else [])
     stopped = 0
     for pidfile in files:
         pid = _pid(pidfile)

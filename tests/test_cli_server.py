@@ -109,20 +109,27 @@ def _server_pid(env, cwd) -> int:
     return int(res.stdout.split("pid ")[1].split(")")[0])
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
-def test_a_command_dies_with_its_client_and_logs_nothing(project, server_env, tmp_path, how):
+def _long_log(project, server_env) -> tuple[subprocess.Popen, int]:
+    """Start `mvc log` of 256 GiB of holes (hashing them takes far longer than any
+    test waits) through the server; return the client and the server's pid once
+    the served log is under way (its lease is taken)."""
     mvc(["init"], server_env, project)
-    big = project / "sparse.bin"
-    with open(big, "wb") as f:
-        f.truncate(256 << 30)  # 256 GiB of holes: hashing them takes far longer than this test waits
+    with open(project / "sparse.bin", "wb") as f:
+        f.truncate(256 << 30)
     server = _server_pid(server_env, project)
     client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     leases = project / ".mvc" / "leases"
     deadline = time.monotonic() + 30
-    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):  # the log is under way
+    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):
         assert time.monotonic() < deadline and client.poll() is None, client.communicate()
         time.sleep(0.02)
+    return client, server
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_a_command_dies_with_its_client_and_logs_nothing(project, server_env, tmp_path, how):
+    client, server = _long_log(project, server_env)
     client.send_signal(getattr(signal, how))
     _, err = client.communicate(timeout=60)
     if how == "SIGKILL":
@@ -265,17 +272,7 @@ def _state(pid: int) -> str:
 
 
 def test_ctrl_z_stops_the_served_command_and_fg_resumes_it(project, server_env):
-    mvc(["init"], server_env, project)
-    with open(project / "sparse.bin", "wb") as f:
-        f.truncate(256 << 30)
-    server = _server_pid(server_env, project)
-    client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    leases = project / ".mvc" / "leases"
-    deadline = time.monotonic() + 30
-    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):  # the log is under way
-        assert time.monotonic() < deadline and client.poll() is None
-        time.sleep(0.02)
+    client, server = _long_log(project, server_env)
     command = _served_commands(server)[0]
     try:
         client.send_signal(signal.SIGTSTP)
@@ -339,17 +336,7 @@ def test_a_closed_stdin_is_never_passed_to_the_server(project, server_env):
 def test_a_command_dies_with_its_session_and_the_client_says_so(project, server_env):
     """If the process between client and command (the session) is killed, the
     command is killed with it and the client exits 1 saying the server stopped."""
-    mvc(["init"], server_env, project)
-    with open(project / "sparse.bin", "wb") as f:
-        f.truncate(256 << 30)
-    server = _server_pid(server_env, project)
-    client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    leases = project / ".mvc" / "leases"
-    deadline = time.monotonic() + 30
-    while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):
-        assert time.monotonic() < deadline and client.poll() is None
-        time.sleep(0.02)
+    client, server = _long_log(project, server_env)
     command = _served_commands(server)[0]
     os.kill(_ppids()[command], signal.SIGKILL)  # the session
     _, err = client.communicate(timeout=60)

@@ -76,3 +76,18 @@ def test_a_log_tells_the_meter_its_total_from_its_own_walk(model_dir, tmp_path):
         ingest_tree(DirChunkStore(str(tmp_path / "chunks")), str(model_dir), meter)
     assert meter.total == total and meter.done == total
     assert f"/ {output.human_size(total)} (100%)" in s.getvalue()
+
+
+def test_a_use_tells_the_meter_its_total_and_reads_the_pointers_once(project, model_dir, monkeypatch):
+    import mvc
+    with mvc.init() as run:
+        run.log_model(str(model_dir), name="M")
+    total = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
+    with mvc.init() as run:
+        reads = []
+        files = run._repo.artifacts.files
+        monkeypatch.setattr(run._repo.artifacts, "files", lambda tree: reads.append(tree) or files(tree))
+        with output.Progress("fetching", None, stream=Tty()) as meter:
+            run.use_model("M:v0", root=str(project / "out"), progress=meter)
+    assert meter.total == total and meter.done == total
+    assert len(reads) == 1  # listing the files and downloading them share one read of the version

@@ -59,6 +59,7 @@ class Repository:
         self.artifacts = Artifacts(self.meta, crash_at)
         self.registry = Registry(self.meta, crash_at)
         self.runs = Runs(self.meta, crash_at)
+        self._last_entries = None  # (version tree, its entries): see entries()
 
     @classmethod
     def find(cls, dir: str | None = None, create: bool = True) -> "Repository":
@@ -220,8 +221,15 @@ class Repository:
 
     # ---- files and download --------------------------------------------
     def entries(self, v: VersionInfo) -> list[tuple[str, Pointer]]:
-        return [(p, Pointer.decode(data, f"{v.project}/{v.name}:{v.version} pointer {p!r}"))
-                for p, data in self.artifacts.files(v.tree)]
+        """(path, pointer) of every file of ``v``.  A version tree is content-addressed and
+        never changes, so the last one read is kept: a use lists the files and downloads
+        them, and reading 20,000 pointers costs ~0.7-0.9 s each time."""
+        if self._last_entries is not None and self._last_entries[0] == v.tree:
+            return list(self._last_entries[1])
+        out = [(p, Pointer.decode(data, f"{v.project}/{v.name}:{v.version} pointer {p!r}"))
+               for p, data in self.artifacts.files(v.tree)]
+        self._last_entries = (v.tree, out)
+        return list(out)
 
     def download(self, v: VersionInfo, root: str, include: list[str] | None = None, verify: bool = True,
                  progress=None, link: str = "copy") -> str:
@@ -232,6 +240,8 @@ class Repository:
             if not entries:
                 raise NotFoundError(f"no file of {v.name}:{v.version} matches {', '.join(include)}",
                                     f"list its files with `mvc show {v.name}:{v.version}`")
+        if progress is not None and hasattr(progress, "expect"):  # as ingest_tree tells a log's meter
+            progress.expect(sum(ptr.size for _, ptr in entries))
         out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify, progress,
                           link=link, cache=self.stat_cache)
         crash_at("use:after-files")

@@ -16,25 +16,26 @@ def command(address, root, include, link) -> None:
     """Materialise the version ADDRESS names (verified against its digests) and
     print the path: the file when it holds exactly one, else the folder.
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
-    from ...repo.repository import matches_include  # lazy: `mvc --help` imports no store code
     c = context.get()
     include = list(include) or None
     # Resolved once, here: a missing store or address fails before a run is recorded, and the
     # run uses this very version even if `latest` moves meanwhile.
     art = c.api().artifact(address)
-    files = [f for f in art.files() if not include or matches_include(f.path, include)]
     with c.start_run() as run:
-        with output.Progress("fetching", sum(f.size for f in files), c.quiet) as meter:
+        with output.Progress("fetching", None, c.quiet) as meter:  # the download tells it the total
             if "model" in (art.type or ""):
                 path = run.use_model(art, root=root, include=include, progress=meter, link=link)
             else:
-                path = _use_any(run, art, files, root, include, meter, link)
+                path = _use_any(run, art, root, include, meter, link)
     click.echo(path)
 
 
-def _use_any(run, art, files, root, include, meter, link="copy") -> str:
+def _use_any(run, art, root, include, meter, link="copy") -> str:
     """Non-model types: use_artifact + download (the general form); the file if exactly one was fetched."""
     import os
+
+    from ...repo.repository import matches_include  # lazy: `mvc --help` imports no store code
     art = run.use_artifact(art)
     folder = art.download(root, include, progress=meter, link=link)
+    files = [f for f in art.files() if not include or matches_include(f.path, include)]  # read by the download
     return os.path.join(folder, *files[0].path.split("/")) if len(files) == 1 else folder

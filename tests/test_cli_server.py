@@ -109,7 +109,7 @@ def _server_pid(env, cwd) -> int:
     return int(res.stdout.split("pid ")[1].split(")")[0])
 
 
-def _long_log(project, server_env) -> tuple[subprocess.Popen, int]:
+def _long_log(project, server_env, **popen) -> tuple[subprocess.Popen, int]:
     """Start `mvc log` of 256 GiB of holes (hashing them takes far longer than any
     test waits) through the server; return the client and the server's pid once
     the served log is under way (its lease is taken)."""
@@ -118,7 +118,7 @@ def _long_log(project, server_env) -> tuple[subprocess.Popen, int]:
         f.truncate(256 << 30)
     server = _server_pid(server_env, project)
     client = subprocess.Popen([MVC, "log", "sparse.bin", "--name", "Big"], env=server_env, cwd=str(project),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     leases = project / ".mvc" / "leases"
     deadline = time.monotonic() + 30
     while not (_served_commands(server) and leases.is_dir() and any(leases.iterdir())):
@@ -272,7 +272,10 @@ def _state(pid: int) -> str:
 
 
 def test_ctrl_z_stops_the_served_command_and_fg_resumes_it(project, server_env):
-    client, server = _long_log(project, server_env)
+    # Its own process group, under pytest's in the same session: a shell's job, which the
+    # kernel lets stop (a group with no parent outside it in the session is orphaned, and
+    # there SIGTSTP is discarded: the next test).
+    client, server = _long_log(project, server_env, process_group=0)
     command = _served_commands(server)[0]
     try:
         client.send_signal(signal.SIGTSTP)
@@ -346,3 +349,17 @@ def test_a_command_dies_with_its_session_and_the_client_says_so(project, server_
         assert time.monotonic() < deadline, "the command outlived its session"
         time.sleep(0.05)
     assert json.loads(mvc(["ls", "--json"], server_env, project).stdout) == []
+
+
+def test_ctrl_z_in_an_orphaned_group_leaves_the_command_running(project, server_env):
+    """Where the kernel discards the client's own stop (an orphaned process group:
+    nothing could resume it), the command must not stay stopped either."""
+    client, server = _long_log(project, server_env, start_new_session=True)
+    command = _served_commands(server)[0]
+    try:
+        client.send_signal(signal.SIGTSTP)
+        time.sleep(1.0)
+        assert _state(client.pid) != "T" and _state(command) != "T", (_state(client.pid), _state(command))
+    finally:
+        client.kill()
+        client.communicate(timeout=60)

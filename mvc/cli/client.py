@@ -227,8 +227,12 @@ def _forward_signals(sock, signal) -> None:
     def suspend(_signum, _frame):
         forward(signal.SIGSTOP, None)
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        # Returns once resumed, or at once where the kernel discards the stop (an
+        # orphaned process group, which nobody could resume): either way the
+        # command goes on with this process, never stopped while it runs.
         os.kill(os.getpid(), signal.SIGTSTP)
         signal.signal(signal.SIGTSTP, suspend)
+        forward(signal.SIGCONT, None)
 
     for sig in _forwarded(signal):
         signal.signal(sig, suspend if sig == signal.SIGTSTP else forward)

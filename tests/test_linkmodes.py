@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import random
 import stat
+import sys
 
 import pytest
 
@@ -116,3 +117,42 @@ def test_second_hardlink_reads_nothing(project, logged, monkeypatch):
     monkeypatch.setattr(linkmodes, "hash_file", lambda p: hashed.append(p))
     art.download(str(project / "b"), link="hardlink")
     assert hashed == []  # the stat cache vouches for the whole files (new links change ctime, not mtime)
+
+
+def _tiles(ranges: list[tuple[int, int]], size: int) -> bool:
+    at = 0
+    for off, n in ranges:
+        if off != at or n <= 0:
+            return False
+        at += n
+    return at == size
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["from chunks", "from a whole file"])
+def test_large_copy_starts_its_flush_piece_by_piece(project, logged, monkeypatch, whole):
+    """A large file's flush is started for each piece as it is written, covering it once, in order."""
+    from mvc.store import linkmodes
+    art = mvc.Api().artifact("M:v0")
+    if whole:
+        art.download(str(project / "linked"), link="hardlink")  # builds the whole file the copy then uses
+    monkeypatch.setattr(linkmodes, "WRITEBACK_PIECE", 1 << 20)
+    started: dict[int, list] = {}
+    monkeypatch.setattr(linkmodes, "start_writeback", lambda fd, off, n: started.setdefault(fd, []).append((off, n)))
+    folder = art.download(str(project / "out"))
+    assert open(os.path.join(folder, "big.bin"), "rb").read() == logged["big.bin"]
+    assert len(started) == 1  # one file is large enough; the small ones are left to the kernel
+    (ranges,) = started.values()
+    assert len(ranges) >= (9 if whole else 2) and _tiles(ranges, 9 << 20)
+
+
+def test_start_writeback_reaches_the_kernel(tmp_path):
+    from mvc import fsutil
+    path = tmp_path / "f"
+    with open(path, "wb") as f:
+        f.write(b"x" * (1 << 20))
+        f.flush()
+        fsutil.start_writeback(f.fileno(), 0, 1 << 20)
+        fsutil.start_writeback(-1, 0, 1)  # a hint: a bad descriptor is ignored, not raised
+    if sys.platform.startswith("linux"):
+        assert fsutil._sync_file_range[0] is not None
+    assert path.read_bytes() == b"x" * (1 << 20)

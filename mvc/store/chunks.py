@@ -16,7 +16,7 @@ from typing import Iterator
 import xxhash
 
 from ..errors import IntegrityError, NotFoundError
-from ..fsutil import AtomicFile, PendingFile, fsync_dir
+from ..fsutil import AtomicFile, PendingFile, fsync_dir, start_writeback
 from .packs import PACK_CHUNK_MAX, PACK_MIN_CHUNKS, PackBuilder, PackIndex, rewrite_without
 from .worker import Worker
 
@@ -449,6 +449,8 @@ class Batch:
             kernel_append(source[0], pf.fileno(), len(data), source[1])
         else:
             pf.write(data)
+        if self.store.durable:
+            start_writeback(pf.fileno(), 0, len(data))  # the disk writes it while the fsync thread checks it
         self._sync_later(pf, [(cid, 0, len(data))])
 
     def get(self, cid: str) -> bytes | None:

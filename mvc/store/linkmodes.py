@@ -26,7 +26,7 @@ import os
 
 
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
-from ..fsutil import AtomicFile
+from ..fsutil import WRITEBACK_FROM, AtomicFile, start_writeback
 from .chunks import ChunkStore, DirChunkStore
 from .ingest import THREADED_FROM, _Digest, hash_file
 from .pointer import Pointer
@@ -35,6 +35,7 @@ from .statcache import StatCache, now_ns
 MODES = ("copy", "hardlink", "symlink", "reflink", "auto")
 FICLONE = 0x40049409  # _IOW(0x94, 9, int)
 STAMP_AGE_NS = 2_000_000_000
+WRITEBACK_PIECE = 16 << 20  # a whole file is copied in pieces this size, so its flush starts early
 
 
 def check_mode(mode: str | None) -> str:
@@ -122,9 +123,14 @@ def copy_chunks(store: ChunkStore, ptr: Pointer, fd: int, label: str) -> None:
     the whole against the file's BLAKE3 (on a second thread while this one
     copies, inside the kernel: ChunkStore.copy_out).  Errors name ``label``."""
     hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
+    early = ptr.size >= WRITEBACK_FROM
+    off = os.lseek(fd, 0, os.SEEK_CUR) if early else 0
     try:
         for cid, n in ptr.chunks:
             store.copy_out(cid, n, fd, hasher)
+            if early:
+                start_writeback(fd, off, n)
+                off += n
         digest = hasher.hexdigest()  # also waits for the chunk checks on the digest's thread
     except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
         raise type(e)(f"{label}: {e.message}", e.hint) from None
@@ -149,15 +155,18 @@ def reflink(src: str, dest: str) -> bool:
 
 
 def kernel_copy(src: str, dest: str, size: int) -> None:
-    """Copy without passing bytes through Python: copy_file_range, else sendfile."""
+    """Copy without passing bytes through Python: copy_file_range, else
+    sendfile; a large file in pieces, each flush started as it is written."""
+    step = WRITEBACK_PIECE if size >= WRITEBACK_FROM else max(size, 1)
     with open(src, "rb") as s:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
             left = size
             copy = getattr(os, "copy_file_range", None)
             while left > 0:
+                want = min(left, step)
                 try:
-                    n = copy(s.fileno(), fd, left) if copy else os.sendfile(fd, s.fileno(), None, left)
+                    n = copy(s.fileno(), fd, want) if copy else os.sendfile(fd, s.fileno(), None, want)
                 except OSError as e:
                     if copy is None or e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL):
                         raise
@@ -165,6 +174,8 @@ def kernel_copy(src: str, dest: str, size: int) -> None:
                     continue
                 if n == 0:
                     raise IntegrityError(f"{src} is shorter than its recorded size")
+                if step < size:
+                    start_writeback(fd, size - left, n)
                 left -= n
         finally:
             os.close(fd)

@@ -78,6 +78,8 @@ def test_plain_pointer_codec_is_the_canonical_encoding(chunks, exe):
     p = Pointer(size=sum(n for _, n in chunks), digest="blake3:" + "c" * 64, chunks=chunks, executable=exe)
     assert p.encode() == canonical.dumps(p.to_dict())
     assert Pointer.decode(p.encode()) == p
+    fresh = Pointer(size=p.size, digest=p.digest, chunks=p.chunks, executable=exe)  # nothing kept yet
+    assert Pointer.decode(p.encode()).encode() == fresh.encode() == p.encode()  # what a decode keeps is canonical
 
 
 def test_plain_pointer_decoder_still_refuses_inconsistent_sizes():

@@ -50,12 +50,20 @@ class Pointer:
 
     def encode(self) -> bytes:
         """The canonical encoding (a plain chunked pointer is formatted directly:
-        the same bytes as canonical.dumps, pinned by tests/test_packs.py)."""
+        the same bytes as canonical.dumps, pinned by tests/test_packs.py).
+        Kept once made: a log encodes each pointer twice (the stat cache and
+        the version's tree), and a pointer never changes."""
+        out = self.__dict__.get("_encoded")
+        if out is not None:
+            return out
         if self.extra or self.ref is not None or not _plain(self):
-            return canonical.dumps(self.to_dict())
-        chunks = ",".join(f'["{cid}",{n}]' for cid, n in self.chunks)
-        return (f'{{"chunks":[{chunks}],"digest":"{self.digest}","exec":{"true" if self.executable else "false"},'
-                f'"size":{self.size},"v":{POINTER_VERSION}}}\n').encode()
+            out = canonical.dumps(self.to_dict())
+        else:
+            chunks = ",".join(f'["{cid}",{n}]' for cid, n in self.chunks)
+            out = (f'{{"chunks":[{chunks}],"digest":"{self.digest}","exec":{"true" if self.executable else "false"},'
+                   f'"size":{self.size},"v":{POINTER_VERSION}}}\n').encode()
+        self.__dict__["_encoded"] = out  # not a field: equality and hashing ignore it
+        return out
 
     @classmethod
     def decode(cls, data: bytes, where: str = "pointer") -> "Pointer":
@@ -72,7 +80,7 @@ class Pointer:
             if total == size:  # every field checked by the regex: set them without the dataclass __init__
                 ptr = object.__new__(cls)
                 ptr.__dict__.update(size=size, digest=digest.decode(), chunks=chunks, executable=exe == b"true",
-                                    ref=None, extra={})
+                                    ref=None, extra={}, _encoded=data)  # the regex admits only the canonical bytes
                 return ptr
         try:
             d = canonical.loads(data)

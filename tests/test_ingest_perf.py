@@ -9,6 +9,7 @@ import os
 import struct
 import time
 
+import blake3
 import pytest
 
 from mvc import canonical
@@ -111,7 +112,7 @@ def test_relog_of_a_folder_loads_the_stat_cache_in_one_query_and_reads_nothing(t
     assert new > 0
     reads, queries = [], []
     real = ingest._store_file
-    monkeypatch.setattr(ingest, "_store_file", lambda *a: reads.append(a[4]) or real(*a))
+    monkeypatch.setattr(ingest, "_store_file", lambda *a: reads.append(a[1]) or real(*a))
     cache._conn().set_trace_callback(lambda sql: queries.append(sql) if sql.startswith("SELECT") else None)
     again, new2 = ingest_tree(store, str(src), cache=cache)
     assert again == first and new2 == 0 and reads == []
@@ -245,3 +246,18 @@ def test_kernel_copied_chunk_whose_source_changed_is_refused(tmp_path, monkeypat
     finally:
         os.close(src_w)
     assert not list(store.ids())
+
+
+@pytest.mark.parametrize("now", [b"x" * 100, os.urandom(5000), os.urandom(3 << 20)], ids=["shrank", "grew", "grew large"])
+def test_small_file_that_changed_after_its_stat_is_stored_as_read(tmp_path, now):
+    """A file stat'ed small and changed before it is read: stored as it is when read, whole."""
+    p = tmp_path / "f.bin"
+    p.write_bytes(os.urandom(1000))
+    st = os.stat(p)
+    p.write_bytes(now)
+    store = DirChunkStore(str(tmp_path / "store"))
+    with store.batch():
+        ptr, _ = ingest_file(store, str(p), st=st)
+    assert ptr.size == len(now) and ptr.digest == "blake3:" + blake3.blake3(now).hexdigest()
+    assert b"".join(store.get(cid) for cid, _ in ptr.chunks) == now
+    assert (len(ptr.chunks) > 1) == (len(now) > (1 << 20))  # grown large: chunked as a large file

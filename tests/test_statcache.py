@@ -19,9 +19,9 @@ def reads(monkeypatch):
     seen = []
     real = ingest._store_file
 
-    def counting(store, f, size, chunker, path):
+    def counting(store, path, *args):
         seen.append(path)
-        return real(store, f, size, chunker, path)
+        return real(store, path, *args)
     monkeypatch.setattr(ingest, "_store_file", counting)
     return seen
 

@@ -6,7 +6,9 @@ start, a quarter of mvc's own import time; this is the part of it mvc uses.
 """
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import deque
 
 
@@ -37,12 +39,23 @@ class Task:
 
 
 class Worker:
-    """Calls run on one daemon thread, started on the first ``submit``, in submission order."""
+    """Calls run on one daemon thread, started on the first ``submit``, in submission order.
+
+    A forked child starts afresh (its own thread on its first ``submit``):
+    ``fork`` copies the worker but not its thread, so a child of a process
+    that had logged a model (a PyTorch DataLoader worker, say) would otherwise
+    queue its calls for a thread that does not exist, and wait for ever."""
+
+    _all: "weakref.WeakSet[Worker]" = weakref.WeakSet()
 
     def __init__(self, name: str):
         self.name = name
+        self._reset()
+        Worker._all.add(self)
+
+    def _reset(self) -> None:
         self.tasks: deque = deque()
-        self.ready = threading.Condition()
+        self.ready = threading.Condition()  # new: a parent's thread may have held the old one's lock
         self.thread: threading.Thread | None = None
 
     def submit(self, fn, *args) -> Task:
@@ -74,3 +87,12 @@ class Worker:
             self.ready.notify()
         if wait:
             self.thread.join()
+
+
+def _after_fork_in_child() -> None:
+    for worker in list(Worker._all):
+        worker._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import subprocess
+import zlib
 
 import pygit2
 import pytest
@@ -18,6 +19,7 @@ def _files(n: int) -> dict[str, bytes]:
     out["top.txt"] = b"top\n"
     out["d1-x"] = b"sorts between d1 and d1/ in git's order\n"
     out["d1.a"] = b"and so does this\n"
+    out["big.bin"] = bytes(range(256)) * 20  # over packwriter.STORED_BELOW: deflated, not stored
     return out
 
 
@@ -53,6 +55,15 @@ def test_git_verify_pack_and_fsck_strict_accept_it(tmp_path):
     assert kinds.count("tree") == 1 + 7 + 7 * 3          # root, d0..d6, their sub0..sub2
     _git("fsck", "--strict", "--no-dangling", cwd=tmp_path / "r")
     assert oct(os.stat(idx).st_mode & 0o777) == "0o444"
+
+
+@pytest.mark.parametrize("n", [0, 1, 170, packwriter.STORED_BELOW - 1, packwriter.STORED_BELOW, 70_000])
+def test_deflate_is_one_whole_zlib_stream(n):
+    data = (bytes(range(256)) * (n // 256 + 1))[:n]
+    out = packwriter.deflate(data)
+    d = zlib.decompressobj()
+    assert d.decompress(out) == data and d.eof and d.unused_data == b""
+    assert (out[2] == 0x01) == (n < packwriter.STORED_BELOW)  # a final stored block: small objects are not compressed
 
 
 def test_large_offsets_use_the_64_bit_table():

@@ -44,6 +44,22 @@ def _header(kind: int, size: int) -> bytes:
     return bytes(out)
 
 
+STORED_BELOW = 1024  # objects smaller than this are stored, not compressed (``deflate``)
+
+
+def deflate(data: bytes) -> bytes:
+    """The zlib stream of an object: level 1, or for a small object (a pointer
+    blob, ~170 bytes) one stored block, as git writes with core.compression=0.
+    ``zlib.compress`` sets up ~270 KiB of state per call, which cost 12-88 us
+    a call here depending on the allocator's state, against ~1.4 us for the
+    stored block; a log of 20,000 files makes 20,000 pointer blobs.  The
+    price: ~50 bytes more per blob (180 against ~129)."""
+    if len(data) >= STORED_BELOW:
+        return zlib.compress(data, 1)
+    return (b"\x78\x01\x01" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
+            + struct.pack(">I", zlib.adler32(data)))  # zlib header, final stored block, Adler-32
+
+
 class PackBuilder:
     """Collects objects (deduplicated by id), then writes the pack and its index."""
 
@@ -68,7 +84,7 @@ class PackBuilder:
         parts = [b"PACK" + struct.pack(">II", 2, len(self.objects))]
         offset, rows = len(parts[0]), []
         for oid, (kind, data) in self.objects.items():
-            packed = _header(kind, len(data)) + zlib.compress(data, 1)
+            packed = _header(kind, len(data)) + deflate(data)
             rows.append((oid, offset, zlib.crc32(packed)))
             parts.append(packed)
             offset += len(packed)

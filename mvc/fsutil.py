@@ -39,7 +39,7 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     A large file written in pieces is otherwise flushed only when somebody
     syncs (or after ~30 s): the disk idles while the file is copied, then does
     all its work at the end.  Started piece by piece, the flush overlaps the
-    copying and its checks (docs/performance.md, "Copy use")."""
+    copying and its checks (docs/performance.md, "Fourth round")."""
     if not _sync_file_range:
         try:
             import ctypes

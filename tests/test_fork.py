@@ -1,6 +1,7 @@
 """A process that forked after using mvc (a DataLoader worker, a multiprocessing
 pool with the fork start method) can log and use models in the child: no
-thread or pool of the parent is waited for there.  Real processes, real fork."""
+thread or pool of the parent is waited for there, and no SQLite connection of the
+parent's is used there.  Real processes, real fork."""
 from __future__ import annotations
 
 import subprocess
@@ -20,10 +21,17 @@ with mvc.init() as run:
     run.log_model("m", name="M")
     run.use_model("M:v0", root="used-parent")   # the whole-file check hashes on every core too
 
+api = mvc.Api()
+api.artifact("M:v0").download("used-api-parent")
+parent_db = api.repo.stat_cache._conn()
+
 pid = os.fork()
 if pid == 0:
     import faulthandler
     faulthandler.dump_traceback_later(30, exit=True)  # a hang fails with the stacks, not a CI timeout
+    api.artifact("M:v0").download("used-api-child")  # the parent's objects, used in the child
+    if api.repo.stat_cache._conn() is parent_db:  # SQLite connections must not cross a fork
+        os._exit(4)
     model("child")
     with mvc.init() as run:
         v = run.log_model("m", name="M").version

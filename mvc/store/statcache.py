@@ -31,15 +31,22 @@ def stat_key(st: os.stat_result, use_ctime: bool = True) -> tuple[int, int, int,
 
 
 class StatCache:
+    _inherited: list = []  # connections a fork copied from the parent: never used or closed here
+
     def __init__(self, path: str):
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
         self._off = False
         self._pending: dict[str, tuple] = {}  # rows remembered, written together at commit
         self._rows: dict[str, tuple] | None = None  # rows preloaded for one folder
         self._prefix = ""
 
     def _conn(self) -> sqlite3.Connection | None:
+        if self._pid != os.getpid():  # a forked child: SQLite connections must not cross a fork
+            if self._db is not None:
+                StatCache._inherited.append(self._db)  # closing it here could checkpoint the parent's WAL
+            self._db, self._pid, self._pending, self._rows = None, os.getpid(), {}, None
         if self._db is None and not self._off:
             for attempt in (0, 1):
                 try:

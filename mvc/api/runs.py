@@ -351,6 +351,7 @@ class Run:
             outputs = list(self._outputs)
         self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), history=history,
                               outputs=outputs, message=f"finish run ({state})")
+        self._repo.stat_cache.close()  # now, not whenever the collector reaches the run (a log pauses it)
         atexit.unregister(self._atexit)
         _ACTIVE.discard(self)
         if not (self.quiet if quiet is None else quiet):

@@ -15,6 +15,7 @@ from ..meta import MetaRepo
 from ..meta.artifacts import Artifacts, VersionInfo
 from ..meta.registry import LinkInfo, Registry
 from ..meta.runs import Runs
+from ..nogc import nogc
 from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
 from ..store import DirChunkStore, Pointer, ingest_tree, materialise
 from ..store.ingest import collect_files, hash_file
@@ -89,6 +90,7 @@ class Repository:
             entries.append((fe.relpath, Pointer(size=size, digest=digest, ref="file://" + quote(fe.abspath))))
         return entries
 
+    @nogc
     def log(self, path, name: str, type_: str, project: str, entity: str | None = None,
             aliases: list[str] | None = None, metadata: dict | None = None, description: str | None = None,
             tags: list[str] | None = None, run_id: str | None = None, progress=None) -> LogResult:
@@ -220,6 +222,7 @@ class Repository:
         return ("; " + "; ".join(parts)) if parts else ""
 
     # ---- files and download --------------------------------------------
+    @nogc
     def entries(self, v: VersionInfo) -> list[tuple[str, Pointer]]:
         """(path, pointer) of every file of ``v``.  A version tree is content-addressed and
         never changes, so the last one read is kept: a use lists the files and downloads
@@ -231,6 +234,7 @@ class Repository:
         self._last_entries = (v.tree, out)
         return list(out)
 
+    @nogc
     def download(self, v: VersionInfo, root: str, include: list[str] | None = None, verify: bool = True,
                  progress=None, link: str = "copy") -> str:
         """Materialise a version; ``link``: copy, hardlink, symlink, reflink or auto (store/linkmodes.py)."""

@@ -156,9 +156,13 @@ class StatCache:
         self._pending, self._rows = {}, None
 
     def close(self) -> None:
+        """Write what is remembered and close the connection (the next use reopens it)."""
         self.commit()
-        if self._db is not None:
-            self._db.close()
+        if self._db is not None and self._pid == os.getpid():
+            try:
+                self._db.close()
+            except sqlite3.Error:  # opened by another thread: left to be closed when collected
+                return
             self._db = None
 
 

@@ -49,3 +49,22 @@ def test_a_manifest_path_into_the_store_is_refused(project, model_dir):
         mvc.Api().artifact("net:v0").download(str(project))
     assert (project / ".mvc" / "HEAD").read_bytes() == head
     assert not (project / "weights.bin").exists()             # refused before any write
+
+
+@pytest.mark.parametrize("where", ["folder", "file"])
+def test_a_symlink_in_the_target_into_the_store_is_refused(project, model_dir, where):
+    """A link in the target that leads into the store: a folder on the way to a file,
+    or the file's own name. Refused before any write, the store untouched."""
+    with mvc.init() as run:
+        run.log_model(str(model_dir), name="net")
+    out = project / "out"
+    out.mkdir()
+    if where == "folder":
+        os.symlink(project / ".mvc", out / "tokenizer")  # the version has tokenizer/...
+    else:
+        os.symlink(project / ".mvc" / "HEAD", out / "weights.bin")
+    head = (project / ".mvc" / "HEAD").read_bytes()
+    with pytest.raises(IntegrityError, match="inside the store"):
+        mvc.Api().artifact("net:v0").download(str(out))
+    assert (project / ".mvc" / "HEAD").read_bytes() == head
+    assert sorted(os.listdir(out)) == (["tokenizer"] if where == "folder" else ["weights.bin"])

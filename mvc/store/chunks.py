@@ -269,6 +269,12 @@ class DirChunkStore(ChunkStore):
         never modified in place, so the copied bytes are the verified ones."""
         if self._batch is not None:
             return super().copy_out(cid, n, fd, digest)
+        if n <= PACK_CHUNK_MAX:  # small chunks live in packs, mostly: look there first
+            data = self.packs.read_known(cid)
+            if data is not None and chunk_id(data) == cid:  # else the usual order: loose, then packs
+                digest.update(data)
+                write_all(fd, data)
+                return
         try:
             src = os.open(self.path(cid), os.O_RDONLY)
         except FileNotFoundError:

@@ -36,6 +36,7 @@ MODES = ("copy", "hardlink", "symlink", "reflink", "auto")
 FICLONE = 0x40049409  # _IOW(0x94, 9, int)
 STAMP_AGE_NS = 2_000_000_000
 WRITEBACK_PIECE = 16 << 20  # a whole file is copied in pieces this size, so its flush starts early
+WHOLE_COPY_FROM = 1 << 20  # a copy use of a smaller file streams its chunk (no whole file looked for: 2 stats)
 
 
 def check_mode(mode: str | None) -> str:
@@ -184,6 +185,8 @@ def kernel_copy(src: str, dest: str, size: int) -> None:
 def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> bool:
     """Put one file at ``dest`` by ``mode`` from a whole file; False means: copy it by streaming."""
     if mode == "copy":
+        if ptr.size < WHOLE_COPY_FROM:  # one small chunk: streaming it is as cheap, and looks nowhere else
+            return False
         src = whole.existing(ptr, rehash=False)
         if src is None:
             return False

@@ -150,9 +150,13 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
                        else f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
     _folder_op(os.mkdir, tmp)
     try:
+        made = {tmp}  # folders made so far: one mkdir per folder, not per file
         for relpath, ptr in entries:
             dest = os.path.join(tmp, *relpath.split("/"))
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            folder = os.path.dirname(dest)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
             _write_one(store, ptr, dest, f"{label} file {relpath!r}" if label else relpath, verify_refs, whole, link)
             if progress:
                 progress(ptr.size)
@@ -182,8 +186,14 @@ def _refuse_store_paths(store: ChunkStore, target: str, entries) -> None:
     if not root:
         return
     root = os.path.realpath(root)
+    real: dict[str, str] = {}  # folder -> its real path: resolved once per folder, not per file
     for relpath, _ in entries:
-        dest = os.path.realpath(os.path.join(target, *relpath.split("/")))
+        parts = relpath.split("/")
+        folder = os.path.join(target, *parts[:-1])
+        if folder not in real:
+            real[folder] = os.path.realpath(folder)
+        name = os.path.join(real[folder], parts[-1])
+        dest = os.path.realpath(name) if os.path.islink(name) else name
         if dest == root or dest.startswith(root + os.sep):
             raise IntegrityError(f"file {relpath!r} would be written inside the store {root}",
                                  "download into another folder (root=/-o)")

@@ -96,6 +96,28 @@ class PackIndex:
     def path(self, pack_id: str, ext: str) -> str:
         return os.path.join(self.folder, f"{pack_id}.{ext}")
 
+    def read_known(self, cid: str) -> bytes | None:
+        """The chunk's bytes (unverified) if the index as last read places it,
+        by one ``pread``; None if it does not, or the read comes up short or
+        finds the pack gone (``read`` then looks again and names the damage).
+        No re-read of the folder: a use of 20,000 small files made ~10 system
+        calls per chunk through ``read``, 3 through this."""
+        if self._mtime is None:
+            self.refresh()
+        loc = self._where.get(cid)
+        if loc is None:
+            return None
+        pack, off, n = loc
+        try:
+            fd = os.open(self.path(pack, "pack"), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return None
+        try:
+            data = os.pread(fd, n, off)
+        finally:
+            os.close(fd)
+        return data if len(data) == n else None
+
     def read(self, cid: str) -> bytes | None:
         """The chunk's bytes from its pack (unverified), or None if no pack holds it."""
         for attempt in (0, 1):

@@ -4,10 +4,9 @@
 The collector runs every 700 net container allocations and, now and then,
 walks every container object alive.  A log of 20,000 small files allocates a
 few objects per file (entries, pointers, stat-cache rows, tree entries) and
-keeps most of them: the collector ran ~270 times per log and took about a
-third of it (in process: 2.6-3.6 s with it, 1.9-2.0 s without, 3 runs each).
-That work finds nothing: a log leaves ~8 objects in reference cycles (a
-recursive closure).  Refcounting still frees everything else at once, so
+keeps most of them: the collector ran 553-561 times per log, for 0.27-0.36 s
+of a ~2.8 s log (timed with ``gc.callbacks``, 3 logs).  That work finds
+nothing: a log leaves ~8 objects in reference cycles (a recursive closure).  Refcounting still frees everything else at once, so
 memory does not grow while the collector waits.  The pause is process-wide:
 other threads of the caller get no cyclic collection for its duration.
 """

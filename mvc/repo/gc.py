@@ -277,7 +277,8 @@ def execute(repo, p: GcPlan, opts: GcOptions, now: float) -> GcPlan:
     crash_at("gc:after-sweep")
     _remove_paths(p.temps)
     # Again, now: a writer may have given one its index, or written the same pack anew, since the plan.
-    p.orphan_packs = [path for path in p.orphan_packs if path in _orphan_packs(repo, before)]
+    still = set(_orphan_packs(repo, before))
+    p.orphan_packs = [path for path in p.orphan_packs if path in still]
     _remove_paths(p.orphan_packs)
     p.leases = [le.path for le in lease.remove_stale(repo.path) if le.path in p.leases]
     return p

@@ -107,16 +107,19 @@ class PackIndex:
         loc = self._where.get(cid)
         if loc is None:
             return None
-        pack, off, n = loc
         try:
-            fd = os.open(self.path(pack, "pack"), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            data = self._read_at(*loc)
         except FileNotFoundError:
             return None
+        return data if len(data) == loc[2] else None
+
+    def _read_at(self, pack: str, off: int, n: int) -> bytes:
+        """Up to ``n`` bytes of pack ``pack`` at ``off``; FileNotFoundError if it is gone."""
+        fd = os.open(self.path(pack, "pack"), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
-            data = os.pread(fd, n, off)
+            return os.pread(fd, n, off)
         finally:
             os.close(fd)
-        return data if len(data) == n else None
 
     def read(self, cid: str) -> bytes | None:
         """The chunk's bytes from its pack (unverified), or None if no pack holds it."""
@@ -126,9 +129,7 @@ class PackIndex:
                 continue
             pack, off, n = loc
             try:
-                with open(self.path(pack, "pack"), "rb") as f:
-                    f.seek(off)
-                    data = f.read(n)
+                data = self._read_at(pack, off, n)
             except FileNotFoundError:
                 continue  # rewritten under us: reload the index and look again
             if len(data) != n:  # a length digit flipped up on the last chunk: the short read hashes right

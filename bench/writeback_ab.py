@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -19,13 +18,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+from run import fresh  # noqa: E402
 
 import mvc  # noqa: E402
 from mvc import fsutil  # noqa: E402
-
-
-def fresh(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def main() -> None:

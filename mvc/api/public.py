@@ -44,6 +44,18 @@ class Api:
                 names.append(n)
         return names
 
+    def damaged_refs(self, kind: str | None = None, project: str | None = None) -> list[dict]:
+        """The refs a listing could not read: [{ref, kind, project, name, problem, label}], where ``kind``
+        is artifact, registry or run (None: all).  Listings show what they could read and this."""
+        from ..meta import refs
+        out = []
+        for ref, why in sorted(self.repo.meta.damaged_refs().items()):
+            k, p, n = refs.parse(ref) or (None, None, None)
+            if (kind is None or k == kind) and (project is None or p in (None, project)):
+                out.append({"ref": ref, "kind": k, "project": p, "name": n, "problem": why,
+                            "label": refs.describe(ref) or ref})
+        return out
+
     def projects(self) -> list[str]:
         return sorted({p for p, _ in self.repo.artifacts.list()} | {p for p, _ in self.repo.runs.ids()})
 

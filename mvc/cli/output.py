@@ -131,3 +131,17 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def report_unreadable(api, kind: str, project: str | None = None) -> None:
+    """After a listing: name each ref of ``kind`` it could not read (never leave one out in
+    silence), with the repair, and exit 5 (integrity) so that scripts notice."""
+    bad = api.damaged_refs(kind, project)
+    if not bad:
+        return
+    for d in bad:
+        click.echo(f"mvc: error: could not read {d['label']}: ref {d['ref']} is damaged ({d['problem']})", err=True)
+    click.echo("mvc: hint: run `mvc fsck` to see what it held, then `mvc fsck --repair` to point it back "
+               "at its newest commit", err=True)
+    from mvc.errors import IntegrityError
+    raise click.exceptions.Exit(IntegrityError.exit_code)

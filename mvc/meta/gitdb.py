@@ -19,6 +19,7 @@ import pygit2
 from .. import canonical
 from ..errors import ConflictError, IntegrityError, LockError, MvcError
 from ..fsutil import raise_if_full
+from . import refs, refstore
 
 pygit2.settings.enable_fsync_gitdir(True)
 
@@ -303,6 +304,8 @@ class MetaRepo:
             target = self.git.references[refname].target
         except KeyError:
             return None
+        except (ValueError, pygit2.GitError) as e:  # "corrupted loose reference file", a damaged packed-refs
+            raise self.damaged_ref(refname, self._why_damaged(refname, e)) from None
         try:
             commit = self.commit(target, f"tip of {refname}")
             commit.tree  # noqa: B018 - read the root tree now: a damaged one is named here, not deep in a caller
@@ -325,7 +328,25 @@ class MetaRepo:
         return obj
 
     def refnames(self, prefix: str = "refs/mvc/") -> list[str]:
-        return sorted(r for r in self.git.references if r.startswith(prefix))
+        """The sound refs under ``prefix`` (read from disk by ``refstore``; libgit2's listing
+        leaves a damaged ref out without a word).  ``damaged_refs`` names the others."""
+        return refstore.read_refs(self.path, prefix).names()
+
+    def damaged_refs(self, prefix: str = "refs/mvc/") -> dict[str, str]:
+        """refname -> what is wrong, for each ref under ``prefix`` that cannot be read."""
+        return refstore.read_refs(self.path, prefix).bad
+
+    def _why_damaged(self, refname: str, e: Exception) -> str:
+        return refstore.read_one(self.path, refname)[1] or str(e)
+
+    def damaged_ref(self, refname: str, why: str) -> IntegrityError:
+        """The typed error for a ref that cannot be read: which ref, what it names, the file, the repair."""
+        label = refs.describe(refname)
+        return IntegrityError(
+            f"ref {refname}{f' ({label})' if label else ''} is damaged: {why}; file "
+            f"{os.path.join(self.path, *refname.split('/'))}",
+            "run `mvc fsck` to see what it held, then `mvc fsck --repair` to point it back at its newest "
+            "commit; nothing was changed")
 
     def _entry(self, tree: pygit2.Tree | None, path: str, kind: int, what: str):
         """The object at ``path`` below ``tree`` (None if absent); it must be of ``kind``.  The

@@ -29,3 +29,14 @@ def parse(refname: str) -> tuple[str, str | None, str] | None:
     if len(parts) == 3 and parts[1] == "runs":
         return ("run", parts[0], parts[2])
     return None
+
+
+def describe(refname: str) -> str | None:
+    """What a ref holds, as users name it: 'artifact p/name', 'registered model registry/rm', 'run p/id'."""
+    parsed = parse(refname)
+    if parsed is None:
+        return None
+    kind, project, name = parsed
+    if kind == "registry":
+        return f"registered model registry/{name}"
+    return f"{kind} {project}/{name}"

@@ -7,9 +7,12 @@ import os
 import random
 import shutil
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 
 from ..errors import FormatError, IntegrityError, MvcError, NotFoundError
+from ..fsutil import atomic_write
+from ..meta import recover, refstore
 from ..meta.gitdb import lock_info, lock_is_stale
 from ..store.ingest import hash_file
 from . import lease, reach
@@ -76,10 +79,12 @@ def fix_for(labels: list[str]) -> str:
 def _uses(repo, report: FsckReport) -> dict[str, list[str]]:
     """chunk id -> labels of the versions that need it; bad refs and pointers become problems."""
     uses: dict[str, list[str]] = {}
+    _damaged_refs(repo, report)
     try:
         named = reach.mvc_refs(repo.meta)
-    except FormatError as e:
-        report.problems.append(Problem("bad-ref", "refs/mvc", None, e.message, fix=e.hint))
+    except (FormatError, IntegrityError) as e:
+        if isinstance(e, FormatError):
+            report.problems.append(Problem("bad-ref", "refs/mvc", None, e.message, fix=e.hint))
         named = [(r, p) for r in repo.meta.refnames() if (p := reach.refs.parse(r))]
     for refname, parsed in named:
         try:
@@ -105,6 +110,57 @@ def _version_uses(repo, vref, uses: dict, report: FsckReport) -> None:
     except MvcError as e:
         report.problems.append(Problem("bad-pointer", vref.label, None, e.message, [vref.label],
                                        fix_for([vref.label])))
+
+
+def _damaged_refs(repo, report: FsckReport) -> None:
+    """A problem for each ref that cannot be read, naming what it held (from its newest commit,
+    found by ``recover.lost_tip``) and how `mvc fsck --repair` puts it back."""
+    for refname, why in sorted(repo.meta.damaged_refs().items()):
+        label = reach.refs.describe(refname) or refname
+        found = recover.lost_tip(repo.meta, refname) if reach.refs.parse(refname) else None
+        report.problems.append(Problem(
+            "damaged-ref", refname, _ref_file(repo, refname), f"ref {refname} ({label}) is damaged: {why}",
+            _found_labels(refname, found), _repair_text(repo, refname, found)))
+
+
+def _found_labels(refname: str, found) -> list[str]:
+    kind, project, name = reach.refs.parse(refname) or (None, None, None)
+    if found is None or kind == "run":
+        return [f"run {project}/{name}"] if kind == "run" else []
+    base = f"registry/{name}" if kind == "registry" else f"{project}/{name}"
+    return [f"{base}:{v}" for v in found.versions]
+
+
+def _repair_text(repo, refname: str, found) -> str:
+    if found is None:
+        return (f"no commit of it is left in the store: restore {_ref_file(repo, refname)} from a backup, "
+                "or pull the metadata from a remote; nothing else reads this ref until then")
+    return (f"`mvc fsck --repair` points it back at its newest commit {found.commit[:12]} "
+            f"(made {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(found.when))})")
+
+
+def repair_refs(repo) -> list[tuple[str, str]]:
+    """Point each damaged ref whose newest commit is found back at it; (refname, commit) for each.
+    A ref file is replaced (the one atomic-write helper) only if it is still damaged when read
+    just before: another process may have repaired it meanwhile."""
+    done = []
+    for refname in sorted(repo.meta.damaged_refs()):
+        found = recover.lost_tip(repo.meta, refname) if reach.refs.parse(refname) else None
+        if found is None:
+            continue
+        path = _ref_file(repo, refname)
+        try:
+            with open(path, "rb") as f:
+                before = f.read()
+        except FileNotFoundError:
+            before = None  # damaged in packed-refs: a loose file overrides it
+        except IsADirectoryError:
+            continue
+        if before is not None and refstore.parse_loose(before) is not None:
+            continue  # repaired meanwhile
+        atomic_write(path, (found.commit + "\n").encode())
+        done.append((refname, found.commit))
+    return done
 
 
 def _ref_file(repo, refname: str) -> str:

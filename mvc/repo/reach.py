@@ -29,8 +29,24 @@ class VersionRef:
     deleted_at: float | None = None
 
 
+def refuse_damaged(meta) -> None:
+    """An IntegrityError naming every ref under refs/mvc/ that cannot be read, if there is one:
+    gc must not guess what such a ref reaches (R11), so it deletes nothing while one is there."""
+    bad = meta.damaged_refs(refs.PREFIX)
+    if not bad:
+        return
+    first = sorted(bad)[0]
+    err = meta.damaged_ref(first, bad[first])
+    if len(bad) > 1:
+        others = "; ".join(f"{r} ({why})" for r, why in sorted(bad.items())[1:])
+        err = IntegrityError(f"{err.message}; also damaged: {others}", err.hint)
+    raise err
+
+
 def mvc_refs(meta) -> list[tuple[str, tuple]]:
-    """(refname, parsed) for every ref under refs/mvc/; an unknown namespace is refused."""
+    """(refname, parsed) for every ref under refs/mvc/; an unknown namespace is refused, and so is
+    a ref that cannot be read (``refuse_damaged``)."""
+    refuse_damaged(meta)
     out = []
     for name in meta.refnames(refs.PREFIX):
         parsed = refs.parse(name)

@@ -8,14 +8,22 @@ from .. import context, output
 @click.option("--sample", type=click.FloatRange(0, 1, min_open=True), metavar="SHARE",
               help="Re-hash only this share of chunks (0-1]; pointers and git are always checked in full.")
 @click.option("--no-git", is_flag=True, help="Skip `git fsck` on the metadata.")
+@click.option("--repair", is_flag=True, help="First point each damaged ref back at its newest commit, when found.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(sample, no_git, as_json) -> None:
+def command(sample, no_git, repair, as_json) -> None:
     """Re-hash every chunk (or a --sample share), check that every pointer
     resolves, run `git fsck` on the metadata, and name each problem with the
     versions it affects and the command that repairs or removes it.
-    Exit 0 when clean, 5 (integrity) when a problem was found."""
-    from mvc.repo.fsck import fsck
-    report = fsck(context.get().api().repo, sample=sample, git=not no_git)
+    Exit 0 when clean, 5 (integrity) when a problem was found.
+
+    With --repair, a ref whose file is damaged (truncated, empty, garbage) is
+    first pointed back at the newest commit of its own that the store holds."""
+    from mvc.repo.fsck import fsck, repair_refs
+    repo = context.get().api().repo
+    if repair:
+        for refname, commit in repair_refs(repo):
+            click.echo(f"repaired {refname}: now at {commit}", err=True)
+    report = fsck(repo, sample=sample, git=not no_git)
     if as_json:
         output.emit_json(report.to_json())
     else:

@@ -38,11 +38,13 @@ def _artifacts(api, type_, as_json) -> None:
     rows = [_artifact_row(api, n) for n in sorted(api.artifact_names(type=type_))]
     if as_json:
         output.emit_json(rows)
+        output.report_unreadable(api, "artifact", api.project)
         return
     output.table([[r["name"], r["type"], r["versions"], r["latest"] or "-",
                    " ".join(f"{a}:{v}" for a, v in sorted(r["aliases"].items()) if a != "latest") or "-",
                    output.human_size(r["size"])] for r in rows],
                  ["name", "type", "versions", "latest", "aliases", "size"], empty="(no artifacts)")
+    output.report_unreadable(api, "artifact", api.project)
 
 
 def _artifact_row(api, name: str) -> dict:

@@ -14,13 +14,15 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (fields: see docs/cli.md).")
 def ls(as_json) -> None:
     """Every registered model: links, latest source version, aliases."""
-    rows = [views.model_row(m) for m in context.get().api().registered_models()]
+    api = context.get().api()
+    rows = [views.model_row(m) for m in api.registered_models()]
     if as_json:
         output.emit_json(rows)
-        return
-    output.table([[r["name"], r["links"], r["latest"] or "-",
-                   " ".join(f"{a}:{v}" for a, v in sorted(r["aliases"].items()) if a != "latest") or "-"]
-                  for r in rows], ["name", "links", "latest", "aliases"], empty="(no registered models)")
+    else:
+        output.table([[r["name"], r["links"], r["latest"] or "-",
+                       " ".join(f"{a}:{v}" for a, v in sorted(r["aliases"].items()) if a != "latest") or "-"]
+                      for r in rows], ["name", "links", "latest", "aliases"], empty="(no registered models)")
+    output.report_unreadable(api, "registry")
 
 
 @command.command("show")

@@ -13,13 +13,15 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (fields: see docs/cli.md).")
 def ls(as_json) -> None:
     """Every run of the project, oldest first."""
-    rows = [views.run_row(r) for r in context.get().api().runs()]
+    api = context.get().api()
+    rows = [views.run_row(r) for r in api.runs()]
     if as_json:
         output.emit_json(rows)
-        return
-    output.table([[r["id"], r["name"], r["job_type"] or "-", r["state"], output.short_time(r["started_at"]),
-                   len(r["inputs"]), len(r["outputs"])] for r in rows],
-                 ["id", "name", "job type", "state", "started", "used", "logged"], empty="(no runs)")
+    else:
+        output.table([[r["id"], r["name"], r["job_type"] or "-", r["state"], output.short_time(r["started_at"]),
+                       len(r["inputs"]), len(r["outputs"])] for r in rows],
+                     ["id", "name", "job type", "state", "started", "used", "logged"], empty="(no runs)")
+    output.report_unreadable(api, "run", api.project)
 
 
 @command.command("show")

@@ -66,6 +66,17 @@ def test_corruption_detected(cs):
         cs.get(cid)
 
 
+def test_quarantine_sets_a_corrupt_chunk_aside_and_put_writes_it_back(cs):
+    sound, _ = cs.put(b"other weights")
+    cid, _ = cs.put(b"precious model weights")
+    assert cs.quarantine(cid) == [] and cs.quarantine(sound) == []   # sound chunks stay
+    _corrupt(cs, cid)
+    assert len(cs.quarantine(cid)) == 1
+    assert not cs.has(cid) and cs.get(sound) == b"other weights"
+    assert cs.put(b"precious model weights") == (cid, True)          # written afresh, not trusted
+    assert cs.get(cid) == b"precious model weights"
+
+
 def test_missing_chunk(cs):
     with pytest.raises(NotFoundError):
         cs.get(chunk_id(b"never stored"))

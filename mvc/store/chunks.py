@@ -65,6 +65,18 @@ class ChunkStore:
         and a writer's lease count from now (a stat-cache hit writes no chunk)."""
         raise NotImplementedError
 
+    def quarantine(self, cid: str) -> list[str]:
+        """Set aside each stored copy of ``cid`` whose bytes fail their check, so the
+        store no longer has it and the next log of the same bytes writes it afresh
+        (``put`` trusts a chunk it has).  Sound copies stay.  Returns where each bad
+        copy went."""
+        raise NotImplementedError
+
+    def quarantined(self, cid: str) -> list[str]:
+        """Where ``quarantine`` set copies of ``cid`` aside (a read of a chunk found only
+        there is an IntegrityError saying so, not a missing chunk)."""
+        return []
+
     def get_view(self, cid: str):
         """Like ``get`` (verified), but may return a read-only view instead of a copy."""
         return self.get(cid)
@@ -110,6 +122,7 @@ class MemoryChunkStore(ChunkStore):
     def __init__(self):
         self._chunks: dict[str, bytes] = {}
         self._times: dict[str, float] = {}
+        self._quarantined: dict[str, bytes] = {}
 
     def has(self, cid):
         return cid in self._chunks
@@ -126,6 +139,9 @@ class MemoryChunkStore(ChunkStore):
         try:
             return self._verified(cid, self._chunks[cid])
         except KeyError:
+            if self.quarantined(cid):
+                raise IntegrityError(f"chunk {cid} is corrupt: it was set aside as {self.quarantined(cid)[0]}",
+                                     "re-log the original files to write it back") from None
             raise NotFoundError(f"chunk {cid} is missing from the store") from None
 
     def delete(self, cid):
@@ -134,6 +150,16 @@ class MemoryChunkStore(ChunkStore):
     def freshen(self, cids):
         now = time.time()
         self._times.update((c, now) for c in cids if c in self._chunks)
+
+    def quarantine(self, cid):
+        data = self._chunks.get(cid)
+        if data is None or chunk_id(data) == cid:
+            return []
+        self._quarantined[cid] = self._chunks.pop(cid)
+        return self.quarantined(cid)
+
+    def quarantined(self, cid):
+        return [f"memory:quarantine/{cid}"] if cid in self._quarantined else []
 
     def ids(self):
         return iter(list(self._chunks))
@@ -231,12 +257,25 @@ class DirChunkStore(ChunkStore):
             raise IntegrityError(f"chunk {cid} is in no chunk file or readable pack; damaged: "
                                  + "; ".join(self.packs.bad.values()),
                                  "run `mvc fsck` to list the affected versions; re-log or pull them again")
+        if data is None and self.quarantined(cid):
+            raise IntegrityError(f"chunk {cid} is corrupt: `mvc fsck` set its bytes aside as "
+                                 + ", ".join(self.quarantined(cid)),
+                                 "re-log the original files (`mvc log PATH --name NAME`) to write it back, or pull "
+                                 "it from a remote; `mvc fsck` lists the affected versions")
         if data is None:
             raise NotFoundError(
                 f"chunk {cid} is missing from the store",
                 "run `mvc fsck` to list the affected versions; pull them again from a remote if you have one",
             )
         return self._verified(cid, data)
+
+    def quarantined(self, cid: str) -> list[str]:
+        """The copies of ``cid`` that fsck set aside (``quarantine``)."""
+        folder = os.path.join(self.root, "quarantine")
+        try:
+            return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.split(".")[0] == cid]
+        except FileNotFoundError:
+            return []
 
     def get_view(self, cid):
         """A loose chunk as a verified view of an mmap of its file: no copy and no
@@ -335,6 +374,40 @@ class DirChunkStore(ChunkStore):
             elif loc[0] not in done:
                 done.add(loc[0])
                 _touch(self.packs.path(loc[0], "pack"))
+
+    def quarantine(self, cid):
+        """A bad loose copy is moved to ``quarantine/<cid>``; a bad packed copy is copied to
+        ``quarantine/<cid>.<pack id>`` and its pack written again without it (as gc deletes
+        a packed chunk).  Nothing is deleted that is not kept there."""
+        check_id(cid)
+        folder = os.path.join(self.root, "quarantine")
+        moved = []
+        try:
+            with open(self.path(cid), "rb") as f:
+                bad = chunk_id(f.read()) != cid
+        except FileNotFoundError:
+            bad = False
+        if bad:
+            os.makedirs(folder, exist_ok=True)
+            os.replace(self.path(cid), os.path.join(folder, cid))
+            fsync_dir(folder)
+            fsync_dir(os.path.dirname(self.path(cid)))
+            moved.append(os.path.join(folder, cid))
+        self.packs.refresh(force=True)
+        loc = self.packs.locate(cid)
+        try:
+            data = self.packs.read(cid)  # None: in no pack
+        except IntegrityError:  # its index places it past the end of its pack
+            data = b""
+        if loc and data is not None and chunk_id(data) != cid:
+            os.makedirs(folder, exist_ok=True)
+            os.makedirs(self.tmp, exist_ok=True)
+            dest = os.path.join(folder, f"{cid}.{loc[0]}")
+            with AtomicFile(dest, tmp_dir=self.tmp, mode=0o444) as f:
+                f.write(data)
+            rewrite_without(self.packs, (cid,), self.tmp)
+            moved.append(dest)
+        return moved
 
     def _pack_path(self, cid: str) -> str | None:
         loc = self.packs.locate(cid)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import blake3
 
 from ..errors import InvalidInputError
+from ..paths import collision, is_dotgit, path_problem
 from .chunkers import SMALL_FILE, Chunker, SpanFile, select_chunker
 from .chunks import ChunkStore, chunk_id
 from .pointer import Pointer
@@ -37,7 +38,9 @@ def collect_files(path: str) -> list[FileEntry]:
     if not os.path.lexists(path):
         raise InvalidInputError(f"{path} does not exist", "check the path; log a file or a folder")
     if os.path.isfile(path):
-        return [FileEntry(os.path.basename(os.path.abspath(path)), os.path.abspath(path), os.stat(path))]
+        out = [FileEntry(os.path.basename(os.path.abspath(path)), os.path.abspath(path), os.stat(path))]
+        check_paths(os.path.dirname(os.path.abspath(path)), out)
+        return out
     if not os.path.isdir(path):
         raise InvalidInputError(f"{path} is neither a file nor a folder", "log a regular file or a folder")
     root = os.path.realpath(path)
@@ -73,7 +76,24 @@ def collect_files(path: str) -> list[FileEntry]:
     walk(root, "")
     if not out:
         raise InvalidInputError(f"{path} holds no files", "log a folder that contains at least one file")
+    check_paths(path, out)
     return out
+
+
+def check_paths(path: str, files: list[FileEntry]) -> None:
+    """Refuse, naming it, a file whose path no version may hold (mvc/paths.py; docs/format.md,
+    "Paths"): use would refuse to write it.  Checked before anything is stored."""
+    for fe in files:
+        why = path_problem(fe.relpath)
+        if why:
+            hint = ("a .git folder is a repository's own files, not a model's: log a copy without it "
+                    "(`git archive`, or copy the files you need)" if any(map(is_dotgit, fe.relpath.split("/")))
+                    else "rename it: a version holds only names that every filesystem and git read as plain files")
+            raise InvalidInputError(f"cannot log {os.path.join(path, fe.relpath)!r}: its path {why}", hint)
+    clash = collision(fe.relpath for fe in files)
+    if clash:
+        raise InvalidInputError(f"cannot log {path}: its {clash}",
+                                "rename one of them: a version must be usable on case-insensitive filesystems too")
 
 
 def parallel_blake3():

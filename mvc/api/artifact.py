@@ -11,6 +11,7 @@ from ..meta.artifacts import VersionInfo
 from ..meta.registry import LinkInfo
 from ..names import as_list, check_alias, check_name, parse_address
 from ..repo import Repository, check_metadata
+from ..repo.repository import check_description
 
 
 def iso(ts: float | None) -> str | None:
@@ -98,7 +99,8 @@ class Artifact:
         """Re-read every byte of this version; raise IntegrityError naming each bad file."""
         problems = self._repo.verify(self._info)
         if problems:
-            raise IntegrityError(f"{self.address} failed verification:\n  " + "\n  ".join(problems))
+            raise IntegrityError(f"{self.address} failed verification:\n  "  # one line per problem
+                                 + "\n  ".join(p.replace("\n", "\\n") for p in problems))
 
     # ---- lineage -------------------------------------------------------
     def logged_by(self):
@@ -140,7 +142,8 @@ class Artifact:
         if "latest" in aliases and "latest" not in self._info.aliases:
             raise InvalidInputError("alias 'latest' is moved automatically and cannot be added by hand")
         rec = self._info.record
-        wanted = {"metadata": check_metadata(self.metadata), "description": self.description or "",
+        wanted = {"metadata": check_metadata(self.metadata),
+                  "description": check_description(self.description) or "",
                   "tags": [check_name(t, "tag") for t in as_list(self.tags, "tags")]}
         loaded = {"metadata": rec.get("metadata") or {}, "description": rec.get("description") or "",
                   "tags": rec.get("tags") or []}

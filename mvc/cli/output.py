@@ -12,15 +12,52 @@ import click
 
 
 def emit_json(obj) -> None:
-    """Stable JSON on stdout: sorted keys, two-space indent."""
-    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    """Stable JSON on stdout: sorted keys, two-space indent, ASCII only (every control character,
+    U+2028/U+2029 and lone surrogate is a \\u escape, so no raw one reaches the terminal)."""
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=True))
+
+
+_ESCAPED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, format (bidi, zero-width), surrogates, separators
+
+
+def safe(text) -> str:
+    """``text`` (anything; str() of it) with every control or format character escaped as Python
+    writes it (\\n, \\x1b, \\u2028, \\u202e): text from the store can neither fake a line of output
+    nor send the terminal a control sequence.  Every human-readable line mvc prints goes through
+    it (``echo``, ``table``, the error boundary); --json output is escaped by emit_json."""
+    text = str(text)
+    if text.isprintable():  # the common case: no character to look at
+        return text
+    import unicodedata
+    return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)
+
+
+def _escape(c: str) -> str:
+    if c in _ESCAPED:
+        return _ESCAPED[c]
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def echo(line="", err: bool = False) -> None:
+    """Print one line of human-readable output (escaped with ``safe``)."""
+    click.echo(safe(line), err=err)
+
+
+def echo_block(text: str, err: bool = False) -> None:
+    """Print a message whose only line breaks are its own continuation lines ("\\n  ": an error and
+    the list of bad files, an fsck problem and its fix), escaped with ``safe``: a line break in
+    text it quotes is printed as \\n, so the quote cannot fake a line."""
+    click.echo("\n  ".join(safe(part) for part in str(text).split("\n  ")), err=err)
 
 
 def table(rows: list[list], headers: list[str], empty: str = "(none)") -> None:
     if not rows:
-        click.echo(empty)
+        echo(empty)
         return
     from tabulate import tabulate
+    rows = [[safe(c) if isinstance(c, str) else c for c in row] for row in rows]
     click.echo(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True))
 
 
@@ -140,7 +177,7 @@ def report_unreadable(api, kind: str, project: str | None = None) -> None:
     if not bad:
         return
     for d in bad:
-        click.echo(f"mvc: error: could not read {d['label']}: ref {d['ref']} is damaged ({d['problem']})", err=True)
+        echo(f"mvc: error: could not read {d['label']}: ref {d['ref']} is damaged ({d['problem']})", err=True)
     click.echo("mvc: hint: run `mvc fsck` to see what it held, then `mvc fsck --repair` to point it back "
                "at its newest commit", err=True)
     from mvc.errors import IntegrityError

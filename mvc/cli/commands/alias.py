@@ -23,7 +23,7 @@ def set_(address, alias) -> None:
     api = context.get().api()
     old = api.set_alias(address, alias)
     target = _target(api, address)
-    click.echo(f"{alias}: {old or '-'} -> {target}")
+    output.echo(f"{alias}: {old or '-'} -> {target}")
 
 
 def _target(api, address: str) -> str:
@@ -37,7 +37,7 @@ def _target(api, address: str) -> str:
 def rm(name, alias) -> None:
     """Remove ALIAS from artifact NAME (or registry/MODEL)."""
     old = context.get().api().remove_alias(name, alias)
-    click.echo(f"removed {alias}" + (f" (was {old})" if old else "") + f" from {name}")
+    output.echo(f"removed {alias}" + (f" (was {old})" if old else "") + f" from {name}")
 
 
 @command.command("history")

@@ -1,7 +1,7 @@
 """mvc delete: soft-delete a version (restorable until gc)."""
 import click
 
-from .. import context
+from .. import context, output
 
 
 @click.command(short_help="Soft-delete a version (bring it back with `mvc restore`).")
@@ -13,4 +13,4 @@ def command(address, delete_aliases) -> None:
     it back until gc removes it."""
     art = context.get().api().artifact(address)
     art.delete(delete_aliases=delete_aliases)
-    click.echo(f"deleted {art.address} (restore with `mvc restore {art.address}`)")
+    output.echo(f"deleted {art.address} (restore with `mvc restore {art.address}`)")

@@ -26,7 +26,7 @@ def command(dry_run, grace, retention, keep_last, as_json) -> None:
         return
     verb = "would delete" if dry_run else "deleted"
     for line in plan.lines():
-        click.echo(f"{verb} {line}")
+        output.echo(f"{verb} {line}")
     if not context.get().quiet:
         click.echo(f"{verb} {len(plan.chunks)} chunks ({output.human_size(plan.bytes)}); kept {plan.marked} "
                    f"reachable and {plan.kept_young} recent", err=True)

@@ -36,4 +36,4 @@ def command(source, target, aliases, name, as_json) -> None:
                           "source": link.source, "aliases": link.aliases, "linked_at": link.linked_at,
                           "run": link.run_id})
         return
-    click.echo(f"{link.address} -> {link.source}  (aliases: {', '.join(link.aliases)})")
+    output.echo(f"{link.address} -> {link.source}  (aliases: {', '.join(link.aliases)})")

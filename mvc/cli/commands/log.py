@@ -35,7 +35,7 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
         return
     how = _how(res.outcome, art.version)
     files = f"{art.file_count} file" + ("" if art.file_count == 1 else "s")
-    click.echo(f"{art.address}  ({how}; {files}, {output.human_size(art.size)}; "
+    output.echo(f"{art.address}  ({how}; {files}, {output.human_size(art.size)}; "
                f"aliases: {', '.join(sorted(art.aliases))})")
 
 

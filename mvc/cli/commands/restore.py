@@ -1,7 +1,7 @@
 """mvc restore: bring a soft-deleted version back."""
 import click
 
-from .. import context
+from .. import context, output
 
 
 @click.command(short_help="Restore a soft-deleted version.")
@@ -9,4 +9,4 @@ from .. import context
 def command(address) -> None:
     """Bring the soft-deleted version NAME:vN back from the trash (its number is unchanged)."""
     art = context.get().api().restore(address)
-    click.echo(f"restored {art.address}")
+    output.echo(f"restored {art.address}")

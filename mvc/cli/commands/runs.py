@@ -33,7 +33,7 @@ def show(run_id, as_json) -> None:
     if as_json:
         output.emit_json(d)
         return
-    echo = click.echo
+    echo = output.echo
     echo(f"run {d['name']} ({d['id']}) in project {d['project']}: {d['state']}")
     echo(f"  job type: {d['job_type'] or '-'}")
     echo(f"  started:  {output.short_time(d['started_at'])}   ended: {output.short_time(d['ended_at'])}")

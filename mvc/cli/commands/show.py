@@ -19,7 +19,7 @@ def command(address, as_json) -> None:
 
 
 def _print(d: dict) -> None:
-    echo = click.echo
+    echo = output.echo
     echo(f"{d['address']}" + (f"  (via {d['via_link']})" if d["via_link"] else ""))
     echo(f"  type:        {d['type']}")
     echo(f"  aliases:     {', '.join(d['aliases']) or '-'}")

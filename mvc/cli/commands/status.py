@@ -25,4 +25,4 @@ def command(as_json: bool) -> None:
         ("chunks", f"{stats['chunks']} ({output.human_size(stats['chunk_bytes'])})"),
     ]
     for k, v in rows:
-        click.echo(f"{k + ':':<19}{v}")
+        output.echo(f"{k + ':':<19}{v}")

@@ -18,6 +18,6 @@ def command(force, as_json) -> None:
         return
     for item in found:
         state = "removed" if item["removed"] else "kept (holder may be alive; --force removes it)"
-        click.echo(f"{item['kind']} {item['path']}: {item['detail']}: {state}")
+        output.echo(f"{item['kind']} {item['path']}: {item['detail']}: {state}")
     if not found:
         click.echo("no locks or leases")

@@ -1,7 +1,7 @@
 """mvc verify: re-read one version end to end."""
 import click
 
-from .. import context
+from .. import context, output
 
 
 @click.command(short_help="Re-read every byte of one version against its digests.")
@@ -11,4 +11,4 @@ def command(address) -> None:
     from their source).  Exit 0 when sound, 5 naming each bad file otherwise."""
     art = context.get().api().artifact(address)
     art.verify()
-    click.echo(f"ok: {art.address} ({art.file_count} files) matches its digests")
+    output.echo(f"ok: {art.address} ({art.file_count} files) matches its digests")

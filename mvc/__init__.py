@@ -5,7 +5,8 @@
         art = run.log_model("model.safetensors", name="MNIST", aliases=["best"])
 """
 from .errors import (AmbiguousAddressError, ConflictError, FormatError, IntegrityError, InvalidInputError,
-                     InvalidNameError, LockError, MvcError, NotFoundError, RemoteError, StorageFullError, UsageError)
+                     InvalidNameError, LockError, MvcError, NotFoundError, ReadOnlyError, RemoteError, StorageFullError,
+                     UsageError)
 
 __version__ = "0.1.0"
 
@@ -27,5 +28,5 @@ def __dir__():
 __all__ = [
     "init", "Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord", "MvcError", "UsageError",
     "InvalidNameError", "InvalidInputError", "NotFoundError", "AmbiguousAddressError", "ConflictError",
-    "LockError", "IntegrityError", "RemoteError", "FormatError", "StorageFullError", "__version__",
+    "LockError", "ReadOnlyError", "IntegrityError", "RemoteError", "FormatError", "StorageFullError", "__version__",
 ]

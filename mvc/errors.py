@@ -58,8 +58,17 @@ class LockError(MvcError):
     exit_code = 4
 
 
+class ReadOnlyError(ConflictError):
+    """The store, or a file of it, cannot be written by this process (read-only mount, permissions)."""
+
+
+class UnsafeStoreError(ConflictError):
+    """The store belongs to another user and is not marked safe (git's 'dubious ownership')."""
+
+
 class IntegrityError(MvcError):
-    """Stored bytes or metadata do not match their recorded digest."""
+    """Stored bytes or metadata do not match their recorded digest, or a file the store
+    must hold (its format file, git's HEAD) is missing."""
 
     exit_code = 5
     default_hint = "run `mvc fsck` to list every affected version"
@@ -85,8 +94,8 @@ EXIT_CODES = {
     1: "MvcError (any error not listed below)",
     2: "UsageError, InvalidNameError, InvalidInputError: fix the command or its input",
     3: "NotFoundError, AmbiguousAddressError: the address names nothing, or more than one thing",
-    4: "ConflictError, LockError: the store's state forbids it now",
-    5: "IntegrityError: stored bytes do not match their digest",
+    4: "ConflictError, LockError, ReadOnlyError, UnsafeStoreError: the store's state forbids it now",
+    5: "IntegrityError: stored bytes do not match their digest, or the store is damaged",
     6: "RemoteError: a remote failed or refused",
     7: "FormatError: the store is newer than this mvc",
     8: "StorageFullError: not enough disk space",

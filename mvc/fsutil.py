@@ -73,15 +73,61 @@ def temp_path(folder: str, name: str) -> str:
     return os.path.join(folder, f".tmp-{name[:40]}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
-def raise_if_full(exc: OSError, path: str, needed: int | None = None) -> None:
-    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+def is_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the filesystem is full.  libgit2's errors carry no errno, only
+    its text ("failed to write out file: No space left on device")."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "Disk quota exceeded" in text
+
+
+def free_bytes(path: str) -> int:
+    """Bytes free to this user on the filesystem of ``path`` (its nearest existing folder)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return shutil.disk_usage(path).free
+
+
+def storage_full(what: str, where: str, needed: int | None = None, hint: str | None = None) -> StorageFullError:
+    """The error for a write that found its filesystem full: what was being written, the bytes
+    the whole operation needs (when known) and the bytes free, measured now: call it after the
+    failed write's temp files are gone, or they count against the free space."""
+    free = free_bytes(where)
+    need = f"it needs about {_size(needed)} and " if needed is not None else ""
+    return StorageFullError(
+        f"no space left on the filesystem of {where} while {what}: {need}{_size(free)} are free",
+        hint or "free some space (or run `mvc gc`) and retry; nothing was changed")
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1 << 20 else f"{n} bytes ({n / (1 << 20):.1f} MiB)"
+
+
+def read_only_error(store: str, what: str, exc: OSError):
+    """The error for a write refused because the store (or the file) is read-only."""
+    from .errors import ReadOnlyError
+    where = getattr(exc, "filename", None) or store
+    why = "is on a read-only filesystem" if exc.errno == errno.EROFS else "is not writable by this user"
+    return ReadOnlyError(f"cannot {what}: {where} {why} ({exc.strerror})",
+                         "reading commands (ls, show, use, verify) work on a read-only store; to change it, "
+                         "use a writable copy or ask its owner; nothing was changed")
+
+
+def require_writable(store: str, what: str) -> None:
+    """A ReadOnlyError before an operation starts, if this process cannot write ``store``."""
+    if os.access(store, os.W_OK):
         return
-    free = shutil.disk_usage(os.path.dirname(path) or ".").free
-    need = f"{needed} bytes needed, " if needed is not None else ""
-    raise StorageFullError(
-        f"no space left while writing {path}: {need}{free} bytes free",
-        "free some space (or run `mvc gc`) and retry; the store was left as it was",
-    ) from exc
+    ro = os.statvfs(store).f_flag & os.ST_RDONLY
+    raise read_only_error(store, what, OSError(errno.EROFS if ro else errno.EACCES,
+                                               "read-only filesystem" if ro else "permission denied", store))
+
+
+def raise_if_full(exc: OSError, path: str, needed: int | None = None) -> None:
+    if not is_full(exc):
+        return
+    raise storage_full(f"writing {path}", os.path.dirname(path) or ".", needed) from exc
 
 
 class AtomicFile:
@@ -109,11 +155,7 @@ class AtomicFile:
         return self
 
     def write(self, data) -> None:
-        try:
-            self._f.write(data)
-        except OSError as e:
-            raise_if_full(e, self.tmp, len(data))
-            raise
+        self._f.write(data)  # a full disk is reported by __exit__, once the temp is gone
         self.size += len(data)
 
     def fileno(self) -> int:
@@ -124,7 +166,10 @@ class AtomicFile:
 
     def abort(self) -> None:
         if self._f is not None and not self._f.closed:
-            self._f.close()
+            try:
+                self._f.close()  # flushes what is buffered: on a full disk that fails too
+            except OSError:
+                pass
         try:
             os.unlink(self.tmp)
         except FileNotFoundError:
@@ -133,6 +178,8 @@ class AtomicFile:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+            if isinstance(exc, OSError):
+                raise_if_full(exc, self.path)
             return
         try:
             self._f.flush()

@@ -156,3 +156,27 @@ def test_a_ref_with_no_commit_left_is_reported_not_repaired(world):
     ghost = [p for p in json.loads(r.stdout)["problems"] if p["object"].endswith("/Ghost")]
     assert ghost and "no commit of it is left" in ghost[0]["fix"]
     assert (world / ".mvc" / "refs" / "mvc" / PROJECT / "artifacts" / "Ghost").read_bytes() == b"abc"
+
+
+def _damage_object(project, spec: str) -> None:
+    oid = subprocess.run(["git", "--git-dir", str(project / ".mvc"), "rev-parse", spec], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    path = project / ".mvc" / "objects" / oid[:2] / oid[2:]
+    os.chmod(path, 0o644)
+    path.write_bytes(b"garbage")
+
+
+def test_fsck_names_the_versions_of_a_damaged_tip_commit(world):
+    _damage_object(world, f"refs/mvc/{PROJECT}/artifacts/A")
+    r = mvc("fsck", "--json", "--no-git", cwd=world)
+    assert r.returncode == IntegrityError.exit_code
+    (bad,) = [p for p in json.loads(r.stdout)["problems"] if p["object"] == f"refs/mvc/{PROJECT}/artifacts/A"]
+    assert bad["versions"] == ["proj/A:v0"] and "held v0 at its newest readable commit" in bad["message"]
+
+
+def test_fsck_advice_for_a_damaged_pointer_is_about_metadata(world):
+    _damage_object(world, f"refs/mvc/{PROJECT}/artifacts/A:versions/v1/files/a1")
+    r = mvc("fsck", "--json", "--no-git", cwd=world)
+    (bad,) = [p for p in json.loads(r.stdout)["problems"] if p["kind"] == "bad-pointer"]
+    assert bad["versions"] == ["proj/A:v1"]
+    assert "restore the metadata" in bad["fix"] and "re-log" not in bad["fix"]

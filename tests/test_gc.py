@@ -294,3 +294,20 @@ def test_an_orphan_pack_given_its_index_after_the_plan_is_kept(store, project):
     gc.execute(store, p, opts, time.time())
     assert p.orphan_packs == [] and os.path.exists(pack)
     assert fsck(store).ok
+
+
+def test_temps_of_dead_writers_go_at_once_live_ones_wait_for_the_grace(store, project):
+    """A failed or killed write's temp files (issue 9, item 6): the default gc (grace 1 h) removes
+    those whose writer PID is dead on this host, in every folder mvc or libgit2 writes temps to."""
+    dead, live = 999999, os.getppid()
+    paths = {f"tmp/.tmp-abc.pack-{dead}-deadbeef": True, f"leases/.tmp-h-1-x.json-{dead}-0badf00d": True,
+             f"objects/pack/.tmp-pack-1.idx-{dead}-12345678": True, f"tmp/.tmp-abc.pack-{live}-deadbeef": False,
+             f"leases/.tmp-h-2-y.json-{live}-0badf00d": False}
+    for rel in paths:
+        full = os.path.join(store.path, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        open(full, "wb").close()
+    p = gc.run(store, gc.GcOptions())
+    for rel, gone in paths.items():
+        assert os.path.exists(os.path.join(store.path, rel)) != gone, rel
+        assert (os.path.join(store.path, rel) in p.temps) == gone

@@ -40,7 +40,7 @@ def _passes(small_fs, tmp_path, passes):
             r.log(str(src), f"m{i}", "model", "p")
         except StorageFullError as e:
             full += 1
-            assert "bytes needed" in e.message or "bytes free" in e.message
+            assert "it needs about" in e.message and "are free" in e.message
             assert r.artifacts.state("p", f"m{i}") is None                  # nothing half-made
             gc.run(r, gc.GcOptions(grace_s=0, retention_s=0))
             assert os.listdir(os.path.join(store, "tmp")) == []            # no orphan temp files

@@ -15,10 +15,12 @@ import threading
 
 import pygit2
 
+from ..canonical import clean_text
 from ..errors import InvalidInputError, MvcError
 from ..meta.artifacts import now
 from ..names import as_list, check_alias, check_name, check_project
 from ..repo import Repository
+from ..repo.layout import enclosing_git
 from ..repo.lease import pid_alive
 from ..repo.repository import matches_include
 from .artifact import Artifact, Link, default_root, iso
@@ -34,10 +36,9 @@ def new_run_id() -> str:
 def code_state(start: str, dirty: bool = True) -> dict:
     """The enclosing git work tree's commit and (``dirty``) whether it is dirty."""
     try:
-        path = pygit2.discover_repository(start)
-        if not path:
+        repo = enclosing_git(start)  # not pygit2.discover_repository: see enclosing_git
+        if repo is None:
             return {}
-        repo = pygit2.Repository(path)
         if repo.is_bare or repo.head_is_unborn:
             return {"git_root": repo.workdir} if repo.workdir else {}
         out = {"commit": str(repo.head.target), "git_root": repo.workdir}
@@ -176,14 +177,19 @@ class Run:
         self.entity = check_name(entity, "entity") if entity else None
         self.id = new_run_id()
         self.name = check_name(name, "run name") if name else run_name(len(repo.runs.ids(project)) + 1)
-        self.job_type = job_type
+        self.job_type = clean_text(job_type, "job_type")
         self.tags = [check_name(t, "tag") for t in as_list(tags, "tags")]
-        self.notes = notes or ""
+        self.notes = clean_text(notes, "notes") or ""
         self.config: dict = _config_dict(config)
         self.summary: dict = {}
         self.quiet = quiet if quiet is not None else os.environ.get("MVC_SILENT", "") not in ("", "0")
         self.dir = os.path.join(repo.path, "runs", self.id)
-        os.makedirs(self.dir, exist_ok=True)
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as e:
+            from ..fsutil import read_only_error, raise_if_full
+            raise_if_full(e, self.dir)
+            raise read_only_error(repo.path, "record a run", e) from None
         self._history_path = os.path.join(self.dir, "history.jsonl")
         self._step = 0
         self._lock = threading.Lock()
@@ -195,11 +201,11 @@ class Run:
         self._started = now()
         self._env = {"host": socket.gethostname(), "user": getpass.getuser(), "pid": os.getpid(),
                      "python": platform.python_version(), "platform": platform.platform(),
-                     "argv": list(sys.argv), "cwd": os.getcwd(), "code": code_state(os.getcwd(), dirty=False)}
+                     "argv": [_as_text(a) for a in sys.argv], "cwd": _as_text(os.getcwd()),
+                     "code": code_state(os.getcwd(), dirty=False)}
         self._dirty_thread = _dirty_check(self._env["code"])  # recorded at finish
         self._write("start run", state="running")
-        atexit.register(self._atexit)
-        _install_hooks(self)
+        _install_hooks(self)  # finished at interpreter exit by _finish_at_exit
 
     # ---- record ----------------------------------------------------------
     def _record(self, state: str, **extra) -> dict:
@@ -352,8 +358,7 @@ class Run:
         self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), history=history,
                               outputs=outputs, message=f"finish run ({state})")
         self._repo.stat_cache.close()  # now, not whenever the collector reaches the run (a log pauses it)
-        atexit.unregister(self._atexit)
-        _ACTIVE.discard(self)
+        _ACTIVE.pop(self, None)
         if not (self.quiet if quiet is None else quiet):
             print(self.summary_text(state), file=sys.stderr)
 
@@ -409,6 +414,12 @@ def _config_dict(config) -> dict:
     return dict(config)
 
 
+def _as_text(s: str) -> str:
+    """``s`` as UTF-8 can store it: bytes of argv or a path that are not UTF-8 reach Python as lone
+    surrogates (surrogateescape), which become the text ``\\udce9`` instead of failing the run record."""
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _check_path_arg(path) -> None:
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidInputError(f"path must be a file, folder or reference URI string, not {type(path).__name__}",
@@ -423,18 +434,27 @@ def _human(n: float) -> str:
     return str(n)
 
 
-_ACTIVE: set = set()
+_ACTIVE: dict = {}  # live runs, oldest first (a dict keeps their order); finish() removes its run
 _LAST_EXC: dict = {}
 _HOOKED = False
 
 
+def _finish_at_exit() -> None:
+    """Finish the runs still live at interpreter exit, newest first.  Registered once per
+    process: a handler per run, unregistered at finish, still cost each run a slot that
+    CPython 3.11's atexit never frees (1,000 runs left atexit._ncallbacks() at 1,000)."""
+    for r in reversed(list(_ACTIVE)):
+        r._atexit()
+
+
 def _install_hooks(run: Run) -> None:
-    """Mark live runs failed on an uncaught exception, killed on SIGTERM."""
+    """Finish live runs at exit; mark them failed on an uncaught exception, killed on SIGTERM."""
     global _HOOKED
-    _ACTIVE.add(run)
+    _ACTIVE[run] = None
     if _HOOKED:
         return
     _HOOKED = True
+    atexit.register(_finish_at_exit)
     prev_hook = sys.excepthook
 
     def hook(exc_type, exc, tb):

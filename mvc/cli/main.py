@@ -43,12 +43,33 @@ class LazyGroup(click.Group):
         except MvcError as err:
             report(err)
             ctx.exit(err.exit_code)
+        except OSError as exc:  # the last net: a full or read-only disk below code that did not say so
+            err = typed_os_error(exc)
+            if err is None:
+                raise
+            report(err)
+            ctx.exit(err.exit_code)
+
+
+def typed_os_error(exc: OSError) -> MvcError | None:
+    """A full or read-only filesystem as the typed error it is; None for any other OSError."""
+    import errno
+
+    from mvc.fsutil import is_full, read_only_error, storage_full
+    where = exc.filename or os.getcwd()
+    if is_full(exc):
+        return storage_full(f"writing {where}", os.path.dirname(str(where)) or ".")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return read_only_error(str(where), "write", exc)
+    return None
 
 
 def report(err: MvcError) -> None:
-    click.echo(f"mvc: error: {err.message}", err=True)
+    """The error and its hint on stderr, escaped (output.echo_block): a message may quote text from the store."""
+    from .output import echo_block
+    echo_block(f"mvc: error: {err.message}", err=True)
     if err.hint:
-        click.echo(f"mvc: hint: {err.hint}", err=True)
+        echo_block(f"mvc: hint: {err.hint}", err=True)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

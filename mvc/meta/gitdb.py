@@ -3,6 +3,7 @@ it: build a new tree, commit it on the ref's old tip, move the ref by
 compare-and-swap, and on a lost race re-read and re-apply with jittered backoff."""
 from __future__ import annotations
 
+import errno
 import getpass
 import hashlib
 import heapq
@@ -17,8 +18,8 @@ from typing import Any, Callable, Iterator
 import pygit2
 
 from .. import canonical
-from ..errors import ConflictError, IntegrityError, LockError, MvcError
-from ..fsutil import raise_if_full
+from ..errors import ConflictError, IntegrityError, LockError, MvcError, UnsafeStoreError
+from ..fsutil import free_bytes, is_full, read_only_error, storage_full
 from . import refs, refstore
 
 pygit2.settings.enable_fsync_gitdir(True)
@@ -29,6 +30,7 @@ QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds 
 LOCK_RECHECK_S = 0.5  # ... when it still is, as the same file, this much later (clear_stale_lock)
 PACK_MIN_FILES = 16  # docs/performance.md, "Git packs"; MVC_PACK_MIN_FILES overrides it (read at use)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+FULL_BELOW = 1 << 20  # a filesystem with less free than this is taken as full when an object went missing
 _KINDS = (b"blob", b"tree", b"commit", b"tag")
 
 
@@ -147,6 +149,45 @@ def clear_stale_lock(lock: str) -> bool:
     return True
 
 
+def _open_error(path: str, e: Exception) -> MvcError:
+    """Why the metadata repository cannot be opened, as a typed error with the way out."""
+    text = str(e)
+    if "not owned by current user" in text:
+        try:
+            owner = f"uid {os.stat(path).st_uid}"
+        except OSError:
+            owner = "another user"
+        return UnsafeStoreError(
+            f"the store {path} is owned by {owner}, not by you (uid {os.geteuid()}): git and libgit2 refuse "
+            "a repository of another owner ('dubious ownership'), so mvc reads nothing from it",
+            f"if you trust it (a team's shared store), mark it safe as git asks: "
+            f"`git config --global --add safe.directory {path}`; nothing was changed")
+    if not os.path.isfile(os.path.join(path, "HEAD")):
+        return IntegrityError(f"the store's metadata repository {path} is damaged: its HEAD file is missing",
+                              f"run `mvc fsck`; recreate it with `printf 'ref: refs/heads/master\\n' > "
+                              f"{os.path.join(path, 'HEAD')}` (mvc keeps nothing on HEAD)")
+    return IntegrityError(f"the store's metadata repository {path} cannot be opened: {text}",
+                          "run `mvc fsck`; restore the metadata from a remote or a backup")
+
+
+class _FullGuard:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None or not isinstance(exc, (OSError, pygit2.GitError)):
+            return
+        if is_full(exc):
+            raise storage_full("writing metadata", self.path) from exc
+        text = str(exc)
+        for code, words in ((errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")):
+            if (isinstance(exc, OSError) and exc.errno == code) or words in text:
+                raise read_only_error(self.path, "write metadata", OSError(code, words, self.path)) from exc
+
+
 class NoChange(Exception):
     """Raised by an edit function to finish without a commit; carries its result."""
 
@@ -211,7 +252,10 @@ def alias_history(meta: "MetaRepo", refname: str) -> list[dict]:
 class MetaRepo:
     def __init__(self, path: str):
         self.path = path
-        self._repo = pygit2.Repository(path)
+        try:
+            self._repo = pygit2.Repository(path)
+        except pygit2.GitError as e:
+            raise _open_error(path, e) from None
         self._packs_ok: set[str] = set()           # git pack indexes checked sound by this instance
         self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
         self._packs_unchecked = True               # look for new packs before the next read
@@ -414,11 +458,19 @@ class MetaRepo:
                                      "the metadata is damaged or hostile; run `mvc fsck`")
 
     # ---- writing -------------------------------------------------------
+    def full_guard(self):
+        """Around a libgit2 write: a full filesystem is a StorageFullError (libgit2 says it only as
+        the text of an OSError or GitError), measured once libgit2 has dropped its temp file."""
+        return _FullGuard(self.path)
+
     def write_blob(self, data: bytes) -> pygit2.Oid:
-        return self.git.create_blob(data)
+        with self.full_guard():
+            return self.git.create_blob(data)
 
     def write_json(self, obj: Any) -> pygit2.Oid:
-        return self.git.create_blob(canonical.dumps(obj))
+        data = canonical.dumps(obj)
+        with self.full_guard():
+            return self.git.create_blob(data)
 
     def write_files_tree(self, files: dict[str, bytes]) -> pygit2.Oid:
         """Blobs at '/'-separated paths and the folders holding them: one git pack when there
@@ -458,7 +510,8 @@ class MetaRepo:
                     tb.remove(head)
             else:
                 self._insert(tb, head, oid, pygit2.GIT_FILEMODE_TREE)
-        return tb.write()
+        with self.full_guard():
+            return tb.write()
 
     def _insert(self, tb: pygit2.TreeBuilder, name: str, oid, mode: int) -> None:
         """libgit2 reads the header of an object inserted into a tree (strict object creation):
@@ -488,7 +541,8 @@ class MetaRepo:
                 return nc.result
             parents = [tip.id] if tip is not None else []
             self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
-            commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
+            with self.full_guard():
+                commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
             self.check(commit)  # ... and of a ref's new target
             op = trailer(change.message, "Mvc-Op") or "update"
             if crash_hook:
@@ -518,8 +572,11 @@ class MetaRepo:
 
     def _move_error(self, refname: str, e: Exception) -> MvcError:
         """A ref move that failed for a reason other than another writer: typed, at once."""
-        if isinstance(e, OSError):
-            raise_if_full(e, self._lock_path(refname))
+        if is_full(e) or ("doesn't exist" in str(e) and free_bytes(self.path) < FULL_BELOW):
+            # libgit2 can report a commit written that a full disk never got: the move then finds no target
+            return storage_full(f"moving ref {refname}", self.path)
+        if isinstance(e, OSError) and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return read_only_error(self.path, f"move ref {refname}", e)
         return ConflictError(f"could not move ref {refname} in {self.path}: {e}",
                              f"check that {self.path} is writable and not damaged (`mvc fsck`), then retry; "
                              "nothing was changed")

@@ -20,6 +20,7 @@ import os
 import struct
 import zlib
 
+from ..errors import StorageFullError
 from ..fsutil import AtomicFile
 
 OBJ_TREE, OBJ_BLOB = 2, 3
@@ -223,5 +224,5 @@ def remember_checked(store: str, keys: dict[str, str]) -> None:
         with AtomicFile(os.path.join(store, CHECKED_FILE), tmp_dir=tmp if os.path.isdir(tmp) else None,
                         durable=False) as f:
             f.write("".join(f"{n} {k}\n" for n, k in sorted(keys.items())).encode())
-    except OSError:
+    except (OSError, StorageFullError):
         pass

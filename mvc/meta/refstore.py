@@ -67,8 +67,11 @@ def _packed(gitdir: str, prefix: str, table: RefTable) -> None:
 
 def _loose(gitdir: str, prefix: str, table: RefTable) -> None:
     top = os.path.join(gitdir, *prefix.rstrip("/").split("/"))
-    for dirpath, dirs, files in os.walk(top, onerror=lambda e: table.bad.setdefault(
-            os.path.relpath(e.filename, gitdir).replace(os.sep, "/"), f"it cannot be read ({e.strerror})")):
+    def unreadable(e: OSError) -> None:
+        if not isinstance(e, (FileNotFoundError, NotADirectoryError)):  # no refs there (yet), or gone meanwhile
+            table.bad[os.path.relpath(e.filename, gitdir).replace(os.sep, "/")] = f"it cannot be read ({e.strerror})"
+
+    for dirpath, dirs, files in os.walk(top, onerror=unreadable):
         dirs.sort()
         for fname in sorted(files):
             if fname.endswith(".lock"):

@@ -15,13 +15,13 @@ from ..fsutil import atomic_write
 from ..meta import recover, refstore
 from ..meta.gitdb import lock_info, lock_is_stale
 from ..store.ingest import hash_file
-from . import lease, reach
+from . import lease, manifest, reach
 
 
 @dataclass
 class Problem:
     kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | corrupt-pack-index |
-    #                        corrupt-git-pack | corrupt-whole-file | stale-lock | stale-lease
+    #                        corrupt-git-pack | corrupt-whole-file | stale-lock | stale-lease | bad-path | bad-digest
     object: str            # chunk id, ref name, lock or lease path
     file: str | None       # the store file that holds it, when there is one
     message: str
@@ -46,6 +46,7 @@ class FsckReport:
     pointers: int = 0
     versions: int = 0
     git_checked: bool = False
+    vrefs: list = field(default_factory=list, repr=False)  # every version read (names git fsck's findings)
 
     @property
     def ok(self) -> bool:
@@ -60,8 +61,15 @@ class FsckReport:
                 "problems": [asdict(p) for p in self.problems]}
 
 
-def fix_for(labels: list[str]) -> str:
-    """The command that repairs or removes each affected version."""
+def fix_for(labels: list[str], kind: str = "missing-chunk", aside: bool = False) -> str:
+    """The command that repairs or removes each affected version.  A corrupt chunk must be set
+    aside first (`mvc fsck --repair`): a log trusts a chunk the store has."""
+    first = "" if kind != "corrupt-chunk" or aside else "run `mvc fsck --repair` to set its bytes aside, then "
+    return (first + "re-log the original files (`mvc log PATH --name NAME`) to write the chunk back, "
+            "or pull it from a remote; or remove: " + _remove(labels))
+
+
+def _remove(labels: list[str]) -> str:
     cmds = []
     for label in labels:
         base = label.replace(" (deleted)", "")
@@ -71,8 +79,13 @@ def fix_for(labels: list[str]) -> str:
             cmds.append(f"leave {base} to `mvc gc` (it is in the trash)")
         else:
             cmds.append(f"`mvc delete {base}`")
-    return ("re-log the original files (`mvc log PATH --name NAME`) to write the chunk back, "
-            "or pull it from a remote; or remove: " + "; ".join(cmds))
+    return "; ".join(cmds)
+
+
+def _removal(labels: list[str]) -> str:
+    """The fix for damaged metadata: restore it, or remove the versions it affects."""
+    return "restore the metadata from a remote (`mvc pull`) or a backup" + (
+        "; or remove: " + _remove(labels) if labels else "")
 
 
 # ---- pointers -----------------------------------------------------------------
@@ -89,19 +102,26 @@ def _uses(repo, report: FsckReport) -> dict[str, list[str]]:
     for refname, parsed in named:
         try:
             vrefs = list(reach.version_refs(repo.meta, parsed, reach.tip_commit(repo.meta, refname).tree))
-        except MvcError as e:
-            report.problems.append(Problem("bad-ref", refname, _ref_file(repo, refname), e.message,
+        except MvcError as e:  # the tip commit or its tree is damaged: name what its newest readable commit held
+            found = recover.lost_tip(repo.meta, refname)
+            held = (f"; {reach.refs.describe(refname)} held {', '.join(found.versions)} at its newest readable commit "
+                    f"{found.commit[:12]}, and maybe more since" if found and found.versions else "")
+            report.problems.append(Problem("bad-ref", refname, _ref_file(repo, refname), e.message + held,
+                                           _found_labels(refname, found),
                                            fix="restore the metadata from a remote (`mvc pull`) or a backup"))
             continue
         for vref in vrefs:
             report.versions += 1
+            report.vrefs.append(vref)
             _version_uses(repo, vref, uses, report)
     return uses
 
 
 def _version_uses(repo, vref, uses: dict, report: FsckReport) -> None:
+    entries = []
     try:
-        for _, ptr in reach.pointers(repo.meta, vref):
+        for path, ptr in reach.pointers(repo.meta, vref):
+            entries.append((path, ptr))
             report.pointers += 1
             for cid, _ in ptr.chunks:
                 labels = uses.setdefault(cid, [])
@@ -109,7 +129,10 @@ def _version_uses(repo, vref, uses: dict, report: FsckReport) -> None:
                     labels.append(vref.label)
     except MvcError as e:
         report.problems.append(Problem("bad-pointer", vref.label, None, e.message, [vref.label],
-                                       fix_for([vref.label])))
+                                       _removal([vref.label])))
+        return
+    for kind, message in manifest.manifest_problems(repo.meta, vref, entries):  # paths, digest
+        report.problems.append(Problem(kind, vref.label, None, message, [vref.label], _removal([vref.label])))
 
 
 def _damaged_refs(repo, report: FsckReport) -> None:
@@ -173,7 +196,7 @@ def _chunk_file(repo, cid: str) -> str | None:
     return path(cid) if callable(path) else None
 
 
-def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport) -> None:
+def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport, quarantine: bool = False) -> None:
     present = set(repo.chunks.ids())
     report.chunks_total = len(present)
     packs = getattr(repo.chunks, "packs", None)
@@ -190,21 +213,47 @@ def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport) ->
         try:
             repo.chunks.get(cid)
         except IntegrityError as e:
-            _chunk_problem(repo, "corrupt-chunk", cid, e.message, uses, report)
+            message = _set_aside(repo, cid, e.message, report) if quarantine else e.message
+            if message is not None:
+                _chunk_problem(repo, "corrupt-chunk", cid, message, uses, report, aside=quarantine)
         except NotFoundError:
             present.discard(cid)  # removed by gc while we looked: judged below
     for cid in sorted(uses):
         if cid not in present and not repo.chunks.has(cid):
-            _chunk_problem(repo, "missing-chunk", cid, f"chunk {cid} is missing from the store", uses, report)
+            aside = repo.chunks.quarantined(cid)
+            _chunk_problem(repo, "missing-chunk", cid, f"chunk {cid} is missing from the store" + (
+                f" (an earlier fsck set its corrupt bytes aside as {', '.join(aside)})" if aside else ""), uses, report)
 
 
-def _chunk_problem(repo, kind: str, cid: str, message: str, uses: dict, report: FsckReport) -> None:
+def _set_aside(repo, cid: str, message: str, report: FsckReport) -> str | None:
+    """Quarantine the bad copies of a corrupt chunk (ChunkStore.quarantine), so that a re-log of
+    the original files writes it back (a log trusts a chunk the store has).  The message to
+    report, or None when a sound copy is left (reported here, as a warning)."""
+    try:
+        moved = repo.chunks.quarantine(cid)
+    except (OSError, MvcError) as e:  # a read-only or full store: report it as it is
+        why = getattr(e, "strerror", None) or getattr(e, "message", str(e))
+        return f"{message} (not set aside: {why}; a re-log cannot replace it until it is)"
+    if not moved:
+        return message
+    where = ", ".join(moved)
+    try:
+        repo.chunks.get(cid)
+    except MvcError:
+        return f"{message}; set aside as {where}, so that a re-log of the original files writes it back"
+    report.problems.append(Problem("corrupt-chunk", cid, moved[0], f"{message}; set aside as {where}; a sound "
+                                   "copy is left", fix="nothing: reads use the sound copy", severity="warning"))
+    return None
+
+
+def _chunk_problem(repo, kind: str, cid: str, message: str, uses: dict, report: FsckReport,
+                   aside: bool = False) -> None:
     labels = uses.get(cid, [])
     if not labels:
         report.problems.append(Problem(kind, cid, _chunk_file(repo, cid), message + " (no version uses it)",
                                        fix="`mvc gc` removes it", severity="warning"))
         return
-    report.problems.append(Problem(kind, cid, _chunk_file(repo, cid), message, labels, fix_for(labels)))
+    report.problems.append(Problem(kind, cid, _chunk_file(repo, cid), message, labels, fix_for(labels, kind, aside)))
 
 
 # ---- git, locks, leases -----------------------------------------------------------
@@ -236,9 +285,9 @@ def _check_git(repo, report: FsckReport) -> None:
     clean, out = git_fsck(repo.path)
     report.git_checked = True
     if not clean:
+        labels = manifest.holders(repo.meta, report.vrefs, manifest.GIT_ID_RE.findall(out))  # the objects it names
         report.problems.append(Problem("git-fsck", repo.path, repo.path, "git fsck found problems in the metadata:\n    "
-                                       + "\n    ".join(out.splitlines()[:50]),
-                                       fix="restore the metadata from a remote (`mvc pull`) or a backup"))
+                                       + "\n    ".join(out.splitlines()[:50]), labels, fix=_removal(labels)))
 
 
 def _check_locks(repo, report: FsckReport) -> None:
@@ -279,12 +328,14 @@ def _check_whole_files(repo, report: FsckReport) -> None:
                         "re-download linked copies"))
 
 
-def fsck(repo, sample: float | None = None, git: bool = True) -> FsckReport:
-    """Check the whole store; ``sample`` re-hashes only that share of chunks."""
+def fsck(repo, sample: float | None = None, git: bool = True, quarantine: bool = False) -> FsckReport:
+    """Check the whole store; ``sample`` re-hashes only that share of chunks.  It changes nothing,
+    unless ``quarantine`` (`mvc fsck --repair`): then the bad copies of each corrupt chunk are set
+    aside (``<store>/quarantine/``), so that a re-log of the original files writes it back."""
     report = FsckReport()
     repo.meta.forget_checked()  # every loose git object fsck reads is checked afresh
     if _check_git_packs(repo, report):
-        _check_chunks(repo, _uses(repo, report), sample, report)
+        _check_chunks(repo, _uses(repo, report), sample, report, quarantine)
     _check_whole_files(repo, report)
     if git:
         _check_git(repo, report)

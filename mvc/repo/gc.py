@@ -17,13 +17,15 @@ pointer that does not decode) stops gc before it deletes anything.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
 
 from ..errors import ConflictError, NotFoundError
 from ..meta import refs
-from ..meta.gitdb import NoChange, TreeEdit
+from ..fsutil import require_writable
+from ..meta.gitdb import NoChange, TreeEdit, on_network_fs
 from . import lease, reach
 from .crash import crash_at
 
@@ -83,6 +85,7 @@ def mark(repo, opts: GcOptions, now: float, purge: set) -> set[str]:
     """Every chunk id the metadata needs (see the module doc)."""
     meta, marked, seen = repo.meta, set(), set()
     since = now - opts.retention_s
+    _mark_reads(repo, marked, seen)
     for refname, parsed in reach.mvc_refs(meta):
         tip = reach.tip_commit(meta, refname)
         for c in reach.history(meta, refname, since):
@@ -93,6 +96,21 @@ def mark(repo, opts: GcOptions, now: float, purge: set) -> set[str]:
                     continue  # trash is kept from the tip, by its own clock
                 _mark_version(meta, vref, marked, seen)
     return marked
+
+
+def _mark_reads(repo, marked: set, seen: set) -> None:
+    """The chunks of every version a live reader's lease names (a use in progress): kept even if
+    the version was deleted and purged meanwhile.  A lease that cannot be read names nothing: a
+    live process writes its lease whole (temp + rename), so only a power cut, which ended its
+    writer, leaves one garbled (it still holds back the sweep's cutoff by its mtime)."""
+    import pygit2
+    for le in lease.live_leases(repo.path):
+        for tree in le.reads:
+            try:
+                oid = pygit2.Oid(hex=tree)
+            except ValueError:
+                continue
+            _mark_version(repo.meta, reach.VersionRef(f"version read by {le.describe()}", oid, "read"), marked, seen)
 
 
 def _linked(repo) -> set[tuple[str, str, str]]:
@@ -133,9 +151,44 @@ def cutoff(repo, opts: GcOptions, now: float) -> float:
     return t
 
 
+TEMP_FOLDERS = (("tmp", ""), ("leases", ".tmp-"), ("objects/pack", ".tmp-"), ("objects", "tmp_object_git2_"))
+_TEMP_PID = re.compile(r"\.tmp-.*-([0-9]+)-[0-9a-f]{8}$")  # fsutil.temp_path: .tmp-<name>-<pid>-<token>
+
+
 def _old_temps(repo, before: float) -> list[str]:
-    tmp = os.path.join(repo.path, "tmp")
-    return _older_than(tmp, sorted(os.listdir(tmp)) if os.path.isdir(tmp) else [], before)
+    """Temp files a failed or killed write left: in tmp/, leases/, objects/pack/ (mvc's, named
+    by fsutil.temp_path) and objects/ (libgit2's).  Each goes once older than ``before``, or at
+    once when its name gives a writer PID that is not alive on this host, the store is on a
+    local filesystem and no live lease is another host's (a container sharing the folder has
+    PIDs of its own): a dead writer never renames its temp."""
+    local = not on_network_fs(repo.path) and all(le.host == lease.hostname() for le in lease.live_leases(repo.path))
+    out = []
+    for sub, prefix in TEMP_FOLDERS:
+        folder = os.path.join(repo.path, *sub.split("/"))
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.startswith(prefix))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        dead = [n for n in names if local and _writer_dead(n)]
+        out += [os.path.join(folder, n) for n in dead]
+        out += _older_than(folder, [n for n in names if n not in dead], before)
+    return sorted(set(out))
+
+
+def _writer_dead(name: str) -> bool:
+    m = _TEMP_PID.search(name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _orphan_packs(repo, before: float) -> list[str]:
@@ -260,6 +313,8 @@ def run(repo, opts: GcOptions | None = None, dry_run: bool = False, now: float |
     mark (a version restored or linked meanwhile is kept), then the sweep."""
     opts = opts or GcOptions()
     now = time.time() if now is None else now
+    if not dry_run:
+        require_writable(repo.path, "collect garbage")
     p = plan(repo, opts, now)
     if dry_run:
         return p

@@ -7,7 +7,7 @@ import re
 import pygit2
 
 from .. import canonical
-from ..errors import FormatError, NotFoundError
+from ..errors import FormatError, IntegrityError, NotFoundError
 from ..fsutil import atomic_write, fsync_tree
 
 STORE_DIR = ".mvc"
@@ -20,12 +20,73 @@ def is_store(path: str) -> bool:
     return os.path.isfile(os.path.join(path, FORMAT_FILE))
 
 
+HEAD_CONTENT = "ref: refs/heads/master\n"  # libgit2's default; mvc reads no branch, any valid HEAD will do
+_FORMAT_TEXT = canonical.dumps({"format": FORMAT_VERSION, "features": []}).decode().strip()  # as create_store
+
+
+def check_damaged(path: str) -> None:
+    """Refuse a folder that holds a store's data but no format file (IntegrityError): opening it
+    would re-initialise it over that data.  A store skeleton with no data (an init cut short
+    before its format file, the last thing it writes) is not a store yet, and is not refused."""
+    if not os.path.isdir(path) or is_store(path) or not _store_shaped(path):
+        return
+    held = _store_data(path)
+    if held:
+        raise IntegrityError(
+            f"{path} holds an mvc store ({', '.join(held)}) but its {FORMAT_FILE} is missing; mvc will neither "
+            "read it nor write to it, since writing would initialise a new store over it",
+            f"restore {path}/{FORMAT_FILE} from a backup; if you know the store is format {FORMAT_VERSION}, write it "
+            f"back with exactly this content: {_FORMAT_TEXT} (e.g. echo '{_FORMAT_TEXT}' > {path}/{FORMAT_FILE})")
+
+
+def _store_shaped(path: str) -> bool:
+    """An mvc store folder, format file or not: a folder named .mvc with git files or chunks/, or
+    any folder with chunks/, objects/ and refs/ (a bare git repository has no chunks/; a project
+    folder with a chunks/ of its own has no objects/ and refs/ beside it)."""
+    def has(name: str) -> bool:
+        return os.path.exists(os.path.join(path, name))
+    if os.path.basename(path) == STORE_DIR:
+        return any(has(n) for n in ("HEAD", "objects", "refs", "chunks"))
+    return has("chunks") and has("objects") and has("refs")
+
+
+def _store_data(path: str) -> list[str]:
+    """What of a store's data ``path`` holds: git refs, git objects, chunks, runs (stops at the first file of each)."""
+    def has_file(sub: str) -> bool:
+        return any(files for _, _, files in os.walk(os.path.join(path, sub)))
+    held = []
+    if has_file("refs") or os.path.isfile(os.path.join(path, "packed-refs")):
+        held.append("git refs")
+    if has_file("objects"):
+        held.append("git objects")
+    if has_file("chunks") or has_file("packs"):
+        held.append("chunks")
+    if os.path.isdir(os.path.join(path, "runs")) and os.listdir(os.path.join(path, "runs")):
+        held.append("runs")
+    return held
+
+
+def check_git(path: str) -> None:
+    """The git files libgit2 needs to open the store (HEAD, objects/, refs/): an IntegrityError
+    saying how to repair each, instead of libgit2's untyped "repository not found"."""
+    if not os.path.isfile(os.path.join(path, "HEAD")):
+        raise IntegrityError(
+            f"store {path} has no HEAD file (git metadata), so its metadata cannot be opened",
+            f"write it back (mvc reads no branch, so this one will do): printf "
+            f"'{HEAD_CONTENT.strip()}\\n' > {path}/HEAD; then run `mvc fsck`")
+    for sub in ("objects", "refs"):
+        if not os.path.isdir(os.path.join(path, sub)):
+            raise IntegrityError(f"store {path} has no {sub}/ folder: its git metadata is gone",
+                                 f"restore {path}/{sub} from a backup, or clone the store again from its remote")
+
+
 def check_format(path: str) -> dict:
     """Refuse a store whose format or mandatory features we do not know, before touching anything."""
     try:
         with open(os.path.join(path, FORMAT_FILE), "rb") as f:
             info = canonical.loads(f.read())
     except FileNotFoundError:
+        check_damaged(path)
         raise NotFoundError(f"{path} is not an mvc store (no {FORMAT_FILE})", "create one with `mvc init`") from None
     except ValueError as e:
         raise FormatError(f"{path}/{FORMAT_FILE} is unreadable ({e})",
@@ -36,12 +97,14 @@ def check_format(path: str) -> dict:
     unknown = sorted(set(info.get("features", [])) - KNOWN_FEATURES)
     if unknown:
         raise FormatError(f"store {path} needs features this mvc does not know: {', '.join(unknown)}")
+    check_git(path)
     return info
 
 
 def create_store(path: str) -> None:
     if is_store(path):
         return
+    check_damaged(path)
     os.makedirs(path, exist_ok=True)
     pygit2.init_repository(path, bare=True)
     for sub in ("chunks", "tmp", "runs", "hooks"):
@@ -52,28 +115,40 @@ def create_store(path: str) -> None:
     atomic_write(os.path.join(path, FORMAT_FILE), canonical.dumps({"format": FORMAT_VERSION, "features": []}))
 
 
+def enclosing_git(start: str) -> "pygit2.Repository | None":
+    """The git repository at or above ``start``, or None.
+
+    Opening it searches upward as git does (git_repository_open_ext without flags: up to
+    a filesystem boundary), the same search as pygit2.discover_repository, which mvc must
+    not call: pygit2 1.21.0 (cp311 manylinux wheel, libgit2 1.9.7) returns None for "no
+    repository" without a reference to it (its compiled code hands back &_Py_NoneStruct,
+    no Py_INCREF), so each call outside git took one reference from None, and ~60
+    mvc.init() runs in one process aborted at exit with "Fatal Python error:
+    none_dealloc" (issue 9; tests/test_many_runs.py).  Opening reports "not found" as a
+    GitError instead, with no None involved.
+    """
+    try:
+        return pygit2.Repository(start)
+    except (pygit2.GitError, OSError):
+        return None
+
+
 def project_root(start: str) -> str:
     """The top of the enclosing git work tree, or ``start``."""
-    try:
-        found = pygit2.discover_repository(start)
-    except pygit2.GitError:
-        found = None
-    if found:
-        try:
-            wd = pygit2.Repository(found).workdir
-        except pygit2.GitError:
-            wd = None
-        if wd:
-            return os.path.abspath(wd)
+    repo = enclosing_git(start)
+    wd = repo.workdir if repo is not None else None
+    if wd:
+        return os.path.abspath(wd)
     return os.path.abspath(start)
 
 
 def _store_at(path: str) -> str | None:
+    """The store at ``path`` or ``path/.mvc``; IntegrityError if one of them lost its format file."""
     path = os.path.abspath(path)
-    if is_store(path):
-        return path
-    if is_store(os.path.join(path, STORE_DIR)):
-        return os.path.join(path, STORE_DIR)
+    for candidate in (path, os.path.join(path, STORE_DIR)):
+        if is_store(candidate):
+            return candidate
+        check_damaged(candidate)
     return None
 
 

@@ -1,7 +1,10 @@
 """Writers' leases: a writer that may create chunks nothing references yet
 holds a lease, and gc keeps every chunk younger than the oldest live lease.
 
-    .mvc/leases/<host>-<pid>-<rand>.json   {"host","pid","start","refreshed","op"}
+    .mvc/leases/<host>-<pid>-<rand>.json   {"host","pid","start","refreshed","op"[,"reads"]}
+
+A reader (a use) holds one too, naming in "reads" the version trees it is reading: gc keeps
+their chunks, whatever the refs say, until the read ends.
 
 A daemon thread refreshes the lease every refresh_s() seconds.  A lease is stale when its
 holder is provably gone (same host, dead PID) or when it has not been refreshed
@@ -17,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from .. import canonical
+from ..errors import StorageFullError
 from ..fsutil import AtomicFile
 
 LEASE_DIR = "leases"
@@ -64,6 +68,7 @@ class LeaseInfo:
     start: float
     refreshed: float
     op: str = ""
+    reads: tuple = ()  # hex ids of the version trees a reader holds
 
     @property
     def age(self) -> float:
@@ -87,8 +92,11 @@ def read_lease(path: str) -> LeaseInfo:
     try:
         with open(path, "rb") as f:
             d = canonical.loads(f.read())
+        reads = d.get("reads", [])
+        if not isinstance(reads, list) or not all(isinstance(r, str) for r in reads):
+            raise TypeError("reads")
         return LeaseInfo(path, str(d["host"]), int(d["pid"]), float(d["start"]),
-                         float(d.get("refreshed", d["start"])), str(d.get("op", "")))
+                         float(d.get("refreshed", d["start"])), str(d.get("op", "")), tuple(reads))
     except (ValueError, KeyError, TypeError):
         mtime = os.stat(path).st_mtime
         return LeaseInfo(path, "?", -1, mtime, mtime, "unreadable")
@@ -125,9 +133,11 @@ def remove_stale(store: str) -> list[LeaseInfo]:
 class Lease:
     """Context manager: hold a refreshed lease on ``store`` while writing."""
 
-    def __init__(self, store: str, op: str = "log"):
+    def __init__(self, store: str, op: str = "log", reads: list[str] | None = None):
         self.store = store
         self.op = op
+        self.reads = list(reads or [])
+        self.held = False  # a reader of a store it cannot write goes on without one (nobody gc's it from here)
         self.host = hostname()
         self.pid = os.getpid()
         self.path = os.path.join(lease_dir(store), f"{self.host}-{self.pid}-{secrets.token_hex(4)}.json")
@@ -139,20 +149,29 @@ class Lease:
         """Atomic (temp + rename) but not fsynced: a lease speaks for a live process, and a
         reboot ends every process, so a lease lost with the page cache loses nothing."""
         with AtomicFile(self.path, durable=False) as f:
-            f.write(canonical.dumps({"host": self.host, "pid": self.pid, "start": self.start,
-                                     "refreshed": time.time(), "op": self.op}))
+            rec = {"host": self.host, "pid": self.pid, "start": self.start, "refreshed": time.time(), "op": self.op}
+            f.write(canonical.dumps(dict(rec, reads=self.reads) if self.reads else rec))
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(refresh_s()):
             try:
                 self._write()
-            except OSError:
+            except (OSError, StorageFullError):
                 pass  # a full disk must not kill the writer; the lease stays at its last refresh
 
     def __enter__(self) -> "Lease":
-        os.makedirs(lease_dir(self.store), exist_ok=True)
         self.start = time.time()
-        self._write()
+        try:
+            os.makedirs(lease_dir(self.store), exist_ok=True)
+            self._write()
+        except (OSError, StorageFullError) as e:  # an operation's first write: a store it cannot write says so here
+            if self.reads:
+                return self  # a reader of a full or read-only store: no gc can run there from here either
+            if isinstance(e, StorageFullError):
+                raise
+            from ..fsutil import read_only_error
+            raise read_only_error(self.store, self.op, e) from None
+        self.held = True
         self._thread = threading.Thread(target=self._refresh_loop, name="mvc-lease", daemon=True)
         self._thread.start()
         return self
@@ -161,6 +180,8 @@ class Lease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if not self.held:
+            return
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -3,6 +3,7 @@ where the chunk store (bytes) and the metadata (git) meet."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlparse
@@ -10,7 +11,9 @@ from urllib.parse import quote, unquote, urlparse
 import blake3
 
 from .. import canonical
-from ..errors import AmbiguousAddressError, InvalidInputError, NotFoundError
+from ..errors import (AmbiguousAddressError, IntegrityError, InvalidInputError, MvcError, NotFoundError,
+                      StorageFullError)
+from ..fsutil import storage_full
 from ..meta import MetaRepo
 from ..meta.artifacts import Artifacts, VersionInfo
 from ..meta.registry import LinkInfo, Registry
@@ -19,12 +22,14 @@ from ..nogc import nogc
 from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
 from ..store import DirChunkStore, Pointer, ingest_tree, materialise
 from ..store.ingest import collect_files, hash_file
+from ..store.materialise import check_manifest
 from ..store.statcache import StatCache
 from . import layout
 from .crash import crash_at
 from .lease import Lease
 
 MAX_METADATA_KEYS = 100
+MAX_METADATA_BYTES = 1 << 20  # canonical JSON of one version's metadata (and of its description)
 
 
 @dataclass
@@ -38,6 +43,25 @@ class LogResult:
     outcome: str = "new"    # "new", "nothing", or "aliases" and/or "metadata" joined by "+" (a re-log)
 
 
+def _log_needs(path) -> int | None:
+    """About what a log of ``path`` writes at most: its bytes (as if no chunk were in the store yet)
+    and ~1 KiB of metadata per file plus 8 KiB (trees, commit, lease)."""
+    if isinstance(path, str) and "://" in path:
+        return None
+    total, files = 0, 0
+    try:
+        if os.path.isdir(path):
+            for base, _, names in os.walk(path):
+                for n in names:
+                    total += os.lstat(os.path.join(base, n)).st_size
+                    files += 1
+        else:
+            total, files = os.stat(path).st_size, 1
+    except OSError:
+        return None
+    return total + 1024 * files + 8192
+
+
 def matches_include(path: str, include) -> bool:
     """``path`` matches one of the ``include`` globs (a glob or a list of them; fnmatch rules)."""
     pats = [include] if isinstance(include, str) else include
@@ -48,6 +72,22 @@ def artifact_digest(entries: list[tuple[str, Pointer]]) -> str:
     """blake3 of the canonical JSON list of [path, size, file digest], sorted by path."""
     rows = sorted([p, ptr.size, ptr.digest] for p, ptr in entries)
     return blake3.blake3(canonical.dumps(rows)).hexdigest()
+
+
+def check_digest(label: str, record: dict, entries: list[tuple[str, Pointer]]) -> None:
+    """The files of a version must hash to the digest its ``version.json`` records (docs/format.md,
+    "Artifact tree"): pointers swapped or edited under a sound record are an IntegrityError naming
+    the version.  use, verify and fsck check it before reading a byte."""
+    try:
+        got = artifact_digest(entries)
+    except UnicodeEncodeError:  # a path that is not UTF-8: no version mvc wrote has one
+        got = "nothing (a path is not UTF-8)"
+    want = record.get("digest")
+    if got != want:
+        raise IntegrityError(f"{label}: its files do not match its digest: version.json records {want}, "
+                             f"its files hash to {got}; refusing to use it",
+                             "the version's metadata is damaged or was tampered with: run `mvc fsck`, restore the "
+                             f"metadata from a remote or a backup, or remove the version (`mvc delete {label}`)")
 
 
 class Repository:
@@ -99,7 +139,17 @@ class Repository:
         check_name(type_, "artifact type")
         aliases = [check_alias(a) for a in dict.fromkeys(aliases or [])]
         metadata = check_metadata(metadata)
+        description = check_description(description)
         tags = [check_name(t, "tag") for t in (tags or [])]
+        try:
+            return self._log(path, name, type_, project, entity, aliases, metadata, description, tags, run_id,
+                             progress)
+        except StorageFullError as e:  # measured again now that the failed write's temp files are gone
+            raise storage_full(f"logging {path}", self.path, _log_needs(path),
+                               "free some space (`mvc gc` removes what the failed log wrote once its grace has "
+                               "passed) and retry; nothing was changed") from e
+
+    def _log(self, path, name, type_, project, entity, aliases, metadata, description, tags, run_id, progress):
         with Lease(self.path, "log"):  # gc keeps every chunk younger than this lease
             crash_at("log:after-lease")
             entries, new_bytes = self._ingest_present(path, progress)
@@ -239,6 +289,7 @@ class Repository:
                  progress=None, link: str = "copy") -> str:
         """Materialise a version; ``link``: copy, hardlink, symlink, reflink or auto (store/linkmodes.py)."""
         entries = self.entries(v)
+        check_digest(_label(v), v.record, entries)
         if include:
             entries = [(p, ptr) for p, ptr in entries if matches_include(p, include)]
             if not entries:
@@ -246,15 +297,40 @@ class Repository:
                                     f"list its files with `mvc show {v.name}:{v.version}`")
         if progress is not None and hasattr(progress, "expect"):  # as ingest_tree tells a log's meter
             progress.expect(sum(ptr.size for _, ptr in entries))
-        out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify, progress,
-                          link=link, cache=self.stat_cache)
+        with Lease(self.path, "use", reads=[str(v.tree)]):  # gc keeps this version's chunks meanwhile
+            try:
+                out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify,
+                                  progress, link=link, cache=self.stat_cache)
+            except (NotFoundError, IntegrityError) as e:
+                raise self._deleted_meanwhile(v, e) or e
         crash_at("use:after-files")
         return out
 
+    def _deleted_meanwhile(self, v: VersionInfo, e: MvcError) -> MvcError | None:
+        """A chunk gone while a version was read, because the version itself was deleted (and
+        gc ran) meanwhile: say that, not "chunk missing, run fsck"."""
+        try:
+            st = self.artifacts.state(v.project, v.name)
+            gone = st is None or self.artifacts.version(st, v.version) is None
+        except MvcError:
+            return None
+        if not gone or v.deleted:
+            return None
+        return NotFoundError(f"{v.project}/{v.name}:{v.version} was deleted while it was being read ({e.message}); "
+                             "nothing was written", f"`mvc ls {v.name}` shows what is left; "
+                             f"`mvc restore {v.name}:{v.version}` brings it back if it is still in the trash")
+
     def verify(self, v: VersionInfo) -> list[str]:
-        """Re-read every byte of a version; return the problems found (empty if sound)."""
+        """Re-read every byte of a version; return the problems found (empty if sound).
+        Files that do not match the version's digest are an IntegrityError at once."""
+        entries = self.entries(v)
+        check_digest(_label(v), v.record, entries)
         problems = []
-        for p, ptr in self.entries(v):
+        try:
+            check_manifest(p for p, _ in entries)
+        except IntegrityError as e:
+            problems.append(e.message)
+        for p, ptr in entries:
             if ptr.is_reference:
                 local = unquote(urlparse(ptr.ref).path)
                 try:
@@ -319,7 +395,10 @@ def check_metadata(metadata) -> dict:
         return {}
     if isinstance(metadata, (str, bytes)):
         try:
-            metadata = canonical.loads(metadata)
+            metadata = json.loads(metadata, parse_int=canonical.parse_int)  # a huge int: refused by key below
+        except RecursionError:
+            raise InvalidInputError(f"metadata is nested more than {canonical.MAX_DEPTH} levels deep",
+                                    "flatten it (join nested keys into one, e.g. 'a.b.c')") from None
         except ValueError as e:
             raise InvalidInputError(f"metadata is not valid JSON: {e}", "pass a JSON object, e.g. '{\"acc\": 0.9}'") from None
     if not isinstance(metadata, dict):
@@ -328,7 +407,28 @@ def check_metadata(metadata) -> dict:
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidInputError(f"metadata has {len(metadata)} top-level keys; the limit is {MAX_METADATA_KEYS}",
                                 "nest related values under fewer keys")
-    return canonical.clean_json(metadata, "metadata")
+    metadata = canonical.clean_json(metadata, "metadata")
+    size = len(canonical.dumps(metadata)) - 1  # without the trailing LF
+    if size > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata is {size:,} bytes of canonical JSON; the limit is "
+                                f"{MAX_METADATA_BYTES:,} (1 MiB)",
+                                "keep summary numbers in metadata and log large data (tables, arrays, "
+                                "long text) as a file of the artifact")
+    return metadata
+
+
+def check_description(description):
+    """A version's description: None (not given) or text UTF-8 can encode, at most 1 MiB of it."""
+    canonical.clean_text(description, "description")
+    size = len(description.encode("utf-8")) if description else 0
+    if size > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"description is {size:,} bytes; the limit is {MAX_METADATA_BYTES:,} (1 MiB)",
+                                "keep the description short and log long text as a file of the artifact")
+    return description
+
+
+def _label(v: VersionInfo) -> str:
+    return f"{v.project}/{v.name}:{v.version}"
 
 
 def _span(names: list[str]) -> str:

@@ -5,7 +5,6 @@ and nothing mvc did not create is ever deleted."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 from typing import Callable, Iterable
@@ -13,34 +12,19 @@ from urllib.parse import unquote, urlparse
 
 
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
-from ..fsutil import fsync_dir, raise_if_full
+from ..fsutil import fsync_dir, is_full, raise_if_full, storage_full
+from ..paths import collision, path_problem
 from .chunks import ChunkStore
 from .ingest import THREADED_FROM, _Digest
 from .linkmodes import WholeFiles, check_mode, copy_chunks, place
 from .pointer import Pointer
 from .statcache import StatCache
 
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
-
 
 def check_relpath(relpath: str) -> str:
-    """Refuse any manifest path that could land outside the target."""
-    bad = None
-    if not isinstance(relpath, str) or not relpath:
-        bad = "is empty"
-    elif "\x00" in relpath:
-        bad = "contains a NUL byte"
-    elif "\\" in relpath:
-        bad = "contains a backslash"
-    elif relpath.startswith("/"):
-        bad = "is absolute"
-    elif _DRIVE_RE.match(relpath):
-        bad = "starts with a drive letter"
-    else:
-        for part in relpath.split("/"):
-            if part in ("", ".", ".."):
-                bad = f"has a {part or 'empty'!r} component"
-                break
+    """Refuse any manifest path that could land outside the target, or that git or a
+    filesystem could read as something else (mvc/paths.py; docs/format.md, "Paths")."""
+    bad = path_problem(relpath)
     if bad:
         raise IntegrityError(
             f"manifest path {relpath!r} {bad}; refusing to write it",
@@ -50,26 +34,13 @@ def check_relpath(relpath: str) -> str:
 
 
 def check_manifest(paths: Iterable[str]) -> None:
-    seen: dict[str, str] = {}
-    prefixes: set[str] = set()
-    files: set[str] = set()
-    for p in paths:
-        check_relpath(p)
-        low = p.lower()
-        if low in seen:
-            raise IntegrityError(f"manifest paths {seen[low]!r} and {p!r} collide on a case-insensitive filesystem",
-                                 "fetch only one of them with --include (include=[...]); the version's metadata "
-                                 "may be damaged or hostile: run `mvc fsck`")
-        seen[low] = p
-        files.add(p)
-        parts = p.split("/")
-        for i in range(1, len(parts)):
-            prefixes.add("/".join(parts[:i]))
-    clash = files & prefixes
+    """Every path passes ``check_relpath``, and no two collide (mvc/paths.collision): refused
+    before anything is written, so a case-insensitive target never has one file replace another."""
+    paths = [check_relpath(p) for p in paths]
+    clash = collision(paths)
     if clash:
-        raise IntegrityError(f"manifest path {sorted(clash)[0]!r} is both a file and a folder",
-                             "the version's metadata is damaged or hostile; run `mvc fsck` and restore it "
-                             "from a remote or a backup")
+        raise IntegrityError(f"manifest {clash}; refusing to write either", "fetch only one of them with --include "
+                             "(include=[...]); the version's metadata may be damaged or hostile: run `mvc fsck`")
 
 
 def _file_path(ref: str) -> str:
@@ -165,6 +136,14 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
         else:
             _folder_op(os.rename, tmp, target)
             fsync_dir(parent)
+    except OSError as e:
+        if not is_full(e):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # first: free space is measured without our half-written files
+        raise storage_full(f"writing {label or 'the files'} into {target}", parent,
+                           sum(ptr.size for _, ptr in entries),
+                           "free some space there, or choose another folder with -o/root=; nothing was "
+                           "written") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # ours: empty after a merge, gone after a rename
     return target

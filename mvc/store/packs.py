@@ -167,12 +167,17 @@ class PackBuilder:
             return None
         pack_id = xxhash.xxh3_128_hexdigest(self.buf)
         os.makedirs(self.folder, exist_ok=True)
-        pack = PendingFile(os.path.join(self.folder, pack_id + ".pack"), self.tmp)
-        pack.write(self.buf)
-        idx = PendingFile(os.path.join(self.folder, pack_id + ".idx"), self.tmp)
-        idx.write(encode_index(pack_id, self.entries))
+        made = []
+        try:  # a failed write (a full disk) removes its temps here: nobody else holds them yet
+            for suffix, data in ((".pack", self.buf), (".idx", encode_index(pack_id, self.entries))):
+                made.append(PendingFile(os.path.join(self.folder, pack_id + suffix), self.tmp))
+                made[-1].write(data)
+        except BaseException:
+            for pf in made:
+                pf.abort()
+            raise
         self.buf, self.entries, self.where = bytearray(), [], {}
-        return pack, idx
+        return made[0], made[1]
 
 
 def rewrite_without(index: PackIndex, cids, tmp: str) -> None:

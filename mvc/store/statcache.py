@@ -5,8 +5,9 @@ again; its pointer comes from here (docs/format.md, "Stat cache").
 It is only a cache.  Any doubt degrades to re-hashing, never to a wrong
 pointer: an entry is trusted only if the file's mtime was at least ``RACY_NS``
 older than the moment hashing began (a write in the same timestamp tick would
-otherwise go unseen, git's "racily clean" problem); an unreadable, locked or
-corrupt database is moved aside and rebuilt, or the cache is switched off.
+otherwise go unseen, git's "racily clean" problem); a corrupt database is moved
+aside and rebuilt; an unreadable or locked one, or one on a full or read-only
+disk, switches the cache off for the process.
 """
 from __future__ import annotations
 
@@ -57,11 +58,12 @@ class StatCache:
                     db.execute("SELECT count(*) FROM files LIMIT 1").fetchone()
                     self._db = db
                     break
-                except sqlite3.Error:
-                    if attempt == 0:
+                except sqlite3.Error as e:
+                    if attempt == 0 and damaged(e):
                         self._discard()
-                    else:
+                    else:  # a full or read-only disk, a lock held too long: not the file's fault
                         self._off = True
+                        break
         return self._db
 
     def _discard(self) -> None:
@@ -164,6 +166,13 @@ class StatCache:
             except sqlite3.Error:  # opened by another thread: left to be closed when collected
                 return
             self._db = None
+
+
+def damaged(e: sqlite3.Error) -> bool:
+    """Whether SQLite says the database file itself is damaged (then it is moved aside and rebuilt);
+    a full disk ("database or disk is full"), a read-only one or a lock only switch the cache off."""
+    text = str(e).lower()
+    return any(w in text for w in ("malformed", "not a database", "corrupt"))
 
 
 def seal(path: str, key: tuple, pointer: bytes) -> bytes:

@@ -35,7 +35,7 @@ def show(model, as_json) -> None:
     if as_json:
         output.emit_json(d)
         return
-    click.echo(f"registry/{d['name']}" + (f": {d['description']}" if d["description"] else ""))
+    output.echo(f"registry/{d['name']}" + (f": {d['description']}" if d["description"] else ""))
     output.table([[r["version"], r["source"], ", ".join(r["aliases"]) or "-", output.short_time(r["linked_at"]),
                    r["run"] or "-"] for r in d["links"]], ["link", "source", "aliases", "linked", "run"],
                  empty="(no links)")
@@ -47,7 +47,7 @@ def unlink(link) -> None:
     """Remove one link.  The artifact version it pointed at is untouched."""
     model, version = _link_address(link)
     context.get().api().registered_model(model).unlink(version)
-    click.echo(f"unlinked registry/{model}:{version}")
+    output.echo(f"unlinked registry/{model}:{version}")
 
 
 @command.command("alias")
@@ -59,11 +59,11 @@ def alias(link, alias, remove) -> None:
     api = context.get().api()
     if remove:
         api.remove_alias(f"registry/{_bare(link)}", alias)
-        click.echo(f"removed {alias} from registry/{_bare(link)}")
+        output.echo(f"removed {alias} from registry/{_bare(link)}")
         return
     model, version = _link_address(link)
     old = api.set_alias(f"registry/{model}:{version}", alias)
-    click.echo(f"{alias}: {old or '-'} -> registry/{model}:{version}")
+    output.echo(f"{alias}: {old or '-'} -> registry/{model}:{version}")
 
 
 def _bare(model: str) -> str:

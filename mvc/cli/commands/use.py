@@ -21,13 +21,32 @@ def command(address, root, include, link) -> None:
     # Resolved once, here: a missing store or address fails before a run is recorded, and the
     # run uses this very version even if `latest` moves meanwhile.
     art = c.api().artifact(address)
-    with c.start_run() as run:
+    from mvc.errors import ReadOnlyError
+    try:
+        run = c.start_run()
+    except ReadOnlyError as e:  # a reader needs no run record: use it unrecorded, and say so
+        click.echo(f"mvc: note: not recorded as a run: {e.message}", err=True)
+        with output.Progress("fetching", None, c.quiet) as meter:
+            path = _download(art, root, include, meter, link)
+        output.echo(path)
+        return
+    with run:
         with output.Progress("fetching", None, c.quiet) as meter:  # the download tells it the total
             if "model" in (art.type or ""):
                 path = run.use_model(art, root=root, include=include, progress=meter, link=link)
             else:
                 path = _use_any(run, art, root, include, meter, link)
-    click.echo(path)
+    output.echo(path)
+
+
+def _download(art, root, include, meter, link) -> str:
+    """A use without a run: the version's files (the file when it holds exactly one, as use_model)."""
+    import os
+
+    from ...repo.repository import matches_include
+    folder = art.download(root, include, progress=meter, link=link)
+    files = [f for f in art.files() if not include or matches_include(f.path, include)]
+    return os.path.join(folder, *files[0].path.split("/")) if len(files) == 1 else folder
 
 
 def _use_any(run, art, root, include, meter, link="copy") -> str:

@@ -9,7 +9,10 @@ once, untimed (`warm`), as cp's source is by every cp run.  `mvc` commands run a
 (mvc/cli/server.py) once the first command has started it; rows marked
 "MVC_SERVER=0" run each command in its own process instead.
 
-    /tmp/venv/bin/python bench/run.py --work /tmp/mvc-bench [--scale 1.0] [--runs 3] [--only model,small,big,help]
+    /tmp/venv/bin/python bench/run.py --work /tmp/mvc-bench [--scale 1.0] [--runs 3] [--only model,small,big,help,cpu]
+
+`cpu` (bench/cpu.py) measures CPU-seconds per GiB on tmpfs (/dev/shm) against the floor
+(one BLAKE3 pass, one copy of the new bytes).
 
 Writes the table to stdout (markdown) and deletes its data at the end.
 """
@@ -284,7 +287,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/mvc-bench")
     ap.add_argument("--scale", type=float, default=1.0, help="1.0: 1 GiB model, 20,000 files, 4 GiB file")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="help,model,small,big")
+    ap.add_argument("--only", default="help,model,small,big,cpu")
     a = ap.parse_args()
     as_installed()
     w = fresh(a.work)
@@ -301,6 +304,9 @@ def main() -> None:
             bench_small(w, a.runs, int(20_000 * a.scale))
         if "big" in only:
             bench_big(w, int(4 * 2**30 * a.scale))
+        if "cpu" in only:
+            import cpu
+            cpu.bench_cpu(a.runs, a.scale, RESULTS)
     finally:
         subprocess.run([*MVC, "server", "stop"], env=dict(os.environ, MVC_SERVER_DIR=SERVER_DIR, MVC_SERVER="0"),
                        stdout=subprocess.DEVNULL)

@@ -10,7 +10,8 @@ from .errors import (AmbiguousAddressError, ConflictError, FormatError, Integrit
 
 __version__ = "0.1.0"
 
-_API_NAMES = ("init", "Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord")
+_API_NAMES = ("init", "Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord", "hash_file",
+              "hash_folder")
 
 
 def __getattr__(name: str):
@@ -26,7 +27,8 @@ def __dir__():
 
 
 __all__ = [
-    "init", "Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord", "MvcError", "UsageError",
+    "init", "Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord", "hash_file", "hash_folder",
+    "MvcError", "UsageError",
     "InvalidNameError", "InvalidInputError", "NotFoundError", "AmbiguousAddressError", "ConflictError",
     "LockError", "ReadOnlyError", "IntegrityError", "RemoteError", "FormatError", "StorageFullError", "__version__",
 ]

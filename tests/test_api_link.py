@@ -7,6 +7,12 @@ import pytest
 
 import mvc
 from mvc.errors import ConflictError, InvalidNameError, NotFoundError
+from mvc.meta import refs
+from mvc.meta import refs
+from mvc.meta import refs
+from mvc.meta import refs
+from mvc.meta import refs
+from mvc.meta import refs
 
 
 def _log(run, project, data: bytes, name="M", **kw):
@@ -58,10 +64,10 @@ def test_relink_is_noop_returning_same_link(project):
     run = mvc.init()
     a = _log(run, project, b"a")
     first = a.link("registry/R")
-    commits = len(list(mvc.Api().repo.meta.history("refs/mvc/registry/R")))
+    commits = len(list(mvc.Api().repo.meta.history(refs.registry("R"))))
     again = a.link("registry/R")
     assert again.version == first.version == "v0"
-    assert len(list(mvc.Api().repo.meta.history("refs/mvc/registry/R"))) == commits
+    assert len(list(mvc.Api().repo.meta.history(refs.registry("R")))) == commits
     with_alias = a.link("registry/R", aliases=["production"])
     assert with_alias.version == "v0" and with_alias.aliases == ["latest", "production"]
     assert len(mvc.Api().registered_model("R").links()) == 1

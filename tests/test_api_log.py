@@ -218,7 +218,7 @@ def test_log_artifact_other_types(project, model_dir):
 def _commits(project) -> int:
     import pygit2
     repo = pygit2.Repository(str(project / ".mvc"))
-    ref = next(r for r in repo.references if "/artifacts/" in r and r.endswith("/M"))
+    ref = next(r for r in repo.references if "/artifacts/" in r and r.endswith("/%4d"))  # M, encoded
     return sum(1 for _ in repo.walk(repo.references[ref].target))
 
 

@@ -10,7 +10,7 @@ from mvc.errors import FormatError, IntegrityError, InvalidInputError
 from mvc.store.pointer import Pointer
 
 D = "blake3:" + "ab" * 32
-C1, C2 = "0" * 32, "f" * 32
+C1, C2 = "0" * 64, "f" * 64
 
 
 @pytest.mark.parametrize("obj,golden", [

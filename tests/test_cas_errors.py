@@ -90,7 +90,6 @@ def test_real_held_lock_is_retried_then_named(store, model_file, monkeypatch):
     """A real, fresh .lock file (no fault injection): retried until MAX_WAIT_S, then a LockError."""
     _logged(store, model_file)
     monkeypatch.setattr(gitdb, "MAX_WAIT_S", 0.3)
-    monkeypatch.setattr(gitdb, "QUIET_LOCK_S", 60.0)
     lock = store.meta._lock_path(refs.artifact("proj", "m"))
     with open(lock, "w") as f:  # held open by this process: not stale
         with pytest.raises(LockError) as ei:

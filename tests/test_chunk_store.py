@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import blake3
 import pytest
 
 from mvc.errors import IntegrityError, NotFoundError
@@ -29,7 +30,7 @@ def _corrupt(cs, cid):
 def test_put_get_has(cs):
     data = os.urandom(1000)
     cid, new = cs.put(data)
-    assert new and cid == chunk_id(data) and len(cid) == 32
+    assert new and cid == chunk_id(data) == blake3.blake3(data).hexdigest() and len(cid) == 64
     assert cs.has(cid)
     assert cs.get(cid) == data
     assert cs.stored_size(cid) == 1000

@@ -226,7 +226,7 @@ def test_status(logged):
     assert f"store:             {logged / '.mvc'}" in out
     d = json.loads(mvc("status", "--json").output)
     assert (d["artifacts"], d["versions"], d["registered_models"], d["runs"], d["project"]) == (1, 2, 1, 2, "proj")
-    assert d["format"] == 1 and d["chunks"] >= 2 and d["chunk_bytes"] >= 53_000
+    assert d["format"] == 2 and d["chunks"] >= 2 and d["chunk_bytes"] >= 53_000
 
 
 def test_global_project_and_dir(tmp_path, model_file):

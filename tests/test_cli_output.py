@@ -86,7 +86,7 @@ def test_a_use_tells_the_meter_its_total_and_reads_the_pointers_once(project, mo
     with mvc.init() as run:
         reads = []
         files = run._repo.artifacts.files
-        monkeypatch.setattr(run._repo.artifacts, "files", lambda tree: reads.append(tree) or files(tree))
+        monkeypatch.setattr(run._repo.artifacts, "files", lambda tree, *a: reads.append(tree) or files(tree, *a))
         with output.Progress("fetching", None, stream=Tty()) as meter:
             run.use_model("M:v0", root=str(project / "out"), progress=meter)
     assert meter.total == total and meter.done == total

@@ -14,7 +14,7 @@ from mvc.errors import IntegrityError, NotFoundError
 from conftest import snapshot_tree
 from test_reliability_format_cli import INVOCATIONS
 
-FORMAT_BYTES = '{"features":[],"format":1}'
+FORMAT_BYTES = '{"features":[],"format":2}'
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def populated(project, model_file):
     return project / ".mvc"
 
 
-@pytest.mark.parametrize("fmt", [{"format": 2, "features": []}, {"format": 1, "features": ["packfiles-v9"]},
+@pytest.mark.parametrize("fmt", [{"format": 3, "features": []}, {"format": 2, "features": ["packfiles-v9"]},
                                  {"format": "1"}, {"features": []}])
 def test_unknown_format_refused_untouched(populated, project, fmt):
     (populated / "mvc-format.json").chmod(0o644)
@@ -49,4 +49,4 @@ def test_unreadable_format_file(populated, project):
 def test_new_store_records_format(project):
     mvc.init().finish()
     info = json.loads((project / ".mvc" / "mvc-format.json").read_text())
-    assert info == {"format": 1, "features": []}
+    assert info == {"format": 2, "features": []}

@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 
-import blake3
+import format2_ref
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -105,7 +105,7 @@ STORE = MemoryChunkStore()
 
 def _ptr(data: bytes, damaged: bool) -> Pointer:
     cid, _ = STORE.put(data)
-    digest = "blake3:" + blake3.blake3(data + (b"!" if damaged else b"")).hexdigest()
+    digest = format2_ref.whole(data + (b"!" if damaged else b""))
     return Pointer(size=len(data), digest=digest, chunks=((cid, len(data)),))
 
 

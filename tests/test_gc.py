@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from mvc.errors import FormatError, IntegrityError
+from mvc.meta import refs
+from mvc.meta.layout import version_path
 from mvc.repo import gc, lease
 from mvc.repo.fsck import fsck
 
@@ -133,14 +135,14 @@ def _refuses(store, exc):
 def test_r11_unknown_namespace(store, project):
     _log(store, project, "m")
     store.chunks.put(b"orphan")
-    store.meta.git.references.create("refs/mvc/proj/futurething/x", store.meta.tip("refs/mvc/proj/artifacts/m").id)
+    store.meta.git.references.create("refs/mvc/proj/futurething/x", store.meta.tip(refs.artifact("proj", "m")).id)
     assert "futurething" in _refuses(store, FormatError).message
 
 
 def test_r11_unreadable_commit(store, project):
     _log(store, project, "m")
     store.chunks.put(b"orphan")
-    tip = store.meta.tip("refs/mvc/proj/artifacts/m")
+    tip = store.meta.tip(refs.artifact("proj", "m"))
     obj = os.path.join(store.path, "objects", str(tip.id)[:2], str(tip.id)[2:])
     os.chmod(obj, 0o644)
     open(obj, "wb").write(b"garbage")
@@ -152,10 +154,10 @@ def test_r11_bad_pointer(store, project):
     store.chunks.put(b"orphan")
     bad = store.meta.write_blob(b"{not json")
     st = store.artifacts.state("proj", "m")
-    tree = store.meta.edit_tree(st.tree, {"versions/v0/files/evil.bin": bad})
+    tree = store.meta.edit_tree(st.tree, {version_path("v0") + "/files/evil.bin": bad})
     sig = pygit2.Signature("t", "t@t")
     c = store.meta.git.create_commit(None, sig, sig, "x", tree, [st.commit.id])
-    store.meta.git.references["refs/mvc/proj/artifacts/m"].set_target(c)
+    store.meta.git.references[refs.artifact("proj", "m")].set_target(c)
     _refuses(store, IntegrityError)
 
 

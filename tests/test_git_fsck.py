@@ -64,7 +64,7 @@ def test_git_fsck_strict_after_full_scenario(project, model_dir):
     p = _git(project / ".mvc", "fsck", "--strict", "--no-dangling", check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     refs = _git(project / ".mvc", "for-each-ref", "--format=%(refname)").stdout.split()
-    assert "refs/mvc/proj/artifacts/M" in refs and "refs/mvc/registry/D-prod" in refs
+    assert "refs/mvc/proj/artifacts/%4d" in refs and "refs/mvc/registry/%44-prod" in refs  # M, D-prod encoded
     assert any(r.startswith("refs/mvc/proj/runs/") for r in refs)
-    log = _git(project / ".mvc", "log", "--format=%an %s", "refs/mvc/proj/artifacts/M").stdout
+    log = _git(project / ".mvc", "log", "--format=%an %s", "refs/mvc/proj/artifacts/%4d").stdout
     assert "tester restore M:v1" in log and "tester delete M:v1" in log

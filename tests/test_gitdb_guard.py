@@ -12,7 +12,7 @@ import pygit2
 import pytest
 
 from mvc.errors import IntegrityError
-from mvc.meta import MetaRepo, gitdb
+from mvc.meta import MetaRepo, gitdb, loose
 
 from conftest import run_py
 
@@ -43,7 +43,7 @@ RAW, OID = _raw(b"blob", b'{"latest":"v0"}')
 
 
 def test_sound_object_passes():
-    assert gitdb.loose_problem(zlib.compress(RAW), OID) is None
+    assert loose.loose_problem(zlib.compress(RAW), OID) is None
 
 
 @pytest.mark.parametrize("data, why", [
@@ -57,7 +57,7 @@ def test_sound_object_passes():
     (b"garbage", "deflate stream is damaged"),
 ])
 def test_each_damage_is_named(data, why):
-    assert why in gitdb.loose_problem(data, OID)
+    assert why in loose.loose_problem(data, OID)
 
 
 # ---- MetaRepo: reads go through the check ---------------------------------------------
@@ -73,8 +73,8 @@ def test_get_names_the_damaged_file_and_fsck(meta):
 def test_sound_ids_are_checked_once_per_instance(meta, monkeypatch):
     oid = meta.write_blob(b"x" * 100)
     calls = []
-    real = gitdb.loose_problem
-    monkeypatch.setattr(gitdb, "loose_problem", lambda data, h: calls.append(h) or real(data, h))
+    real = loose.loose_problem
+    monkeypatch.setattr(loose, "loose_problem", lambda data, h: calls.append(h) or real(data, h))
     fresh = MetaRepo(meta.path)
     for _ in range(5):
         assert fresh.get(oid).data == b"x" * 100
@@ -87,7 +87,7 @@ def test_sound_ids_are_checked_once_per_instance(meta, monkeypatch):
 def test_packed_objects_are_not_inflated_in_python(meta, monkeypatch):
     tree = meta.write_files_tree({f"f{i}": b"%d" % i for i in range(gitdb.PACK_MIN_FILES)})
     assert not os.path.exists(os.path.join(meta.path, "objects", str(tree)[:2], str(tree)[2:]))
-    monkeypatch.setattr(gitdb, "loose_problem", lambda data, h: pytest.fail("a packed object was inflated"))
+    monkeypatch.setattr(loose, "loose_problem", lambda data, h: pytest.fail("a packed object was inflated"))
     assert len(MetaRepo(meta.path).get(tree)) == gitdb.PACK_MIN_FILES
 
 
@@ -154,6 +154,11 @@ def test_unterminated_stream_is_typed_in_time(project):
         import os, zlib, mvc
         from mvc.errors import IntegrityError
         from mvc.repo import Repository, gc
+        from mvc.meta.layout import version_path
+        from mvc.meta.layout import version_path
+        from mvc.meta.layout import version_path
+        from mvc.meta.layout import version_path
+        from mvc.meta.layout import version_path
         from mvc.repo.fsck import fsck
         open("m.bin", "wb").write(b"weights")
         with mvc.init() as run:
@@ -161,7 +166,7 @@ def test_unterminated_stream_is_typed_in_time(project):
         repo = Repository.find(".")
         st = repo.artifacts.state(run.project, "m")
         paths = []
-        for oid in (str(st.tree["aliases.json"].id), str(repo.meta.subtree(st.tree, "versions/v0").id)):
+        for oid in (str(st.tree["aliases.json"].id), str(repo.meta.subtree(st.tree, version_path("v0")).id)):
             path = os.path.join(repo.path, "objects", oid[:2], oid[2:])
             raw = repo.meta.get(oid).read_raw()
             kind = repo.meta.get(oid).type_str.encode()

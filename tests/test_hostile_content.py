@@ -18,6 +18,18 @@ from click.testing import CliRunner
 
 from conftest import snapshot_tree
 from mvc.errors import IntegrityError, InvalidInputError
+from mvc.meta import refs
+from mvc.meta.codec import encode_path
+from mvc.meta.layout import version_path
+from mvc.meta import refs
+from mvc.meta.codec import encode_path
+from mvc.meta.layout import version_path
+from mvc.meta import refs
+from mvc.meta.codec import encode_path
+from mvc.meta.layout import version_path
+from mvc.meta import refs
+from mvc.meta.codec import encode_path
+from mvc.meta.layout import version_path
 from mvc.paths import is_dotgit, path_problem
 from mvc.repo.fsck import fsck
 from mvc.repo.repository import artifact_digest
@@ -50,24 +62,33 @@ def _put(tb_base, git, name: str, oid, mode) -> pygit2.Oid:
     return tb.write()
 
 
-def plant(store, files: dict[str, bytes], name: str = "M", version: str = "v0", same_record: bool = False):
+def _put_path(git, tree, path: str, oid) -> pygit2.Oid:
+    """``tree`` with the folder at '/'-separated ``path`` replaced by ``oid``, every folder on the way rewritten."""
+    head, _, rest = path.partition("/")
+    if rest:
+        oid = _put_path(git, git[tree[head].id], rest, oid)
+    return _put(tree, git, head, oid, pygit2.GIT_FILEMODE_TREE)
+
+
+def plant(store, files: dict[str, bytes], name: str = "M", version: str = "v0", same_record: bool = False,
+          encode: bool = True):
     """Rewrite ``name:version`` so its files are ``files`` (path -> pointer blob).  Its
-    version.json is kept as it was (``same_record``) or given the digest of the new files."""
+    version.json is kept as it was (``same_record``) or given the digest of the new files.
+    The paths are stored as format 2 writes them (``encode``: codec.encode_path, so that what
+    is refused is the path itself), or raw, as no mvc writes them."""
     git = store.meta.git
-    refname = f"refs/mvc/proj/artifacts/{name}"
+    refname = refs.artifact("proj", name)
     tip = git.references[refname].peel(pygit2.Commit)
-    versions = git[tip.tree["versions"].id]
-    vtree = git[versions[version].id]
+    vtree = store.meta.subtree(tip.tree, version_path(version))
     record = json.loads(git[vtree["version.json"].id].data)
     if not same_record:
         record["digest"] = artifact_digest([(p, Pointer.decode(b)) for p, b in files.items()])
-    files_tree = _raw_tree(git, {p: git.create_blob(b) for p, b in files.items()})
+    files_tree = _raw_tree(git, {(encode_path(p) if encode else p): git.create_blob(b) for p, b in files.items()})
     new_v = _put(vtree, git, "files", files_tree, pygit2.GIT_FILEMODE_TREE)
     new_v = _put(git[new_v], git, "version.json",
                  git.create_blob(json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"),
                  pygit2.GIT_FILEMODE_BLOB)
-    new_versions = _put(versions, git, version, new_v, pygit2.GIT_FILEMODE_TREE)
-    root = _put(tip.tree, git, "versions", new_versions, pygit2.GIT_FILEMODE_TREE)
+    root = _put_path(git, tip.tree, version_path(version), new_v)
     sig = pygit2.Signature("tester", "tester@example.com")
     msg = f"log {name}:{version}\n\nMvc-Op: log\nMvc-Version: {version}\nMvc-Digest: {record['digest']}\n"
     git.create_commit(refname, sig, sig, msg, root, [tip.id])
@@ -150,7 +171,7 @@ def test_cli_use_of_a_logged_git_clone_cannot_plant_a_git_config(store, project,
 
 
 def test_cli_fsck_names_the_version_git_fsck_complains_about(store, project, material):
-    plant(store, {"weights.bin": material["weights.bin"], ".git/config": material["config"]})
+    plant(store, {"weights.bin": material["weights.bin"], ".git/config": material["config"]}, encode=False)
     rep = fsck(store)
     git = [p for p in rep.problems if p.kind == "git-fsck"]
     assert git and "hasDotgit" in git[0].message and git[0].versions == ["proj/M:v0"]
@@ -220,24 +241,31 @@ def test_fsck_and_use_refuse_paths_no_filesystem_reads_plainly(store, project, m
     assert any(what.replace("\\", "") in p for p in store.verify(v))
 
 
-def test_a_path_that_is_not_utf8_is_refused(store, project, material):
-    plant(store, {"weights.bin": material["weights.bin"]})
-    git = store.meta.git
-    tip = git.references["refs/mvc/proj/artifacts/M"].peel(pygit2.Commit)
-    vtree = git[git[tip.tree["versions"].id]["v0"].id]
-    files = _raw_tree(git, {"bad\udcff.bin": git.create_blob(material["weights.bin"])})
-    tb = git.TreeBuilder(vtree)
-    tb.insert("files", files, pygit2.GIT_FILEMODE_TREE)
-    vb = git.TreeBuilder(git[tip.tree["versions"].id])
-    vb.insert("v0", tb.write(), pygit2.GIT_FILEMODE_TREE)
-    rb = git.TreeBuilder(tip.tree)
-    rb.insert("versions", vb.write(), pygit2.GIT_FILEMODE_TREE)
-    sig = pygit2.Signature("tester", "tester@example.com")
-    git.create_commit("refs/mvc/proj/artifacts/M", sig, sig, "log M:v0", rb.write(), [tip.id])
+@pytest.mark.parametrize("encode,kind", [(True, "bad-path"), (False, "bad-pointer")])
+def test_a_path_that_is_not_utf8_is_refused(store, project, material, encode, kind):
+    """The byte 0xff of a file name, stored as format 2 writes it (``bad%ff.bin``: the path rule
+    refuses it) or raw (not mvc's encoding: refused when the tree is read)."""
+    plant(store, {"weights.bin": material["weights.bin"], "bad\udcff.bin": material["weights.bin"]}, encode=encode,
+          same_record=True)  # its digest cannot be computed: a path that is not UTF-8
     with pytest.raises(IntegrityError, match="proj/M:v0"):
         store.download(_version(store), str(project / "out"))
     assert not (project / "out").exists()
-    assert ["proj/M:v0"] in _labels(fsck(store, git=False), "bad-path")
+    assert ["proj/M:v0"] in _labels(fsck(store, git=False), kind)
+
+
+@pytest.mark.parametrize("raw", [".git/config", "a:b.txt", "~tmp", "50%.txt", "x%2Ey", "%41", "sub/%", "sub/%zz",
+                                 "dir/.hidden", "tab\there"])
+def test_names_not_in_mvc_encoding_are_refused_before_any_write(store, project, material, raw):
+    """A tree entry mvc could not have written (a character left unescaped, upper-case hex, an
+    escape of a character written as itself) is refused by use, verify and fsck, naming the version."""
+    plant(store, {"weights.bin": material["weights.bin"], raw: material["weights.bin"]}, encode=False)
+    v = _version(store)
+    with pytest.raises(IntegrityError, match="proj/M:v0.*not in mvc's encoding"):
+        store.download(v, str(project / "out"))
+    assert not (project / "out").exists()
+    with pytest.raises(IntegrityError, match="proj/M:v0"):
+        store.verify(v)
+    assert ["proj/M:v0"] in _labels(fsck(store, git=False), "bad-pointer")
 
 
 @pytest.mark.parametrize("names,what", [

@@ -4,10 +4,12 @@ from __future__ import annotations
 import hashlib
 import os
 
-import blake3
+import format2_ref
 import pytest
 
 from mvc.errors import IntegrityError, InvalidInputError, MvcError
+from mvc.meta import refs
+from mvc.meta.layout import version_path
 from mvc.store import MemoryChunkStore, Pointer, materialise
 
 PAYLOAD = b"evil bytes that must never land outside the target\n"
@@ -15,7 +17,7 @@ PAYLOAD = b"evil bytes that must never land outside the target\n"
 
 def _ptr(store, data=PAYLOAD) -> Pointer:
     cid, _ = store.put(data)
-    return Pointer(size=len(data), digest="blake3:" + blake3.blake3(data).hexdigest(), chunks=((cid, len(data)),))
+    return Pointer(size=len(data), digest=format2_ref.whole(data), chunks=((cid, len(data)),))
 
 
 def _tree(root) -> dict:
@@ -151,12 +153,12 @@ def test_all_refusals_are_mvc_errors():
 def _plant_symlink_entry(r, target_bytes: bytes, mode: int) -> None:
     """Rewrite p/M's versions/v0/files so it also holds 'link' as a git entry of ``mode``."""
     import pygit2
-    refname = next(n for n in r.meta.refnames() if n.endswith("/M"))
+    refname = refs.artifact("p", "M")
     tip = r.meta.tip(refname)
-    files = r.meta.subtree(tip.tree, "versions/v0/files")
+    files = r.meta.subtree(tip.tree, version_path("v0") + "/files")
     tb = r.meta.git.TreeBuilder(files)
     tb.insert("link", r.meta.git.create_blob(target_bytes), mode)
-    new_tree = r.meta.edit_tree(tip.tree, {"versions/v0/files": ("tree", tb.write())})
+    new_tree = r.meta.edit_tree(tip.tree, {version_path("v0") + "/files": ("tree", tb.write())})
     sig = pygit2.Signature("t", "t@example.com")
     r.meta.git.create_commit(refname, sig, sig, "plant a symlink entry", new_tree, [tip.id])
 
@@ -172,8 +174,8 @@ def test_symlink_entry_in_version_refused_before_any_write(tmp_path, payload):
     src = tmp_path / "w.bin"
     src.write_bytes(PAYLOAD)
     r.log(str(src), "M", "model", "p")
-    ptr_blob = r.meta.blob(r.meta.subtree(r.meta.tip(next(n for n in r.meta.refnames() if n.endswith("/M"))).tree,
-                                          "versions/v0/files"), "w.bin")
+    ptr_blob = r.meta.blob(r.meta.subtree(r.meta.tip(refs.artifact("p", "M")).tree, version_path("v0") + "/files"),
+                           "w.bin")
     _plant_symlink_entry(r, payload if payload is not None else ptr_blob, pygit2.GIT_FILEMODE_LINK)
     v, _ = r.resolve("p/M:v0")
     dest = tmp_path / "dl"

@@ -10,7 +10,10 @@ import sys
 import pygit2
 
 import mvc
+from mvc.meta import refs
 from mvc.repo import lease
+
+REF_M = refs.artifact("proj", "M")
 
 
 def _git(project) -> pygit2.Repository:
@@ -27,7 +30,7 @@ def _commits(project, ref: str) -> int:
 def test_noop_relog_makes_no_artifact_commit_but_lineage_shows_the_run(project, model_file):
     with mvc.init() as r1:
         r1.log_model(str(model_file), name="M", aliases=["best"])
-    ref = "refs/mvc/proj/artifacts/M"
+    ref = REF_M
     before = _commits(project, ref)
     with mvc.init() as r2:
         again = r2.log_model(str(model_file), name="M")      # latest is already there: nothing changes
@@ -45,7 +48,7 @@ def test_noop_relog_makes_no_artifact_commit_but_lineage_shows_the_run(project, 
 def test_relog_that_moves_an_alias_still_commits(project, model_file):
     with mvc.init() as r1:
         r1.log_model(str(model_file), name="M")
-    ref = "refs/mvc/proj/artifacts/M"
+    ref = REF_M
     before = _commits(project, ref)
     with mvc.init() as r2:
         v = r2.log_model(str(model_file), name="M", aliases=["prod"])  # moves prod: durable at return
@@ -59,7 +62,7 @@ def test_a_log_costs_one_artifact_commit_and_no_run_commit(project, model_file):
     started = _commits(project, run_ref)
     run.log_model(str(model_file), name="M")
     assert _commits(project, run_ref) == started           # outputs are committed at finish
-    assert _commits(project, "refs/mvc/proj/artifacts/M") == 1
+    assert _commits(project, REF_M) == 1
     assert [o["version"] for o in mvc.Api().run(run.id).outputs] == ["v0"]   # derived meanwhile
     run.finish()
     assert _commits(project, run_ref) == started + 1

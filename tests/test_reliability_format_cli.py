@@ -31,6 +31,7 @@ INVOCATIONS = {
     "gc": ["gc"],
     "init": ["init"],
     "lineage": ["lineage", "M:v0"],
+    "migrate": ["migrate"],
     "link": ["link", "M:v0", "--to", "Reg"],
     "log": ["log", "model.bin", "--name", "M"],
     "ls": ["ls"],
@@ -49,9 +50,9 @@ INVOCATIONS = {
 }
 
 # Commands that open no store (the resident server's): they must work, and leave the store as it is.
-STORELESS = {"server status": ["server", "status"], "server stop": ["server", "stop"]}
+STORELESS = {"server status": ["server", "status"], "server stop": ["server", "stop"], "hash": ["hash", "model.bin"]}
 
-FORMATS = [{"format": 2, "features": []}, {"format": 1, "features": ["packfiles-v9"]}]
+FORMATS = [{"format": 3, "features": []}, {"format": 2, "features": ["packfiles-v9"]}]
 
 
 def _all_commands() -> set[str]:

@@ -14,12 +14,25 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
+
+
+def why_not_runnable(euid: int | None = None) -> str | None:
+    """Why R4 cannot run here (None: it can): it makes, loop-mounts and checks ext4 images."""
+    if (os.geteuid() if euid is None else euid) != 0:
+        return "R4 needs root to loop-mount ext4 images (mount, mkfs.ext4, e2fsck); run it as root, as CI does"
+    missing = [t for t in ("mount", "umount", "mkfs.ext4", "e2fsck") if shutil.which(t) is None]
+    return f"R4 needs {', '.join(missing)} on PATH to loop-mount ext4 images" if missing else None
+
+
+needs_root = pytest.mark.skipif(why_not_runnable() is not None, reason=why_not_runnable() or "")
 
 WRITER = r"""
 import os, random, sys, time
@@ -164,6 +177,7 @@ def run_r4(tmp_path, trials: int, seed: int) -> dict:
     return figures
 
 
+@needs_root
 def test_r4_forgetful_filesystem(tmp_path):
     figures = run_r4(tmp_path, trials=6, seed=4)
     print("R4", figures)
@@ -171,7 +185,26 @@ def test_r4_forgetful_filesystem(tmp_path):
 
 
 @pytest.mark.slow
+@needs_root
 def test_r4_forgetful_filesystem_full(tmp_path):
     figures = run_r4(tmp_path, trials=100, seed=44)
     print("R4 full", figures)
     assert figures["states"] == 100
+
+
+def test_r4_skips_with_its_reason_when_not_root():
+    """As an ordinary user R4 is skipped, saying why, rather than failing in `mount`."""
+    assert "needs root" in why_not_runnable(euid=1000)
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("checking it as another user needs root and setpriv")
+    tmp = tempfile.mkdtemp(prefix="mvc-r4-nobody-")
+    os.chmod(tmp, 0o777)
+    try:
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                            "pytest", "-q", "-rs", "-p", "no:cacheprovider", f"--basetemp={tmp}/t", __file__,
+                            "-k", "test_r4_forgetful_filesystem and not full"],
+                           capture_output=True, text=True, timeout=300, cwd=os.path.dirname(__file__),
+                           env=dict(os.environ, HOME=tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert p.returncode == 0 and "1 skipped" in p.stdout and "R4 needs root" in p.stdout, p.stdout + p.stderr

@@ -313,7 +313,7 @@ def test_stat_cache_row_with_a_flipped_digest_is_a_miss(tmp_path):
     f.write_bytes(b"x" * 10)
     os.utime(f, (time.time() - 30,) * 2)
     cache = StatCache(str(tmp_path / "state.db"))
-    ptr = Pointer(10, "blake3:" + "a" * 64, (("b" * 32, 10),))
+    ptr = Pointer(10, "blake3:" + "a" * 64, (("b" * 64, 10),))
     cache.remember(str(f), os.stat(f), ptr, time.time_ns())
     cache.commit()
     assert cache.lookup(str(f), os.stat(f)) == ptr

@@ -1,6 +1,8 @@
-"""The public Python surface: Run, Api, Artifact, Link, RegisteredModel."""
+"""The public Python surface: Run, Api, Artifact, Link, RegisteredModel, hash_file."""
 from .artifact import Artifact, FileInfo, Link, RegisteredModel
+from .hashing import HashedFolder, hash_file, hash_folder
 from .public import Api
 from .runs import Run, RunRecord, init
 
-__all__ = ["Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord", "init"]
+__all__ = ["Api", "Artifact", "FileInfo", "HashedFolder", "Link", "RegisteredModel", "Run", "RunRecord", "hash_file",
+           "hash_folder", "init"]

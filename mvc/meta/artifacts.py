@@ -2,10 +2,10 @@
 
     artifact.json              {"name","project","entity","type","next","created_at"}
     aliases.json               {"latest": "v3", "best": "v1"}
-    digests/<digest>           "v3"  (dedup index: artifact digest -> version)
-    versions/v3/version.json   the version record
-    versions/v3/files/<path>   one pointer blob per file
-    trash/v2/...               soft-deleted versions, restorable until gc
+    digests/<2>/<2>/<60 hex>   "v3"  (dedup index: artifact digest -> version)
+    versions/0/v3/version.json the version record (fan-out: layout.py)
+    versions/0/v3/files/<path> one pointer blob per file, each path component codec.encode_entry'd
+    trash/0/v2/...             soft-deleted versions, restorable until gc
 
 Every change is one commit made by MetaRepo.update (compare-and-swap)."""
 from __future__ import annotations
@@ -16,9 +16,12 @@ from typing import Any
 
 import pygit2
 
+from .. import canonical
 from ..errors import ConflictError, IntegrityError, NotFoundError
-from . import refs
+from . import refs, upkeep
+from .codec import decode_path, encode_path
 from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
+from .layout import digest_path, digests_below, is_version, numbered, version_path
 
 
 def now() -> float:
@@ -78,41 +81,85 @@ class Artifacts:
                              self.meta.json(tree, "aliases.json", {}), tree, tip)
 
     def version_names(self, st: ArtifactState, trash: bool = False) -> list[str]:
-        sub = self.meta.subtree(st.tree, "trash" if trash else "versions")
-        if sub is None:
-            return []
-        return sorted((e.name for e in sub), key=vindex)
+        return [v for v, _ in numbered(self.meta, st.tree, "trash" if trash else "versions")]
+
+    def version_tree(self, st: ArtifactState, version: str, trash: bool = False) -> pygit2.Tree | None:
+        """The tree of ``version`` (in the trash with ``trash``), or None when there is none."""
+        if not is_version(version):
+            return None
+        return self.meta.subtree(st.tree, version_path(version, trash))
 
     def version(self, st: ArtifactState, version: str, trash: bool = False) -> VersionInfo | None:
-        base = f"{'trash' if trash else 'versions'}/{version}"
-        sub = self.meta.subtree(st.tree, base)
+        sub = self.version_tree(st, version, trash)
         if sub is None:
             return None
-        rec = self.meta.json(sub, "version.json", {})
-        return VersionInfo(st.project, st.name, version, rec, sub.id, st.aliases_of(version), deleted=trash)
+        return self._info(st, version, sub, trash)
+
+    def _info(self, st: ArtifactState, version: str, sub: pygit2.Tree, trash: bool,
+              aliases: list[str] | None = None) -> VersionInfo:
+        rec = self._record(sub, f"{st.project}/{st.name}:{version}")
+        return VersionInfo(st.project, st.name, version, rec, sub.id,
+                           st.aliases_of(version) if aliases is None else aliases, deleted=trash)
+
+    def _record(self, sub: pygit2.Tree, label: str) -> dict:
+        """The version.json of a version tree ({} if it has none), read as one entry of a tree
+        already read: a listing reads thousands (docs/performance.md, "Metadata growth")."""
+        try:
+            entry = sub["version.json"]
+        except KeyError:
+            return {}
+        except (ValueError, pygit2.GitError) as e:
+            raise IntegrityError(f"version tree of {label} ({sub.id}) is unreadable ({e})") from None
+        if entry.type != pygit2.GIT_OBJECT_BLOB:
+            raise IntegrityError(f"version.json of {label} (tree {sub.id}) is not a file")
+        data = self.meta.get(entry.id, f"version.json of {label}").data
+        try:
+            rec = canonical.loads(data)
+        except ValueError as e:
+            raise IntegrityError(f"version.json of {label} (blob {entry.id}) is not valid JSON ({e})") from None
+        if not isinstance(rec, dict):
+            raise IntegrityError(f"version.json of {label} (blob {entry.id}) is not a JSON object")
+        return rec
 
     def versions(self, st: ArtifactState, trash: bool = False) -> list[VersionInfo]:
-        return [self.version(st, v, trash) for v in self.version_names(st, trash)]
+        folder = "trash" if trash else "versions"
+        held: dict[str, list[str]] = {}
+        for alias, v in sorted(st.aliases.items()):
+            held.setdefault(v, []).append(alias)
+        return [self._info(st, v, self.meta.get(oid, f"{folder} {v} of {st.project}/{st.name}"), trash,
+                           held.get(v, []))
+                for v, oid in numbered(self.meta, st.tree, folder)]
 
     def by_digest(self, st: ArtifactState, digest: str) -> str | None:
-        data = self.meta.blob(st.tree, f"digests/{digest}")
+        try:
+            path = digest_path(digest)
+        except ValueError:
+            return None
+        data = self.meta.blob(st.tree, path)
         return data.decode().strip() if data is not None else None
 
     def digest_prefix(self, st: ArtifactState, prefix: str) -> list[str]:
-        sub = self.meta.subtree(st.tree, "digests")
-        if sub is None:
-            return []
-        return sorted(e.name for e in sub if e.name.startswith(prefix))
+        return digests_below(self.meta, st.tree, prefix)
 
-    def files(self, version_tree: pygit2.Oid) -> list[tuple[str, bytes]]:
+    def files(self, version_tree: pygit2.Oid, label: str | None = None) -> list[tuple[str, bytes]]:
+        """(path, pointer blob) of every file of a version tree (``label`` names it in errors),
+        sorted by path; paths decoded (codec.decode_path)."""
         sub = self.meta.subtree(self.meta.get(version_tree, "version tree"), "files")
         if sub is None:
             return []
         try:
-            return [(p, self.meta.get(oid, f"pointer {p}").data) for p, oid in self.meta.walk_blobs(sub)]
+            out = [(decode_path(p), self.meta.get(oid, f"pointer {p}").data) for p, oid in self.meta.walk_blobs(sub)]
         except (KeyError, ValueError, pygit2.GitError) as e:  # a damaged git object is an integrity error, never a crash
             raise IntegrityError(f"metadata object of version tree {version_tree} is unreadable ({e}); "
                                  f"file {self.meta.path}/objects", "run `mvc fsck`; pull the metadata again") from None
+        except IntegrityError as e:
+            raise IntegrityError(f"{label or f'version tree {version_tree}'}: {e.message}", e.hint) from None
+        return sorted(out)  # by the paths as named (the tree's order is that of their encoding)
+
+    def write_files(self, files: dict[str, bytes]) -> pygit2.Oid:
+        """The files/ tree of a new version: ``files`` maps each path (as the user named it) to its
+        pointer blob; each path component is stored encoded (codec.encode_path)."""
+        return self.meta.write_files_tree({encode_path(p): data for p, data in files.items()})
 
     def list(self, project: str | None = None) -> list[tuple[str, str]]:
         out = []
@@ -124,7 +171,9 @@ class Artifacts:
 
     # ---- writing -------------------------------------------------------
     def _update(self, project, name, edit):
-        return self.meta.update(refs.artifact(project, name), edit, self.crash_hook)
+        result = self.meta.update(refs.artifact(project, name), edit, self.crash_hook)
+        upkeep.after_commit(self.meta)  # packs the loose objects when they are many (one listing otherwise)
+        return result
 
     def log_version(self, project: str, name: str, entity: str | None, type_: str, files_tree,
                     record: dict, aliases: list[str], run_id: str | None,
@@ -183,13 +232,13 @@ class Artifacts:
                        updates: dict) -> tuple[dict[str, Any], bool]:
         """The version.json of a re-logged version (run added to ``logged_by``, ``updates``
         applied) and whether ``updates`` changed any field."""
-        vrec = dict(self.meta.json(st.tree, f"versions/{version}/version.json", {}))
+        vrec = dict(self.meta.json(st.tree, f"{version_path(version)}/version.json", {}))
         updated = any(vrec.get(k) != v for k, v in updates.items())
         if updated:
             vrec.update(updates, updated_at=now())
         if run_id:
             vrec["logged_by"] = list(vrec.get("logged_by", [])) + [{"run": run_id, "at": now()}]
-        return {f"versions/{version}/version.json": self.meta.write_json(vrec)}, updated
+        return {f"{version_path(version)}/version.json": self.meta.write_json(vrec)}, updated
 
     def _new_version_changes(self, info, version, files_tree, record, name, project, entity, type_,
                              run_id) -> dict[str, Any]:
@@ -199,9 +248,10 @@ class Artifacts:
                     created_at=now(), created_by=run_id,
                     logged_by=[{"run": run_id, "at": now()}] if run_id else [])
         meta = self.meta
-        return {f"versions/{version}/version.json": meta.write_json(vrec),
-                f"versions/{version}/files": ("tree", tree),
-                f"digests/{record['digest']}": meta.write_blob(version.encode() + b"\n"),
+        base = version_path(version)
+        return {f"{base}/version.json": meta.write_json(vrec),
+                f"{base}/files": ("tree", tree),
+                digest_path(record["digest"]): meta.write_blob(version.encode() + b"\n"),
                 "artifact.json": meta.write_json(info)}
 
     def has_digest(self, project: str, name: str, digest: str) -> bool:
@@ -216,9 +266,8 @@ class Artifacts:
             if st is None:
                 continue
             for trash in (False, True):
-                for v in self.version_names(st, trash):
-                    rec = self.meta.json(st.tree, f"{'trash' if trash else 'versions'}/{v}/version.json", {})
-                    yield p, n, v, rec
+                for v in self.versions(st, trash):
+                    yield p, n, v.version, v.record
 
     def set_alias(self, project: str, name: str, version: str, alias: str, run_id: str | None = None,
                   remove: bool = False) -> str | None:
@@ -237,7 +286,7 @@ class Artifacts:
                                         f"list aliases with `mvc ls {name}`")
                 del al[alias]
             else:
-                if self.meta.subtree(st.tree, f"versions/{version}") is None:
+                if self.version_tree(st, version) is None:
                     raise NotFoundError(f"{project}/{name} has no version {version}",
                                         f"list versions with `mvc ls {name}`")
                 if old == version:
@@ -253,7 +302,7 @@ class Artifacts:
     def _state_with(self, tip, project: str, name: str, version: str) -> ArtifactState:
         """The state at ``tip``, which must hold ``version`` (NotFoundError otherwise)."""
         st = self.state(project, name, tip) if tip is not None else None
-        if st is None or self.meta.subtree(st.tree, f"versions/{version}") is None:
+        if st is None or self.version_tree(st, version) is None:
             raise NotFoundError(f"{project}/{name}:{version} does not exist", f"list versions with `mvc ls {name}`")
         return st
 
@@ -267,11 +316,11 @@ class Artifacts:
         def edit(tip):
             st = self._state_with(tip, project, name, version)
             changes: dict[str, Any] = {}
-            rec = dict(meta.json(st.tree, f"versions/{version}/version.json", {}))
+            rec = dict(meta.json(st.tree, f"{version_path(version)}/version.json", {}))
             new_rec = dict(rec, **updates)
             if new_rec != rec:
                 new_rec["updated_at"] = now()
-                changes[f"versions/{version}/version.json"] = meta.write_json(new_rec)
+                changes[f"{version_path(version)}/version.json"] = meta.write_json(new_rec)
             al = dict(st.aliases)
             for a in remove:
                 if al.get(a) == version and a != "latest":
@@ -302,13 +351,13 @@ class Artifacts:
                 )
             for a in held:
                 del al[a]
-            sub = meta.subtree(st.tree, f"versions/{version}")
+            sub = self.version_tree(st, version)
             rec = dict(meta.json(sub, "version.json", {}), deleted_at=now())
-            changes: dict[str, Any] = {f"versions/{version}": None, f"trash/{version}": ("tree", sub.id)}
-            changes[f"trash/{version}/version.json"] = meta.write_json(rec)
+            live, dead = version_path(version), version_path(version, trash=True)
+            changes: dict[str, Any] = {live: None, dead: ("tree", sub.id)}
             digest = rec.get("digest")
             if digest and self.by_digest(st, digest) == version:
-                changes[f"digests/{digest}"] = None
+                changes[digest_path(digest)] = None
             if al.get("latest") == version:
                 rest = [v for v in self.version_names(st) if v != version]
                 if rest:
@@ -317,8 +366,8 @@ class Artifacts:
                     del al["latest"]
             changes["aliases.json"] = meta.write_json(al)
             # the trash subtree must be inserted before its version.json is replaced
-            tree = meta.edit_tree(st.tree, {k: v for k, v in changes.items() if k != f"trash/{version}/version.json"})
-            tree = meta.edit_tree(meta.get(tree), {f"trash/{version}/version.json": changes[f"trash/{version}/version.json"]})
+            tree = meta.edit_tree(st.tree, changes)
+            tree = meta.edit_tree(meta.get(tree), {f"{dead}/version.json": meta.write_json(rec)})
             return TreeEdit(tree, f"delete {name}:{version}\n\nMvc-Op: delete\nMvc-Version: {version}\n")
 
         self._update(project, name, edit)
@@ -328,18 +377,19 @@ class Artifacts:
 
         def edit(tip):
             st = self.state(project, name, tip) if tip is not None else None
-            sub = meta.subtree(st.tree, f"trash/{version}") if st else None
+            sub = self.version_tree(st, version, trash=True) if st else None
             if sub is None:
                 raise NotFoundError(f"{project}/{name}:{version} is not in the trash",
                                     "it was never deleted, or gc has removed it")
             rec = dict(meta.json(sub, "version.json", {}))
             rec.pop("deleted_at", None)
-            changes: dict[str, Any] = {f"trash/{version}": None, f"versions/{version}": ("tree", sub.id)}
+            live = version_path(version)
+            changes: dict[str, Any] = {version_path(version, trash=True): None, live: ("tree", sub.id)}
             digest = rec.get("digest")
             if digest and self.by_digest(st, digest) is None:
-                changes[f"digests/{digest}"] = meta.write_blob(version.encode() + b"\n")
+                changes[digest_path(digest)] = meta.write_blob(version.encode() + b"\n")
             tree = meta.edit_tree(st.tree, changes)
-            tree = meta.edit_tree(meta.get(tree), {f"versions/{version}/version.json": meta.write_json(rec)})
+            tree = meta.edit_tree(meta.get(tree), {f"{live}/version.json": meta.write_json(rec)})
             return TreeEdit(tree, f"restore {name}:{version}\n\nMvc-Op: restore\nMvc-Version: {version}\n")
 
         self._update(project, name, edit)

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import errno
 import getpass
-import hashlib
-import heapq
 import os
 import random
 import socket
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -19,134 +16,22 @@ import pygit2
 
 from .. import canonical
 from ..errors import ConflictError, IntegrityError, LockError, MvcError, UnsafeStoreError
+from ..fsinfo import on_network_fs
 from ..fsutil import free_bytes, is_full, read_only_error, storage_full
-from . import refs, refstore
+from . import history, locks, refs, refstore
+from .history import alias_history, trailer  # noqa: F401 - alias_history: re-exported for artifacts.py, registry.py
+from .loose import check_loose
 
 pygit2.settings.enable_fsync_gitdir(True)
 
 MAX_WAIT_S = 60.0
-STALE_LOCK_S = 30.0   # a ref lock this old is stale whoever holds it (network filesystems)
-QUIET_LOCK_S = 2.0    # ... and one this old that no process on this host holds open is stale too
-LOCK_RECHECK_S = 0.5  # ... when it still is, as the same file, this much later (clear_stale_lock)
-PACK_MIN_FILES = 16  # docs/performance.md, "Git packs"; MVC_PACK_MIN_FILES overrides it (read at use)
+PACK_MIN_FILES = 16  # docs/format.md, "Git packs of a log"; MVC_PACK_MIN_FILES overrides it (read at use)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 FULL_BELOW = 1 << 20  # a filesystem with less free than this is taken as full when an object went missing
-_KINDS = (b"blob", b"tree", b"commit", b"tag")
 
 
 def pack_min_files() -> int:
     return int(os.environ.get("MVC_PACK_MIN_FILES") or PACK_MIN_FILES)
-
-
-def loose_problem(data: bytes, hexid: str) -> str | None:
-    """What is wrong with the bytes of the loose object file of ``hexid`` (None if sound): its
-    deflate stream must end inside the file with nothing after it (git tolerates nothing), its
-    header "<type> <size>\\0" must give the body's length, and the SHA-1 of both must be the id."""
-    d = zlib.decompressobj()
-    try:
-        raw = d.decompress(data)
-    except zlib.error as e:
-        return f"its deflate stream is damaged ({e})"
-    if not d.eof:
-        return "its deflate stream does not end inside the file (truncated or damaged)"
-    if d.unused_data:
-        return f"{len(d.unused_data)} bytes of garbage follow its deflate stream"
-    head, nul, body = raw.partition(b"\0")
-    kind, _, size = head.partition(b" ")
-    if not nul or kind not in _KINDS or size != b"%d" % len(body):
-        return f"its header {head[:40]!r} does not give a git type and its {len(body)}-byte size"
-    if hashlib.sha1(raw).hexdigest() != hexid:
-        return "the SHA-1 of its content is not its name"
-    return None
-
-
-def _open_by(path: str) -> list[int] | None:
-    """PIDs on this host holding ``path`` open (Linux /proc), or None if unknowable."""
-    if not os.path.isdir("/proc/self/fd"):
-        return None
-    target = os.path.realpath(path)
-    pids = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                    pids.append(int(pid))
-                    break
-            except OSError:
-                continue
-    return pids
-
-
-def lock_info(lock: str) -> dict | None:
-    """Age and holders of a ref lock file, or None if there is none."""
-    try:
-        st = os.stat(lock)
-    except FileNotFoundError:
-        return None
-    pids = _open_by(lock)
-    holders = ("held open by PID " + ", ".join(map(str, pids)) if pids else
-               "no process on this host holds it open" if pids is not None else "holder unknown")
-    return {"path": lock, "age": time.time() - st.st_mtime, "pids": pids, "holders": holders,
-            "inode": st.st_ino, "mtime": st.st_mtime}
-
-
-NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs", "gpfs",
-              "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone"}
-
-
-def on_network_fs(path: str) -> bool:
-    """Whether ``path`` lies on a filesystem other hosts may write (Linux
-    /proc/mounts; unknown counts as network: the cautious answer)."""
-    try:
-        with open("/proc/mounts", encoding="utf-8", errors="replace") as f:
-            mounts = [line.split()[1:3] for line in f if len(line.split()) >= 3]
-    except OSError:
-        return True
-    real = os.path.realpath(path)
-    best, fstype = "", None
-    for point, kind in mounts:
-        point = point.replace("\\040", " ")
-        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-            best, fstype = point, kind
-    return fstype is None or fstype in NETWORK_FS
-
-
-def lock_is_stale(info: dict) -> bool:
-    """libgit2 holds a ref lock open for microseconds and records no PID in it:
-    older than QUIET_LOCK_S with no holder on this host (on a local filesystem:
-    a writer on another host sharing a network one would be invisible), or
-    older than STALE_LOCK_S at all, means its writer died."""
-    quiet = info["age"] > QUIET_LOCK_S and info["pids"] == [] and not on_network_fs(info["path"])
-    return info["age"] > STALE_LOCK_S or quiet
-
-
-def clear_stale_lock(lock: str) -> bool:
-    """Remove ``lock`` if it is provably stale; True if removed.
-
-    A live writer closes its lock file after a (possibly slow) fsync and renames
-    it a moment later: seen in that moment it looks old and unheld.  Removing it
-    then would let that rename publish another writer's new lock: a lost update
-    (R1 caught it once under load).  So a lock must look stale twice,
-    LOCK_RECHECK_S apart, as the same file: a live writer's lock is renamed away
-    long before the second look; a dead writer's stays."""
-    info = lock_info(lock)
-    if info is None or not lock_is_stale(info):
-        return False
-    time.sleep(LOCK_RECHECK_S)
-    again = lock_info(lock)
-    if again is None or not lock_is_stale(again) or (again["inode"], again["mtime"]) != (info["inode"], info["mtime"]):
-        return False  # renamed by its writer, or a new writer took it meanwhile
-    try:
-        os.unlink(lock)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _open_error(path: str, e: Exception) -> MvcError:
@@ -226,29 +111,6 @@ def _is_contention(e: Exception) -> bool:
     return "lock" in text or "old reference value does not match" in text
 
 
-def trailer(message: str, key: str) -> str | None:
-    """The value of the ``key`` trailer (e.g. Mvc-Op) of a commit message, or None."""
-    for line in message.splitlines():
-        if line.startswith(key + ": "):
-            return line[len(key) + 2:].strip()
-    return None
-
-
-def alias_history(meta: "MetaRepo", refname: str) -> list[dict]:
-    """Every alias change on ``refname`` (an artifact or a registered model), newest first:
-    alias, from, to, who, email, when, op, run, commit."""
-    out = []
-    for c in meta.history(refname):
-        new = meta.json(c.tree, "aliases.json", {})
-        old = meta.json(c.parents[0].tree, "aliases.json", {}) if c.parents else {}
-        for a in sorted(set(new) | set(old)):
-            if new.get(a) != old.get(a):
-                out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
-                            "email": c.author.email, "when": c.commit_time, "op": trailer(c.message, "Mvc-Op"),
-                            "run": trailer(c.message, "Mvc-Run"), "commit": str(c.id)})
-    return out
-
-
 class MetaRepo:
     def __init__(self, path: str):
         self.path = path
@@ -260,6 +122,7 @@ class MetaRepo:
         self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
         self._packs_unchecked = True               # look for new packs before the next read
         self._sound: set[str] = set()              # ids read safely by this instance (objects never change)
+        self._network: bool | None = None          # on a network filesystem (asked once, at the first ref move)
 
     @property
     def git(self) -> pygit2.Repository:
@@ -314,28 +177,12 @@ class MetaRepo:
     # Every object id reaches libgit2 through ``check`` (docs/format.md, "Read order").
     def check(self, oid) -> None:
         """Before libgit2 reads ``oid``: if it is a loose object file, inflate it here and
-        require it sound (``loose_problem``): libgit2 1.9.7 loops forever on a loose object whose
+        require it sound (``loose.check_loose``): libgit2 1.9.7 loops forever on a loose object whose
         deflate stream does not end inside the file (docs/design.md).  Packed objects are covered
         by the .idx check; a sound id is remembered, so a repeated read costs a set lookup."""
         hexid = str(oid)
-        if hexid in self._sound:
-            return
-        if len(hexid) != 40:
-            raise ValueError(f"{hexid!r} is not a full git object id")
-        path = f"{self.path}/objects/{hexid[:2]}/{hexid[2:]}"
-        try:
-            with open(path, "rb", buffering=0) as f:
-                data = f.readall()
-        except (FileNotFoundError, NotADirectoryError):
-            return  # packed (or missing): ``get`` remembers it once libgit2 has read it
-        except OSError as e:
-            data, why = None, f"it cannot be read ({e})"
-        if data is not None:
-            why = loose_problem(data, hexid)
-        if why is not None:
-            raise IntegrityError(f"metadata object file {path} is damaged: {why}",
-                                 "run `mvc fsck`; restore the metadata from a remote or a backup")
-        self._sound.add(hexid)
+        if hexid not in self._sound and check_loose(self.path, hexid):
+            self._sound.add(hexid)  # packed (or missing): ``get`` remembers it once libgit2 has read it
 
     def forget_checked(self) -> None:
         """Check every loose object again at its next read (gc and fsck, which must not trust
@@ -539,36 +386,65 @@ class MetaRepo:
                 change = edit(tip)
             except NoChange as nc:
                 return nc.result
-            parents = [tip.id] if tip is not None else []
-            self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
-            with self.full_guard():
-                commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
-            self.check(commit)  # ... and of a ref's new target
+            commit = self._commit(tip, change, sig)
             op = trailer(change.message, "Mvc-Op") or "update"
             if crash_hook:
                 crash_hook("before-ref-move")
                 crash_hook(f"{op}:before-ref-move")
-            try:
-                if tip is None:
-                    self.git.references.create(refname, commit, force=False)
-                else:
-                    ref = self.git.references[refname]
-                    if ref.target != tip.id:
-                        raise pygit2.GitError("old reference value does not match")
-                    ref.set_target(commit, change.message.splitlines()[0])
+            if self._move(refname, tip, commit, change.message):
                 if crash_hook:
                     crash_hook(f"{op}:after-ref-move")
                 return change.result
-            except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, KeyError) as e:
-                if not _is_contention(e):
-                    raise self._move_error(refname, e) from e
-                waited = time.monotonic() - start
-                if "lock" in str(e).lower():
-                    self._clear_stale_lock(refname)
-                if waited > MAX_WAIT_S:
-                    raise self._lock_error(refname, waited) from e
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
+            waited = time.monotonic() - start
+            if waited > MAX_WAIT_S:
+                raise self._lock_error(refname, waited)
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
+
+    def _commit(self, tip: pygit2.Commit | None, change: TreeEdit, sig: pygit2.Signature) -> pygit2.Oid:
+        parents = [tip.id] if tip is not None else []
+        self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
+        with self.full_guard():
+            commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
+        self.check(commit)  # ... and of a ref's new target
+        return commit
+
+    def _move(self, refname: str, tip: pygit2.Commit | None, commit: pygit2.Oid, message: str) -> bool:
+        """One compare-and-swap of ``refname`` from ``tip`` to ``commit``, under mvc's owner lock
+        of the ref (``locks.RefOwner``; none on a network filesystem, where advisory locks lie):
+        True if it moved, False if another writer won or a lock it left was cleared (retry)."""
+        owner = None if self._on_network_fs() else locks.RefOwner(self.path, refname)
+        try:
+            if owner is not None and not owner.acquire():
+                return False
+        except OSError as e:  # the owner file cannot be made: a full or read-only store
+            raise self._move_error(refname, e) from e
+        try:
+            self._set_target(refname, tip, commit, message)
+            return True
+        except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, KeyError) as e:
+            if not _is_contention(e):
+                raise self._move_error(refname, e) from e
+            if "lock" in str(e).lower() and not (owner is not None and owner.clear_left_lock()):
+                locks.clear_aged_lock(locks.lock_path(self.path, refname))
+            return False
+        finally:
+            if owner is not None:
+                owner.release()
+
+    def _set_target(self, refname: str, tip: pygit2.Commit | None, commit: pygit2.Oid, message: str) -> None:
+        if tip is None:
+            self.git.references.create(refname, commit, force=False)
+            return
+        ref = self.git.references[refname]
+        if ref.target != tip.id:
+            raise pygit2.GitError("old reference value does not match")
+        ref.set_target(commit, message.splitlines()[0])
+
+    def _on_network_fs(self) -> bool:
+        if self._network is None:
+            self._network = on_network_fs(self.path)
+        return self._network
 
     def _move_error(self, refname: str, e: Exception) -> MvcError:
         """A ref move that failed for a reason other than another writer: typed, at once."""
@@ -582,65 +458,20 @@ class MetaRepo:
                              "nothing was changed")
 
     def _lock_path(self, refname: str) -> str:
-        return os.path.join(self.path, *refname.split("/")) + ".lock"
-
-    def _clear_stale_lock(self, refname: str) -> None:
-        clear_stale_lock(self._lock_path(refname))
+        return locks.lock_path(self.path, refname)
 
     def _lock_error(self, refname: str, waited: float) -> LockError:
         lock = self._lock_path(refname)
-        info = lock_info(lock)
-        held = (f"lock {lock} (host {socket.gethostname()} or another sharing the store; PID unknown: "
-                f"git ref locks record none; age {info['age']:.0f}s; {info['holders']})"
-                if info else f"ref {refname}")
         return LockError(
-            f"gave up after {waited:.0f}s waiting for {held}: other writers kept winning or a writer died holding it",
+            f"gave up after {waited:.0f}s waiting for {locks.describe(self.path, refname)}: other writers kept "
+            "winning or a writer died holding it",
             f"if no mvc process is running, clear it with `mvc unlock` (or rm {lock}) and retry",
         )
 
-    def history(self, refname: str, limit: int | None = None):
-        """Commits on the ref, newest first."""
-        tip = self.tip(refname)
-        if tip is None:
-            return
-        for n, c in enumerate(self.walk(tip), 1):
-            yield c
-            if limit and n >= limit:
-                return
+    def history(self, refname: str, limit: int | None = None) -> Iterator[pygit2.Commit]:
+        """Commits on the ref, newest first (``history.history``)."""
+        return history.history(self, refname, limit)
 
-    def walk(self, start: pygit2.Commit):
-        """``start`` and every commit behind it, children before parents and newest first (git's
-        topological+time order), read through ``commit`` rather than libgit2's revwalk, which reads
-        commits unchecked.  Before a commit is yielded its parents and every tree are checked, so
-        ``c.tree`` and ``c.parents[k].tree`` are safe reads.  Linear history (all mvc writes) is
-        walked lazily; below a merge the rest is collected and sorted."""
-        seen, todo = {start.id}, [start]
-        while len(todo) == 1:
-            c = todo.pop()
-            todo = [p for p in self._parents(c) if p.id not in seen]
-            seen.update(p.id for p in todo)
-            yield c
-        if todo:
-            yield from self._topo(todo, seen)
-
-    def _parents(self, c: pygit2.Commit) -> list[pygit2.Commit]:
-        return [self.commit(p, f"commit {p}, parent of {c.id}") for p in c.parent_ids]
-
-    def _topo(self, heads: list[pygit2.Commit], seen: set) -> Iterator[pygit2.Commit]:
-        commits, children, stack = {c.id: c for c in heads}, {c.id: 0 for c in heads}, list(heads)
-        while stack:
-            for p in self._parents(stack.pop()):
-                children[p.id] = children.get(p.id, 0) + 1
-                if p.id not in commits and p.id not in seen:
-                    commits[p.id] = p
-                    stack.append(p)
-        ready = [(-c.commit_time, str(c.id)) for c in heads if children[c.id] == 0]
-        heapq.heapify(ready)
-        while ready:
-            c = commits[pygit2.Oid(hex=heapq.heappop(ready)[1])]
-            yield c
-            for pid in c.parent_ids:
-                if pid in commits:
-                    children[pid] -= 1
-                    if children[pid] == 0:
-                        heapq.heappush(ready, (-commits[pid].commit_time, str(pid)))
+    def walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
+        """``start`` and every commit behind it, checked, in git's topological+time order (``history.walk``)."""
+        return history.walk(self, start)

@@ -23,8 +23,8 @@ import zlib
 from ..errors import StorageFullError
 from ..fsutil import AtomicFile
 
-OBJ_TREE, OBJ_BLOB = 2, 3
-_NAMES = {OBJ_TREE: b"tree", OBJ_BLOB: b"blob"}
+OBJ_COMMIT, OBJ_TREE, OBJ_BLOB = 1, 2, 3
+_NAMES = {OBJ_COMMIT: b"commit", OBJ_TREE: b"tree", OBJ_BLOB: b"blob"}
 MODE_BLOB, MODE_TREE = b"100644", b"40000"
 
 

@@ -16,6 +16,7 @@ import pygit2
 
 from ..errors import MvcError
 from . import refs
+from .layout import numbered
 
 
 @dataclass
@@ -52,10 +53,9 @@ def _commits(meta):
 
 def _entries(meta, tree, folder: str) -> list[str]:
     try:
-        sub = meta.subtree(tree, folder)
+        return [v for v, _ in numbered(meta, tree, folder)]
     except MvcError:
         return []
-    return sorted((e.name for e in sub), key=lambda v: (len(v), v)) if sub is not None else []
 
 
 def lost_tip(meta, refname: str) -> Found | None:

@@ -2,9 +2,11 @@
 
     model.json                     {"name","next","created_at","description"}
     aliases.json                   {"latest": "v2", "production": "v1"}
-    links/v0/link.json             {"link","project","name","version","digest","linked_at","run"}
-    links/v0/version               the linked version's tree itself (a pointer: git shares it)
-    sources/<project>/<name>/<vN>  "v0"  (source version -> link, for idempotent re-links)
+    links/0/v0/link.json           {"link","project","name","version","digest","linked_at","run"}
+    links/0/v0/version             the linked version's tree itself (a pointer: git shares it)
+    sources/<project>/<name>/<vN>  "v0"  (source version -> link, for idempotent re-links;
+                                   project and name codec.encode_entry'd)
+Links fan out as versions do (layout.py): links/<K // 256>/v<K>.
 """
 from __future__ import annotations
 
@@ -13,9 +15,16 @@ from typing import Any
 
 
 from ..errors import NotFoundError
-from . import refs
-from .artifacts import VersionInfo, now, vindex
+from . import refs, upkeep
+from .artifacts import VersionInfo, now
+from .codec import encode_entry
 from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
+from .layout import is_version, link_path, numbered
+
+
+def source_path(project: str, name: str, version: str) -> str:
+    """'sources/<project>/<name>/<vN>': the entry that maps a source version to its link."""
+    return f"sources/{encode_entry(project)}/{encode_entry(name)}/{encode_entry(version)}"
 
 
 @dataclass
@@ -34,6 +43,11 @@ class Registry:
     def __init__(self, meta: MetaRepo, crash_hook=None):
         self.meta = meta
         self.crash_hook = crash_hook
+
+    def _update(self, model: str, edit):
+        result = self.meta.update(refs.registry(model), edit, self.crash_hook)
+        upkeep.after_commit(self.meta)
+        return result
 
     def names(self) -> list[str]:
         """Registered models that exist (a deleted one keeps its ref, for its history)."""
@@ -60,18 +74,17 @@ class Registry:
         tip = self.tip(model)
         if tip is None:
             return []
-        sub = self.meta.subtree(tip.tree, "links")
         al = self.aliases(model, tip)
         out = []
-        for name in sorted((e.name for e in sub), key=vindex) if sub else []:
-            rec = self.meta.json(tip.tree, f"links/{name}/link.json", {})
+        for name, oid in numbered(self.meta, tip.tree, "links"):
+            rec = self.meta.json(self.meta.get(oid, f"link {name} of registry/{model}"), "link.json", {})
             out.append(LinkInfo(model, name, rec, sorted(a for a, v in al.items() if v == name)))
         return out
 
     def link_info(self, model: str, link: str) -> LinkInfo | None:
         """One link, read directly (not by listing every link of the model)."""
         tip = self.tip(model)
-        rec = self.meta.json(tip.tree, f"links/{link}/link.json") if tip else None
+        rec = self.meta.json(tip.tree, f"{link_path(link)}/link.json") if tip and is_version(link) else None
         if rec is None:
             return None
         al = self.aliases(model, tip)
@@ -80,7 +93,7 @@ class Registry:
     def link(self, model: str, v: VersionInfo, aliases: list[str], run_id: str | None,
              description: str | None = None) -> tuple[LinkInfo, bool]:
         meta = self.meta
-        key = f"sources/{v.project}/{v.name}/{v.version}"
+        key = source_path(v.project, v.name, v.version)
 
         def edit(tip):
             tree = tip.tree if tip else None
@@ -103,8 +116,8 @@ class Registry:
                 rec = {"link": link, "project": v.project, "name": v.name, "version": v.version,
                        "digest": v.record.get("digest"), "type": v.record.get("type"), "linked_at": now(),
                        "run": run_id}
-                changes[f"links/{link}/link.json"] = meta.write_json(rec)
-                changes[f"links/{link}/version"] = ("tree", v.tree)
+                changes[f"{link_path(link)}/link.json"] = meta.write_json(rec)
+                changes[f"{link_path(link)}/version"] = ("tree", v.tree)
                 changes[key] = meta.write_blob(link.encode() + b"\n")
                 changes["model.json"] = meta.write_json(info)
                 al["latest"] = link
@@ -117,7 +130,7 @@ class Registry:
                    f"Mvc-Version: {link}\n" + (f"Mvc-Run: {run_id}\n" if run_id else ""))
             return TreeEdit(new_tree, msg, (link, created))
 
-        link, created = meta.update(refs.registry(model), edit, self.crash_hook)
+        link, created = self._update(model, edit)
         return self.link_info(model, link), created
 
     def set_alias(self, model: str, link: str, alias: str, remove: bool = False) -> str | None:
@@ -134,7 +147,7 @@ class Registry:
                                         f"see its aliases with `mvc registry show {model}`")
                 del al[alias]
             else:
-                if meta.subtree(tip.tree, f"links/{link}") is None:
+                if not is_version(link) or meta.subtree(tip.tree, link_path(link)) is None:
                     raise NotFoundError(f"registry/{model} has no link {link}",
                                         f"see its links with `mvc registry show {model}`")
                 if old == link:
@@ -144,27 +157,27 @@ class Registry:
             what = f"rm alias {alias} (was {old})" if remove else f"alias {alias}: {old or '-'} -> {link}"
             return TreeEdit(tree, f"{what}\n\nMvc-Op: alias\n", old)
 
-        return meta.update(refs.registry(model), edit, self.crash_hook)
+        return self._update(model, edit)
 
     def unlink(self, model: str, link: str) -> None:
         meta = self.meta
 
         def edit(tip):
-            if tip is None or meta.subtree(tip.tree, f"links/{link}") is None:
+            if tip is None or not is_version(link) or meta.subtree(tip.tree, link_path(link)) is None:
                 raise NotFoundError(f"registry/{model}:{link} does not exist",
                                     f"see its links with `mvc registry show {model}`")
-            rec = meta.json(tip.tree, f"links/{link}/link.json", {})
+            rec = meta.json(tip.tree, f"{link_path(link)}/link.json", {})
             al = {a: v for a, v in meta.json(tip.tree, "aliases.json", {}).items() if v != link}
-            changes = {f"links/{link}": None, "aliases.json": meta.write_json(al),
-                       f"sources/{rec['project']}/{rec['name']}/{rec['version']}": None}
-            remaining = [e.name for e in meta.subtree(tip.tree, "links") if e.name != link]
+            changes = {link_path(link): None, "aliases.json": meta.write_json(al),
+                       source_path(rec["project"], rec["name"], rec["version"]): None}
+            remaining = [n for n, _ in numbered(meta, tip.tree, "links") if n != link]
             if remaining:
-                al["latest"] = max(remaining, key=vindex)
+                al["latest"] = remaining[-1]
                 changes["aliases.json"] = meta.write_json(al)
             tree = meta.edit_tree(tip.tree, changes)
             return TreeEdit(tree, f"unlink {model}:{link}\n\nMvc-Op: unlink\nMvc-Version: {link}\n")
 
-        meta.update(refs.registry(model), edit, self.crash_hook)
+        self._update(model, edit)
 
     def alias_history(self, model: str) -> list[dict]:
         return alias_history(self.meta, refs.registry(model))
@@ -185,4 +198,4 @@ class Registry:
                                     "aliases.json": meta.write_json({})})
             return TreeEdit(tree, f"delete registered model {model}\n\nMvc-Op: unlink\n")
 
-        meta.update(refs.registry(model), edit, self.crash_hook)
+        self._update(model, edit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import refs
+from . import refs, upkeep
 from .artifacts import now
 from .gitdb import MetaRepo, NoChange, TreeEdit
 
@@ -81,3 +81,4 @@ class Runs:
             return TreeEdit(tree, f"{message}\n\nMvc-Op: run\nMvc-Run: {run_id}\n")
 
         meta.update(refs.run(project, run_id), edit, self.crash_hook)
+        upkeep.after_commit(meta)

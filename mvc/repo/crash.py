@@ -22,6 +22,10 @@ POINTS = (
     "delete:before-ref-move", "delete:after-ref-move",
     # gc: plan made, trash purged, half the chunks deleted, temp files and leases removed
     "gc:after-plan", "gc:after-purge", "gc:mid-sweep", "gc:after-sweep",
+    # migrate (format 1 -> 2): staged, marked migrating, chunks and indexes moved, packed-refs
+    # switched, loose format-1 refs removed, format file written (tests/test_migrate.py)
+    "migrate:after-prepare", "migrate:after-mark", "migrate:after-chunks", "migrate:after-packed-refs",
+    "migrate:after-loose-refs", "migrate:after-format",
 )
 
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from ..errors import FormatError, IntegrityError, MvcError, NotFoundError
 from ..fsutil import atomic_write
 from ..meta import recover, refstore
-from ..meta.gitdb import lock_info, lock_is_stale
-from ..store.ingest import hash_file
+from ..meta.locks import lock_info, lock_is_stale
+from ..store.digest import hash_file
 from . import lease, manifest, reach
 
 
@@ -307,8 +307,9 @@ def _check_locks(repo, report: FsckReport) -> None:
 
 # ---- the whole-file link cache ------------------------------------------------
 def _check_whole_files(repo, report: FsckReport) -> None:
-    """Re-hash files/<2 hex>/<62 hex> against its name (the file's BLAKE3): hardlinked and
-    symlinked uses hand these out as they are when the stat cache vouches for them."""
+    """Re-hash files/<2 hex>/<62 hex> against its name (the file's digest, composed from its
+    chunk ids: the file is cut as a log cuts it, each chunk hashed once; digest.hash_file):
+    hardlinked and symlinked uses hand these out as they are when the stat cache vouches for them."""
     folder = os.path.join(repo.path, "files")
     for base, _, names in os.walk(folder):
         for n in names:

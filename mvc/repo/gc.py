@@ -22,10 +22,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
+from .. import durations
 from ..errors import ConflictError, NotFoundError
 from ..meta import refs
-from ..fsutil import require_writable
-from ..meta.gitdb import NoChange, TreeEdit, on_network_fs
+from ..fsutil import require_writable, temp_path
+from ..fsinfo import on_network_fs
+from ..meta.gitdb import NoChange, TreeEdit
+from ..meta.layout import version_path
 from . import lease, reach
 from .crash import crash_at
 
@@ -192,13 +195,41 @@ def _writer_dead(name: str) -> bool:
 
 
 def _orphan_packs(repo, before: float) -> list[str]:
-    """Pack files without their index, older than ``before``: a writer renames
-    the .pack into place just before its .idx, so a crash between the two
-    leaves bytes no reader can see and nothing else would ever delete."""
-    folder = getattr(getattr(repo.chunks, "packs", None), "folder", None)
-    names = sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
-    return _older_than(folder, [n for n in names if n.endswith(".pack")
+    """Pack files without their index, older than ``before``, among mvc's chunk packs and the
+    metadata's git packs (objects/pack/pack-*.pack): a writer renames the .pack into place just
+    before its .idx, so a crash between the two leaves bytes no reader can see and nothing
+    else would ever delete."""
+    chunk_packs = getattr(getattr(repo.chunks, "packs", None), "folder", None)
+    git_packs = os.path.join(repo.path, "objects", "pack")
+    return (_unindexed(chunk_packs, "", before) if chunk_packs else []) + _unindexed(git_packs, "pack-", before)
+
+
+def _unindexed(folder: str, prefix: str, before: float) -> list[str]:
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    return _older_than(folder, [n for n in names if n.startswith(prefix) and n.endswith(".pack")
                                 and not os.path.exists(os.path.join(folder, n[:-5] + ".idx"))], before)
+
+
+def _remove_orphan_pack(path: str, before: float, tmp: str) -> bool:
+    """Delete the index-less pack ``path`` if it still is one older than ``before``; True if
+    deleted.  It is first renamed aside into ``tmp`` and judged there: a writer that renames the
+    same pack (packs are named by their content) into place meanwhile gets its copy back at
+    once, never an .idx left without its .pack."""
+    os.makedirs(tmp, exist_ok=True)
+    aside = temp_path(tmp, os.path.basename(path))
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    if os.stat(aside).st_mtime < before and not os.path.exists(path[:-5] + ".idx"):
+        os.unlink(aside)
+        return True
+    try:
+        os.link(aside, path)  # a writer's fresh copy: put it back (unless it has written one anew)
+    except FileExistsError:
+        pass
+    os.unlink(aside)
+    return False
 
 
 def _older_than(folder: str, names: list[str], before: float) -> list[str]:
@@ -252,12 +283,12 @@ def _purge_trash(repo, project: str, name: str, versions: list[str], before: flo
     def edit(tip):
         gone = []
         for v in versions:
-            sub = meta.subtree(tip.tree, f"trash/{v}") if tip is not None else None
+            sub = meta.subtree(tip.tree, version_path(v, trash=True)) if tip is not None else None
             if sub is not None and (meta.json(sub, "version.json", {}).get("deleted_at") or 0) < before:
                 gone.append(v)
         if not gone:
             raise NoChange()
-        tree = meta.edit_tree(tip.tree, {f"trash/{v}": None for v in gone})
+        tree = meta.edit_tree(tip.tree, {version_path(v, trash=True): None for v in gone})
         return TreeEdit(tree, f"purge {name}:{', '.join(gone)} from the trash\n\nMvc-Op: purge\n"
                               f"Mvc-Version: {' '.join(gone)}\n")
 
@@ -333,20 +364,16 @@ def execute(repo, p: GcPlan, opts: GcOptions, now: float) -> GcPlan:
     _remove_paths(p.temps)
     # Again, now: a writer may have given one its index, or written the same pack anew, since the plan.
     still = set(_orphan_packs(repo, before))
-    p.orphan_packs = [path for path in p.orphan_packs if path in still]
-    _remove_paths(p.orphan_packs)
+    tmp = os.path.join(repo.path, "tmp")
+    p.orphan_packs = [path for path in p.orphan_packs if path in still and _remove_orphan_pack(path, before, tmp)]
     p.leases = [le.path for le in lease.remove_stale(repo.path) if le.path in p.leases]
     return p
 
 
 def parse_duration(text: str | float) -> float:
-    """Seconds from '90', '90s', '5m', '1h', '14d', '2w'."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-    s = str(text).strip().lower()
+    """Seconds from '90', '90s', '30m', '1.5h', '14d', '2w' (``mvc.durations``); UsageError otherwise."""
     try:
-        if s and s[-1] in units:
-            return float(s[:-1]) * units[s[-1]]
-        return float(s)
-    except ValueError:
+        return durations.parse_duration(text)
+    except ValueError as e:
         from ..errors import UsageError
-        raise UsageError(f"{text!r} is not a duration", "write it as 90s, 5m, 1h, 14d or 2w") from None
+        raise UsageError(str(e), f"write it as {durations.FORMS}") from None

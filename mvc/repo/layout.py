@@ -12,8 +12,9 @@ from ..fsutil import atomic_write, fsync_tree
 
 STORE_DIR = ".mvc"
 FORMAT_FILE = "mvc-format.json"
-FORMAT_VERSION = 1
-KNOWN_FEATURES: set[str] = set()
+FORMAT_VERSION = 2
+MIGRATING = "migrating"  # a migration from format 1 was cut short: finished before anything is read
+KNOWN_FEATURES: set[str] = {MIGRATING}
 
 
 def is_store(path: str) -> bool:
@@ -93,11 +94,19 @@ def check_format(path: str) -> dict:
                           "restore it from a backup; the store was left untouched") from None
     version = info.get("format") if isinstance(info, dict) else None
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise FormatError(f"store {path} has format {version!r}; this mvc reads format {FORMAT_VERSION} and older")
+        raise FormatError(f"store {path} has format {version!r}; this mvc reads format {FORMAT_VERSION}")
     unknown = sorted(set(info.get("features", [])) - KNOWN_FEATURES)
     if unknown:
         raise FormatError(f"store {path} needs features this mvc does not know: {', '.join(unknown)}")
+    if version < FORMAT_VERSION:
+        raise FormatError(f"store {path} is format {version}; this mvc reads and writes format {FORMAT_VERSION}",
+                          "convert it in place with `mvc migrate` (`mvc migrate --dry-run` says what it would do); "
+                          "the store was left untouched")
     check_git(path)
+    if MIGRATING in info.get("features", []):
+        from .migrate import resume  # a migration cut short: finish it before anything is read
+        resume(path)
+        return check_format(path)
     return info
 
 

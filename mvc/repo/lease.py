@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from .. import canonical
 from ..errors import StorageFullError
 from ..fsutil import AtomicFile
+from ..procs import hostname, pid_alive  # noqa: F401 - both used here; pid_alive also by api/runs.py
 
 LEASE_DIR = "leases"
 
@@ -35,29 +35,6 @@ def refresh_s() -> float:
 def expire_s() -> float:
     """Seconds after its last refresh that a lease of another host counts as dead (MVC_LEASE_EXPIRE_S)."""
     return float(os.environ.get("MVC_LEASE_EXPIRE_S", "1800"))
-
-
-def hostname() -> str:
-    return socket.gethostname()
-
-
-def pid_alive(pid: int) -> bool:
-    """True unless the PID provably names no process on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
 
 
 @dataclass

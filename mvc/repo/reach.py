@@ -13,6 +13,8 @@ import pygit2
 
 from ..errors import FormatError, IntegrityError
 from ..meta import refs
+from ..meta.codec import decode_path
+from ..meta.layout import numbered
 from ..store import Pointer
 
 VERSION_DIRS = ("versions", "trash")
@@ -51,7 +53,7 @@ def mvc_refs(meta) -> list[tuple[str, tuple]]:
     for name in meta.refnames(refs.PREFIX):
         parsed = refs.parse(name)
         if parsed is None:
-            raise FormatError(f"ref {name} is in no namespace this mvc knows",
+            raise FormatError(f"ref {name}: {refs.problem(name)}",
                               "a newer mvc wrote it, or it was made by hand: upgrade mvc, or remove the ref "
                               "with `git --git-dir=.mvc update-ref -d " + name + "` if it is junk")
         out.append((name, parsed))
@@ -84,18 +86,15 @@ def version_refs(meta, parsed: tuple, tree: pygit2.Tree) -> Iterator[VersionRef]
     kind, project, name = parsed
     if kind == "artifact":
         for d in VERSION_DIRS:
-            sub = meta.subtree(tree, d)
-            for e in sub if sub is not None else []:
-                label = f"{project}/{name}:{e.name}" + (" (deleted)" if d == "trash" else "")
-                deleted = meta.json(_tree(meta, e.id), "version.json", {}).get("deleted_at") if d == "trash" else None
-                yield VersionRef(label, e.id, "version" if d == "versions" else "trash", (project, name, e.name),
-                                 deleted)
+            for v, oid in numbered(meta, tree, d):
+                label = f"{project}/{name}:{v}" + (" (deleted)" if d == "trash" else "")
+                deleted = meta.json(_tree(meta, oid), "version.json", {}).get("deleted_at") if d == "trash" else None
+                yield VersionRef(label, oid, "version" if d == "versions" else "trash", (project, name, v), deleted)
     elif kind == "registry":
-        sub = meta.subtree(tree, "links")
-        for e in sub if sub is not None else []:
-            vt = meta.subtree(_tree(meta, e.id), "version")
+        for link, oid in numbered(meta, tree, "links"):
+            vt = meta.subtree(_tree(meta, oid), "version")
             if vt is not None:
-                yield VersionRef(f"registry/{name}:{e.name}", vt.id, "link", (name, e.name))
+                yield VersionRef(f"registry/{name}:{link}", vt.id, "link", (name, link))
 
 
 def pointers(meta, vref: VersionRef) -> Iterator[tuple[str, Pointer]]:
@@ -103,7 +102,11 @@ def pointers(meta, vref: VersionRef) -> Iterator[tuple[str, Pointer]]:
     files = meta.subtree(_tree(meta, vref.tree), "files")
     if files is None:
         return
-    for path, oid in meta.walk_blobs(files):
+    for stored, oid in meta.walk_blobs(files):
+        try:
+            path = decode_path(stored)
+        except IntegrityError as e:
+            raise IntegrityError(f"{vref.label}: {e.message}", e.hint) from None
         data = meta.get(oid, f"{vref.label}: pointer blob for {path!r}").data
         yield path, Pointer.decode(data, f"{vref.label} pointer {path!r}")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from ..meta.gitdb import clear_stale_lock, lock_info, lock_is_stale
+from ..meta.locks import clear_stale_lock, lock_info, lock_is_stale
 from . import lease
 
 
@@ -34,7 +34,8 @@ def unlock(store: str, force: bool = False) -> list[dict]:
             continue
         stale = lock_is_stale(info)
         removed = clear_stale_lock(path) if stale else (force and _remove(path))
-        found.append({"kind": "lock", "path": path, "host": None, "pid": info["pids"] or None,
+        found.append({"kind": "lock", "path": path, "host": info["host"],
+                      "pid": info["pid"] if info["pid"] is not None else info["pids"] or None,
                       "age": round(info["age"], 1), "stale": stale, "removed": bool(removed),
                       "detail": f"age {info['age']:.0f}s, {info['holders']}"})
     for le in lease.list_leases(store):

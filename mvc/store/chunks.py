@@ -1,6 +1,6 @@
-"""Chunk stores: immutable blobs named by the xxh3-128 hex of their bytes.
+"""Chunk stores: immutable blobs named by the BLAKE3 hex of their bytes (digest.chunk_id).
 
-``DirChunkStore`` lays chunks out as ``<root>/chunks/ab/<30 more hex>``;
+``DirChunkStore`` lays chunks out as ``<root>/chunks/ab/<62 more hex>``;
 ``MemoryChunkStore`` is its in-memory twin for tests.  Every read re-hashes.
 """
 from __future__ import annotations
@@ -13,19 +13,12 @@ import threading
 import time
 from typing import Iterator
 
-import xxhash
-
 from ..errors import IntegrityError, NotFoundError
 from ..fsutil import AtomicFile, PendingFile, fsync_dir, start_writeback
+from .digest import ID_LEN, chunk_id, file_digest
 from .packs import PACK_CHUNK_MAX, PACK_MIN_CHUNKS, PackBuilder, PackIndex, rewrite_without
+from .pointer import Pointer
 from .worker import Worker
-
-ID_LEN = 32
-
-
-def chunk_id(data) -> str:
-    return xxhash.xxh3_128_hexdigest(data)
-
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -85,16 +78,14 @@ class ChunkStore:
         """The ids of ``cids`` the store lacks."""
         return [c for c in cids if not self.has(c)]
 
-    def copy_out(self, cid: str, n: int, fd: int, digest) -> None:
-        """Append chunk ``cid`` (``n`` bytes by its pointer) to the file ``fd``,
-        verified against its id, and feed the same bytes to ``digest.update``
-        (``update(piece, check)``: a backend may hand the id check to the
-        digest's thread; its error then surfaces from the digest, always
-        before the caller publishes the file)."""
+    def copy_out(self, cid: str, n: int, fd: int, checks) -> None:
+        """Append chunk ``cid`` (``n`` bytes by its pointer) to the file ``fd``, verified
+        against its id: BLAKE3 once per byte.  A backend may hand the check to ``checks``
+        (``digest.Checks``: it runs on another thread while this one copies, and its error
+        surfaces from ``checks.wait()``, always before the caller publishes the file)."""
         data = self.get_view(cid)
         if len(data) != n:
             raise IntegrityError(f"chunk {cid} has {len(data)} bytes, the pointer says {n}")
-        digest.update(data)
         write_all(fd, data)
 
     def ids(self) -> Iterator[str]:
@@ -130,7 +121,7 @@ class MemoryChunkStore(ChunkStore):
     def put(self, data, cid=None, source=None):
         cid = cid or chunk_id(data)
         self._times[cid] = time.time()
-        if cid in self._chunks:
+        if cid in self._chunks and chunk_id(self._chunks[cid]) == cid:  # a bad copy is written over
             return cid, False
         self._chunks[cid] = bytes(data)
         return cid, True
@@ -172,14 +163,15 @@ class MemoryChunkStore(ChunkStore):
 
 
 class DirChunkStore(ChunkStore):
-    """Loose chunks in ``chunks/ab/<30 hex>``; small chunks written in a batch go
+    """Loose chunks in ``chunks/ab/<62 hex>``; small chunks written in a batch go
     into ``packs/`` (see packs.py).  Outside a batch every put is durable at once."""
 
-    def __init__(self, root: str, durable: bool = True):
+    def __init__(self, root: str, durable: bool = True, cache=None):
         self.root = root
         self.dir = os.path.join(root, "chunks")
         self.tmp = os.path.join(root, "tmp")
         self.durable = durable
+        self.cache = cache  # a StatCache: vouches for loose chunk files checked since (see sound)
         self.packs = PackIndex(os.path.join(root, "packs"))
         self._local = threading.local()  # one batch per thread: threads of one process log concurrently
 
@@ -231,12 +223,17 @@ class DirChunkStore(ChunkStore):
             self._batch = None
 
     def put(self, data, cid=None, source=None):
+        """Dedup trusts a chunk the store has only once it is known sound (``sound``): a copy
+        planted or damaged under ``cid`` is written over (loose, where reads look first) with
+        the bytes in hand, which the write check holds to ``cid`` before they are published."""
         cid = check_id(cid) if cid else chunk_id(data)
-        if self.has(cid):
+        present = self.has(cid)
+        sound = present and self.sound(cid, len(data))
+        if sound:
             self.freshen((cid,))
             return cid, False
         if self._batch is not None:
-            self._batch.put(cid, data, source)
+            self._batch.put(cid, data, source, loose=present and sound is False)
             return cid, True
         path = self.path(cid)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -244,6 +241,59 @@ class DirChunkStore(ChunkStore):
         with AtomicFile(path, tmp_dir=self.tmp, mode=0o444, durable=self.durable) as f:
             f.write(data)
         return cid, True
+
+    def sound(self, cid: str, n: int) -> bool | None:
+        """Whether a stored copy of ``cid`` (``n`` bytes) may stand for new bytes with that id:
+        one written in this batch (its write check is pending), a loose file the stat cache
+        vouches for (it was written or checked since, and its size, mtime and inode are
+        unchanged), or any copy that hashes to ``cid`` now (then vouched for).  False: the
+        store has a bad copy, None: it has none (gone meanwhile)."""
+        batch = self._batch
+        if batch is not None and batch.holds(cid):
+            return True
+        path = self.path(cid)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if st.st_size != n:
+                return False
+            return self.vouched(path, cid, st) or self._check_loose(path, cid, st)
+        try:
+            data = self.packs.read(cid)
+        except IntegrityError:  # its index places it past the end of its pack
+            return False
+        return None if data is None else len(data) == n and chunk_id(data) == cid
+
+    def vouched(self, path: str, cid: str, st: os.stat_result) -> bool:
+        """Whether the stat cache vouches that the loose file ``path`` holds chunk ``cid``."""
+        hit = self.cache.lookup(path, st, use_ctime=False) if self.cache is not None else None
+        return hit is not None and hit.chunks == ((cid, st.st_size),)
+
+    def vouch(self, path: str, cid: str, st: os.stat_result | None = None) -> None:
+        """Record in the stat cache that the loose file ``path`` (as ``st`` says, else as it is
+        now) holds chunk ``cid``: checked, so a dedup need not read it again (linkmodes'
+        whole files use the same rows: a loose chunk is the whole file of a one-chunk file)."""
+        if self.cache is None:
+            return
+        try:
+            st = st or os.stat(path)
+        except FileNotFoundError:
+            return
+        chunks = ((cid, st.st_size),)
+        self.cache.remember(path, st, Pointer(size=st.st_size, digest=file_digest(chunks), chunks=chunks),
+                            0, use_ctime=False)
+
+    def _check_loose(self, path: str, cid: str, st: os.stat_result) -> bool:
+        try:
+            with open(path, "rb") as f:
+                good = chunk_id(f.read()) == cid
+        except FileNotFoundError:
+            return False
+        if good:
+            self.vouch(path, cid, st)
+        return good
 
     def get(self, cid):
         data = self._batch.get(cid) if self._batch is not None else None
@@ -297,35 +347,33 @@ class DirChunkStore(ChunkStore):
             os.close(fd)
         return self._verified(cid, memoryview(m))
 
-    def copy_out(self, cid, n, fd, digest):
-        """A loose chunk is verified through a mapping (xxh3, and ``digest``
-        from the same mapping) and then copied by the kernel
-        (``copy_file_range``): no bytes pass through a user buffer, which
-        halves the cost of writing a GiB here (0.44 s against 0.82-1.3 s for
-        ``write``, the latter when the page cache needs pages the VM never
-        touched).  The id check and ``digest`` run on the digest's thread
-        while this one copies.  Chunk files are written once, read-only, and
-        never modified in place, so the copied bytes are the verified ones."""
+    def copy_out(self, cid, n, fd, checks):
+        """A loose chunk is verified through a mapping (on ``checks``' thread) while this
+        thread copies it inside the kernel (``copy_file_range``): no bytes pass through a
+        user buffer, which halves the cost of writing a GiB here (0.44 s against 0.82-1.3 s
+        for ``write``, the latter when the page cache needs pages the VM never touched).
+        Chunk files are written once, read-only, and never modified in place, so the
+        copied bytes are the verified ones.  A small chunk is read from its pack and
+        checked here, before it is written."""
         if self._batch is not None:
-            return super().copy_out(cid, n, fd, digest)
+            return super().copy_out(cid, n, fd, checks)
         if n <= PACK_CHUNK_MAX:  # small chunks live in packs, mostly: look there first
             data = self.packs.read_known(cid)
             if data is not None and chunk_id(data) == cid:  # else the usual order: loose, then packs
-                digest.update(data)
                 write_all(fd, data)
                 return
         try:
             src = os.open(self.path(cid), os.O_RDONLY)
         except FileNotFoundError:
-            return super().copy_out(cid, n, fd, digest)
+            return super().copy_out(cid, n, fd, checks)
         try:
             size = os.fstat(src).st_size
             if size != n:
                 raise IntegrityError(f"chunk {cid} has {size} bytes, the pointer says {n}")
             if size == 0:
-                return super().copy_out(cid, n, fd, digest)
+                return super().copy_out(cid, n, fd, checks)
             m = mmap.mmap(src, size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0), prot=mmap.PROT_READ)
-            digest.update(memoryview(m), lambda view: self._verified(cid, view))
+            checks.submit(self._verified, cid, memoryview(m))
             kernel_append(src, fd, size)
         finally:
             os.close(src)
@@ -370,10 +418,22 @@ class DirChunkStore(ChunkStore):
         for cid in cids:
             loc = where.get(cid)
             if loc is None:
-                _touch(self.path(cid))
+                self._touch_loose(cid)
             elif loc[0] not in done:
                 done.add(loc[0])
                 _touch(self.packs.path(loc[0], "pack"))
+
+    def _touch_loose(self, cid: str) -> None:
+        """Touch a loose chunk; a file the stat cache vouched for stays vouched for (its new mtime)."""
+        path = self.path(cid)
+        try:
+            before = os.stat(path)
+        except FileNotFoundError:  # gone: the caller's presence check after ingest sees it
+            return
+        trusted = self.vouched(path, cid, before)
+        _touch(path)
+        if trusted:
+            self.vouch(path, cid)
 
     def quarantine(self, cid):
         """A bad loose copy is moved to ``quarantine/<cid>``; a bad packed copy is copied to
@@ -473,7 +533,7 @@ def kernel_append(src: int, fd: int, size: int, start: int = 0) -> None:
 
 def check_written(path: str, entries: list[tuple[str, int, int]]) -> None:
     """STYLE 8: re-read a file just written (from the page cache, before it is
-    fsynced or published) and re-hash each chunk in it against its id."""
+    fsynced or published) and re-hash each chunk in it against its id (BLAKE3)."""
     with open(path, "rb") as f:  # mapped, not read: a fresh copy of 16 MiB costs page faults
         size = os.fstat(f.fileno()).st_size
         data = memoryview(mmap.mmap(f.fileno(), size, prot=mmap.PROT_READ) if size else b"")
@@ -502,6 +562,10 @@ class Batch:
         store.packs.refresh()
         self.packs_at_start = store.packs._where
 
+    def holds(self, cid: str) -> bool:
+        """Written in this batch."""
+        return cid in self.loose or cid in self.builder.where or cid in self.written
+
     def has(self, cid: str) -> bool:
         """In this batch or in a pack as of the batch's start.  A pack that gc
         rewrites meanwhile is caught by the caller's check after the batch
@@ -509,8 +573,9 @@ class Batch:
         return (cid in self.loose or cid in self.builder.where or cid in self.written
                 or cid in self.packs_at_start)
 
-    def put(self, cid: str, data, source: tuple[int, int] | None = None) -> None:
-        if len(data) <= PACK_CHUNK_MAX:
+    def put(self, cid: str, data, source: tuple[int, int] | None = None, loose: bool = False) -> None:
+        """``loose``: never packed (a copy that replaces a bad one, where reads look first)."""
+        if len(data) <= PACK_CHUNK_MAX and not loose:
             self.builder.add(cid, data)
             if self.builder.full():
                 self._write_pack()
@@ -577,6 +642,8 @@ class Batch:
         if self.store.durable:
             for d in sorted(dirs):
                 fsync_dir(d)
+        for cid, pf in self.loose.items():  # checked before they were published: vouched for
+            self.store.vouch(pf.path, cid)
 
     def abort(self) -> None:
         self.syncer.shutdown(wait=True)

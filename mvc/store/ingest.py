@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
-from collections import deque
 from dataclasses import dataclass, field
-
-import blake3
 
 from ..errors import InvalidInputError
 from ..paths import collision, is_dotgit, path_problem
 from .chunkers import SMALL_FILE, Chunker, SpanFile, select_chunker
-from .chunks import ChunkStore, chunk_id
+from .chunks import ChunkStore
+from .digest import PARALLEL_FROM, Lane, chunk_id, file_digest, hashed_pieces
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
-from .worker import Worker
 
 
 @dataclass(frozen=True)
@@ -96,58 +93,6 @@ def check_paths(path: str, files: list[FileEntry]) -> None:
                                 "rename one of them: a version must be usable on case-insensitive filesystems too")
 
 
-def parallel_blake3():
-    """A BLAKE3 hasher that spreads large updates over the cores this process
-    may use, with a thread pool of its own.  Not ``max_threads=AUTO``: that is
-    Rayon's global pool, whose threads a ``fork`` does not copy, so a child of
-    a process that had hashed (a DataLoader worker of a training script that
-    logged a model) would wait for ever on its first large file.  The same
-    speed here: 0.139-0.144 s per GiB against 0.134-0.155 s."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return blake3.blake3(max_threads=cores) if cores > 1 else blake3.blake3()
-
-
-class _Digest:
-    """BLAKE3 of a file, computed on a worker thread (blake3 releases the GIL)
-    while the caller chunks, hashes chunk ids and writes; at most ``DEPTH``
-    pieces wait, so memory stays bounded.  A threaded digest also lets blake3
-    spread each piece over every core (``parallel_blake3``): the caller's
-    xxh3 is done long before BLAKE3, and the core it frees then hashes too."""
-
-    DEPTH = 2
-    _pool: Worker | None = None
-
-    def __init__(self, threaded: bool):
-        self.h = parallel_blake3() if threaded else blake3.blake3()
-        self.waiting: deque = deque()
-        if threaded and _Digest._pool is None:
-            _Digest._pool = Worker("mvc-blake3")
-        self.pool = _Digest._pool if threaded else None
-
-    def update(self, piece, check=None) -> None:
-        """Hash ``piece``; ``check(piece)`` (it raises on bad bytes) runs first,
-        on the same thread, and its error surfaces here or in ``hexdigest``."""
-        if self.pool is None:
-            self._checked_update(piece, check)
-            return
-        self.waiting.append(self.pool.submit(self._checked_update, piece, check))
-        while len(self.waiting) > self.DEPTH:
-            self.waiting.popleft().result()
-
-    def _checked_update(self, piece, check) -> None:
-        if check is not None:
-            check(piece)
-        self.h.update(piece)
-
-    def hexdigest(self) -> str:
-        while self.waiting:
-            self.waiting.popleft().result()
-        return "blake3:" + self.h.hexdigest()
-
-
 # Fault-injection seam (STYLE 13, like borg's failing chunker): MVC_TEST_CORRUPT_CHUNK=<n>
 # flips one byte of the n-th chunk (1-based, per process) after its id is computed and
 # before it is written.  Inert unless set.  The chunk store's write check must catch it
@@ -170,22 +115,23 @@ def _corrupt_seam(piece):
     return bytes(bad)
 
 
-THREADED_FROM = 8 << 20  # smaller files hash inline: a thread hop costs more than it saves
+THREADED_FROM = PARALLEL_FROM  # smaller files hash inline: a thread hop costs more than it saves
 
 
-def _put(store: ChunkStore, piece, source: tuple[int, int] | None = None, seam: int = 0) -> tuple[str, bool]:
+def _put(store: ChunkStore, piece, cid: str, source: tuple[int, int] | None = None, seam: int = 0) -> bool:
+    """Store ``piece`` under ``cid`` (its BLAKE3, computed by the caller); whether it was new."""
     if seam:  # the failing-chunker seam (_corrupt_at, read once per ingest): hash the true bytes, store damaged ones
-        return store.put(_corrupt_seam(piece), chunk_id(piece))
-    return store.put(piece, source=source) if source else store.put(piece)
+        return store.put(_corrupt_seam(piece), cid)[1]
+    return store.put(piece, cid, source=source)[1] if source else store.put(piece, cid)[1]
 
 
 def _store_small(store: ChunkStore, data: bytes, seam: int = 0) -> tuple[list, int, str]:
-    """A small file: one chunk (none if empty), both digests inline."""
-    digest = "blake3:" + blake3.blake3(data).hexdigest()
+    """A small file: one chunk (none if empty), hashed once."""
     if not data:
-        return [], 0, digest
-    cid, new = _put(store, data, seam=seam)
-    return [(cid, len(data))], len(data) if new else 0, digest
+        return [], 0, file_digest(())
+    chunks = [(chunk_id(data), len(data))]
+    new = _put(store, data, chunks[0][0], seam=seam)
+    return chunks, len(data) if new else 0, file_digest(chunks)
 
 
 def _read_small(abspath: str, size: int) -> bytes | None:
@@ -220,19 +166,15 @@ def _store_large(store: ChunkStore, f, size: int, chunker: Chunker | None, path:
         head = f.read(64 * 1024)
         f.seek(0)
         chunker = select_chunker(path, size, head)
-    digest = _Digest(threaded=size >= THREADED_FROM)
     chunks, new_bytes = [], 0
-    span_file = SpanFile(f, _Digest.DEPTH + 2)
-    try:  # ring slots: the pieces queued for BLAKE3, the one in hand, one spare
-        for piece in chunker.chunks(span_file, size):
-            digest.update(piece)
-            cid, new = _put(store, piece, span_file.source_of(piece), seam)
-            chunks.append((cid, len(piece)))
-            if new:
-                new_bytes += len(piece)
-    finally:
-        hexdigest = digest.hexdigest()
-    return chunks, new_bytes, hexdigest
+    span_file = SpanFile(f, Lane.DEPTH + 2)  # ring slots: the pieces a lane holds, the one in hand, one spare
+    # each piece with where it lies in the file (taken as it is cut), for the kernel to copy it from there
+    pieces = ((piece, span_file.source_of(piece)) for piece in chunker.chunks(span_file, size))
+    for piece, source, cid in hashed_pieces(pieces, size >= THREADED_FROM):
+        if _put(store, piece, cid, source, seam):
+            new_bytes += len(piece)
+        chunks.append((cid, len(piece)))
+    return chunks, new_bytes, file_digest(chunks)
 
 
 def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None,
@@ -291,21 +233,3 @@ def ingest_tree(store: ChunkStore, path: str, progress=None,
     if cache is not None:
         cache.commit()
     return out, new_total
-
-
-HASH_WINDOW = 32 << 20
-
-
-def hash_file(abspath: str) -> tuple[str, int]:
-    """The file digest and size of a file, without storing it (references, verify, linkmodes):
-    BLAKE3 over mapped windows (a fresh 16 MiB ``read`` per piece doubled the cost: 0.59 s
-    for a GiB here) on every core; one window is mapped at a time, so memory stays bounded."""
-    import mmap
-    h = parallel_blake3()
-    with open(abspath, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        for off in range(0, size, HASH_WINDOW):
-            n = min(HASH_WINDOW, size - off)
-            with mmap.mmap(f.fileno(), n, prot=mmap.PROT_READ, offset=off) as m:
-                h.update(m)
-    return "blake3:" + h.hexdigest(), size

@@ -1,8 +1,9 @@
 """How a materialised file gets its bytes (docs/format.md, "Materialisation").
 
-- ``copy`` (default): stream the chunks out, verifying each chunk id and the
-  file's BLAKE3; a whole, already-verified file in the store is copied by the
-  kernel (``os.copy_file_range``, no bytes through Python).
+- ``copy`` (default): stream the chunks out, verifying each chunk against its
+  BLAKE3 id (the file digest is composed from the ids, checked before); a whole,
+  already-verified file in the store is copied by the kernel
+  (``os.copy_file_range``, no bytes through Python) and the copy checked.
 - ``reflink``: clone a whole file in the store (FICLONE ioctl: btrfs, XFS,
   bcachefs ...); an error where the filesystem cannot.
 - ``hardlink`` / ``symlink``: link to a whole file in the store.  The files are
@@ -14,7 +15,7 @@
 
 A "whole file in the store" is a loose chunk when the file is one chunk, else
 an entry of the whole-file cache ``files/<2 hex>/<62 hex>`` (named by the
-file's BLAKE3), built on first use from the chunks and verified.  The cache is
+file's digest), built on first use from the chunks and verified.  The cache is
 derived: deleting ``files/`` loses nothing.  Every whole file is re-verified
 unless the stat cache says it is unchanged since it was last verified.
 """
@@ -28,7 +29,7 @@ import os
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..fsutil import WRITEBACK_FROM, AtomicFile, start_writeback
 from .chunks import ChunkStore, DirChunkStore
-from .ingest import THREADED_FROM, _Digest, hash_file
+from .digest import PARALLEL_FROM, Checks, file_matches
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
 
@@ -100,7 +101,7 @@ class WholeFiles:
         if not rehash:
             return False
         started = now_ns()
-        if hash_file(path)[0] != ptr.digest:
+        if not matches(path, ptr):
             return False
         if self.cache:
             self.cache.remember(path, st, ptr, started, use_ctime=False)
@@ -120,23 +121,33 @@ class WholeFiles:
 
 
 def copy_chunks(store: ChunkStore, ptr: Pointer, fd: int, label: str) -> None:
-    """Append the chunks of ``ptr`` to ``fd``, each checked against its id and
-    the whole against the file's BLAKE3 (on a second thread while this one
-    copies, inside the kernel: ChunkStore.copy_out).  Errors name ``label``."""
-    hasher = _Digest(threaded=ptr.size >= THREADED_FROM)
+    """Append the chunks of ``ptr`` to ``fd``, each checked against its BLAKE3 id (once per
+    byte, on a second thread while this one copies, inside the kernel: ChunkStore.copy_out).
+    The caller has checked that the ids compose to the file's digest (materialise.check_composed).
+    Errors name ``label``."""
+    checks = Checks(threaded=ptr.size >= PARALLEL_FROM)
     early = ptr.size >= WRITEBACK_FROM
     off = os.lseek(fd, 0, os.SEEK_CUR) if early else 0
     try:
         for cid, n in ptr.chunks:
-            store.copy_out(cid, n, fd, hasher)
+            store.copy_out(cid, n, fd, checks)
             if early:
                 start_writeback(fd, off, n)
                 off += n
-        digest = hasher.hexdigest()  # also waits for the chunk checks on the digest's thread
+        checks.wait()
     except (IntegrityError, NotFoundError) as e:  # name the file and version, not only the chunk
         raise type(e)(f"{label}: {e.message}", e.hint) from None
-    if digest != ptr.digest:
-        raise IntegrityError(f"{label}: content does not match its recorded digest")
+    finally:
+        checks.settle()
+
+
+def matches(path: str, ptr: Pointer) -> bool:
+    """Whether the file at ``path`` holds exactly the chunks of ``ptr`` (each span against its id)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        return file_matches(fd, ptr.chunks)
+    finally:
+        os.close(fd)
 
 
 def reflink(src: str, dest: str) -> bool:
@@ -191,7 +202,7 @@ def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> 
         if src is None:
             return False
         kernel_copy(src, dest, ptr.size)
-        if hash_file(dest)[0] == ptr.digest:  # a use re-hashes what it delivers: the stat cache only says "unchanged"
+        if matches(dest, ptr):  # a use re-hashes what it delivers: the stat cache only says "unchanged"
             return True
         os.unlink(dest)  # the store's file rotted under an unchanged stat: stream (and verify) the chunks instead
         whole.forget(src)

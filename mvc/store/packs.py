@@ -1,7 +1,7 @@
 """Pack files: many small chunks in one file, so 20,000 tiny files cost a few
 files and a few fsyncs, not 20,000 of each (docs/format.md, "Packs").
 
-    packs/<pack id>.pack   the chunks' bytes, concatenated (pack id: xxh3-128 of these bytes)
+    packs/<pack id>.pack   the chunks' bytes, concatenated (pack id: xxh3-128 of these bytes, a name only)
     packs/<pack id>.idx    {"chunks":[["<chunk id>",<offset>,<length>],...],"pack":"<pack id>","v":1}
 
 A pack is visible once its ``.idx`` exists; the ``.pack`` is renamed into place
@@ -25,7 +25,14 @@ PACK_TARGET = 16 << 20    # a pack is written when its chunks reach this size
 PACK_CHUNK_MAX = 128 << 10  # chunks up to this size go into packs (in a batch)
 PACK_MIN_CHUNKS = 8        # fewer small chunks than this in a batch are written loose
 IDX_VERSION = 1
-_ID_RE = re.compile(r"[0-9a-f]{32}")
+_ID_RE = re.compile(r"[0-9a-f]{64}")  # chunk ids (BLAKE3); a pack's own id is 32 hex (xxh3-128)
+
+
+def pack_name(data) -> str:
+    """A pack's id: xxh3-128 of its bytes.  A name, never trusted: every chunk read from a
+    pack is hashed against its BLAKE3 id, so a collision can only make two packs share a
+    name (docs/format.md, "Packs")."""
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 def encode_index(pack_id: str, entries: list[tuple[str, int, int]]) -> bytes:
@@ -165,7 +172,7 @@ class PackBuilder:
         """Write the collected chunks as (pack, index) pending files and start afresh."""
         if not self.entries:
             return None
-        pack_id = xxhash.xxh3_128_hexdigest(self.buf)
+        pack_id = pack_name(self.buf)
         os.makedirs(self.folder, exist_ok=True)
         made = []
         try:  # a failed write (a full disk) removes its temps here: nobody else holds them yet
@@ -203,7 +210,7 @@ def _rewrite_pack(index: PackIndex, old: str, gone: set, tmp: str) -> None:
         for c, o, n in keep:
             entries.append((c, len(buf), n))
             buf += blob[o:o + n]
-        new = xxhash.xxh3_128_hexdigest(buf)
+        new = pack_name(buf)
         ages = [_mtime_ns(index.path(new, "pack"))]  # the same bytes packed before: keep its freshen too
         with AtomicFile(index.path(new, "pack"), tmp_dir=tmp, mode=0o444) as f:
             f.write(buf)

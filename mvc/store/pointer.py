@@ -1,9 +1,10 @@
 """Pointer blobs: one per file of a version, in the canonical JSON encoding.
 
-    {"chunks":[["<xxh3-128 hex>",<size>],...],"digest":"blake3:<hex>","exec":false,"size":<n>,"v":1}
+    {"chunks":[["<chunk id>",<size>],...],"digest":"blake3:<hex>","exec":false,"size":<n>,"v":1}
     {"digest":"blake3:<hex>","ref":"file:///abs/path","size":<n>,"v":1}      (a reference)
 
-Unknown keys are kept on a round trip (docs/format.md).
+A chunk id is 64 hex digits (BLAKE3 of the chunk); ``digest`` is composed from the chunk
+list (digest.file_digest).  Unknown keys are kept on a round trip (docs/format.md).
 """
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ from ..errors import FormatError, IntegrityError
 
 POINTER_VERSION = 1
 _DIGEST_RE = re.compile(r"blake3:[0-9a-f]{64}")
-_CID_RE = re.compile(r"[0-9a-f]{32}")
+_CID_RE = re.compile(r"[0-9a-f]{64}")
 _INT = rb"(0|[1-9][0-9]*)"
-_CHUNK = rb'\["[0-9a-f]{32}",(?:0|[1-9][0-9]*)\]'
+_CHUNK = rb'\["[0-9a-f]{64}",(?:0|[1-9][0-9]*)\]'
 # The canonical encoding of a plain (no extra keys) chunked pointer: parsed by one
 # regex instead of json + per-field checks (the stat cache decodes one per file).
 _PLAIN_RE = re.compile(rb'\{"chunks":\[((?:' + _CHUNK + rb'(?:,' + _CHUNK + rb')*)?)\],"digest":"(blake3:[0-9a-f]{64})",'
                        rb'"exec":(true|false),"size":' + _INT + rb',"v":1\}\n')
-_CHUNK_RE = re.compile(rb'\["([0-9a-f]{32})",([0-9]+)\]')
+_CHUNK_RE = re.compile(rb'\["([0-9a-f]{64})",([0-9]+)\]')
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Pointer:
         if m is not None:
             listed, digest, exe, size = m.groups()
             size = int(size)
-            if listed.count(b"[") == 1:  # one chunk: ["<32 hex>",<n>]
-                chunks = ((listed[2:34].decode(), int(listed[36:-1])),)
+            if listed.count(b"[") == 1:  # one chunk: ["<64 hex>",<n>]
+                chunks = ((listed[2:66].decode(), int(listed[68:-1])),)
                 total = chunks[0][1]
             else:
                 chunks = tuple((c.decode(), int(n)) for c, n in _CHUNK_RE.findall(listed))

@@ -2,13 +2,14 @@
 import click
 
 from .. import context, output
+from ..params import DURATION
 
 
 @click.command(short_help="Remove chunks and trash no version needs any more.")
 @click.option("--dry-run", "-n", is_flag=True, help="Print exactly what a real run would delete; delete nothing.")
-@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+@click.option("--grace", type=DURATION, default="1h", show_default=True, metavar="DURATION",
               help="Keep unreferenced chunks younger than this (a log may still be writing them).")
-@click.option("--retention", default="14d", show_default=True, metavar="DURATION",
+@click.option("--retention", type=DURATION, default="14d", show_default=True, metavar="DURATION",
               help="Keep deleted versions, and whatever aliases and links pointed at, this long.")
 @click.option("--keep-last", type=int, metavar="N",
               help="Also move versions beyond the last N of each artifact to the trash (never aliased or linked ones).")
@@ -19,7 +20,7 @@ def command(dry_run, grace, retention, keep_last, as_json) -> None:
     older than the grace period and not covered by a live writer's lease."""
     from mvc.repo import gc
     repo = context.get().api().repo
-    opts = gc.GcOptions(gc.parse_duration(grace), gc.parse_duration(retention), keep_last)
+    opts = gc.GcOptions(grace, retention, keep_last)
     plan = gc.run(repo, opts, dry_run=dry_run)
     if as_json:
         output.emit_json(dict(plan.to_json(), dry_run=dry_run))

@@ -2,6 +2,7 @@
 import click
 
 from .. import context, output, views
+from ..params import SINCE
 
 
 @click.command(short_help="List artifacts, or the versions of one, with aliases and sizes.")
@@ -9,7 +10,8 @@ from .. import context, output, views
 @click.option("--alias", metavar="A", help="Only versions holding this alias.")
 @click.option("--tag", metavar="TAG", help="Only versions with this tag.")
 @click.option("--type", "type_", metavar="T", help="Only artifacts (or versions) of this type.")
-@click.option("--since", metavar="WHEN", help="Only versions created since WHEN: 3d, 12h, 30m, or an ISO date.")
+@click.option("--since", type=SINCE, metavar="WHEN",
+              help="Only versions created since WHEN: a duration ago (90s, 30m, 1.5h, 2d, 2w) or an ISO date.")
 @click.option("--deleted", is_flag=True, help="List soft-deleted versions of NAME instead (see `mvc restore`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (fields: see docs/cli.md).")
 def command(name, alias, tag, type_, since, deleted, as_json) -> None:
@@ -18,12 +20,11 @@ def command(name, alias, tag, type_, since, deleted, as_json) -> None:
     files, created, digest prefix, the run that logged it)."""
     api = context.get().api()
     if name is None:
-        if alias or tag or since or deleted:
+        if alias or tag or since is not None or deleted:
             raise click.UsageError("--alias, --tag, --since and --deleted need an artifact NAME")
         _artifacts(api, type_, as_json)
         return
-    since_ts = output.parse_since(since) if since else None
-    arts = api.artifacts(name, alias=alias, tag=tag, type=type_, since=since_ts, deleted=deleted)
+    arts = api.artifacts(name, alias=alias, tag=tag, type=type_, since=since, deleted=deleted)
     rows = [views.version_row(a) for a in arts]
     if as_json:
         output.emit_json(rows)

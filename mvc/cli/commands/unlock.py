@@ -9,8 +9,9 @@ from .. import context, output
 @click.option("--json", "as_json", is_flag=True, help="Print what was found and removed as JSON.")
 def command(force, as_json) -> None:
     """List ref .lock files and writers' leases; remove those whose owner is
-    provably gone (same host, dead PID, or a ref lock nobody holds open), and
-    with --force every one (only when no mvc process is running)."""
+    provably gone (same host, dead PID; a ref lock without such an owner
+    record once it is 30 s old and no mvc writer holds it), and with --force
+    every one (only when no mvc process is running)."""
     from mvc.repo.unlock import unlock
     found = unlock(context.get().api().repo.path, force)
     if as_json:

@@ -197,6 +197,11 @@ def test_r4_skips_with_its_reason_when_not_root():
     assert "needs root" in why_not_runnable(euid=1000)
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("checking it as another user needs root and setpriv")
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*nobody, sys.executable, "-c", "import pytest, mvc"], capture_output=True, text=True,
+                           cwd="/")
+    if probe.returncode != 0:  # this interpreter or its packages live where that user cannot read
+        pytest.skip(f"user 65534 cannot run this interpreter's pytest and mvc: {probe.stderr.strip()[-200:]}")
     tmp = tempfile.mkdtemp(prefix="mvc-r4-nobody-")
     os.chmod(tmp, 0o777)
     try:

@@ -7,28 +7,30 @@ import click
 from mvc import durations
 
 
-class Duration(click.ParamType):
+class _Parsed(click.ParamType):
+    """A value turned into a number by one ``mvc.durations`` parser; its ValueError is a usage error."""
+
+    parse = None
+
+    def convert(self, value, param, ctx) -> float:
+        try:
+            return type(self).parse(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+class Duration(_Parsed):
     """Seconds: `90`, `90s`, `30m`, `1.5h`, `2d`, `2w`."""
 
     name = "duration"
-
-    def convert(self, value, param, ctx) -> float:
-        try:
-            return durations.parse_duration(value)
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
+    parse = staticmethod(durations.parse_duration)
 
 
-class Since(click.ParamType):
+class Since(_Parsed):
     """Epoch seconds: a duration ago, or an ISO date (UTC unless it says)."""
 
     name = "when"
-
-    def convert(self, value, param, ctx) -> float:
-        try:
-            return durations.parse_since(value)
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
+    parse = staticmethod(durations.parse_since)
 
 
 DURATION = Duration()

@@ -8,11 +8,6 @@ import pytest
 import mvc
 from mvc.errors import ConflictError, InvalidNameError, NotFoundError
 from mvc.meta import refs
-from mvc.meta import refs
-from mvc.meta import refs
-from mvc.meta import refs
-from mvc.meta import refs
-from mvc.meta import refs
 
 
 def _log(run, project, data: bytes, name="M", **kw):

@@ -20,23 +20,8 @@ import pytest
 from mvc.errors import IntegrityError
 from mvc.meta import refs
 from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.layout import version_path
 
 PROJECT = "proj"
-REF_A, REF_RM = refs.artifact(PROJECT, "A"), refs.registry("RM")
-REF_A, REF_RM = refs.artifact(PROJECT, "A"), refs.registry("RM")
-REF_A, REF_RM = refs.artifact(PROJECT, "A"), refs.registry("RM")
-REF_A, REF_RM = refs.artifact(PROJECT, "A"), refs.registry("RM")
-REF_A, REF_RM = refs.artifact(PROJECT, "A"), refs.registry("RM")
 REF_A, REF_RM = refs.artifact(PROJECT, "A"), refs.registry("RM")
 
 

@@ -155,10 +155,6 @@ def test_unterminated_stream_is_typed_in_time(project):
         from mvc.errors import IntegrityError
         from mvc.repo import Repository, gc
         from mvc.meta.layout import version_path
-        from mvc.meta.layout import version_path
-        from mvc.meta.layout import version_path
-        from mvc.meta.layout import version_path
-        from mvc.meta.layout import version_path
         from mvc.repo.fsck import fsck
         open("m.bin", "wb").write(b"weights")
         with mvc.init() as run:

@@ -21,15 +21,6 @@ from mvc.errors import IntegrityError, InvalidInputError
 from mvc.meta import refs
 from mvc.meta.codec import encode_path
 from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.codec import encode_path
-from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.codec import encode_path
-from mvc.meta.layout import version_path
-from mvc.meta import refs
-from mvc.meta.codec import encode_path
-from mvc.meta.layout import version_path
 from mvc.paths import is_dotgit, path_problem
 from mvc.repo.fsck import fsck
 from mvc.repo.repository import artifact_digest

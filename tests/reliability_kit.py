@@ -83,3 +83,18 @@ def fsck_clean(store: str):
     rep = fsck(repo(store))
     assert rep.ok, "\n".join(p.text() for p in rep.problems)
     return rep
+
+
+def assert_gc_sweeps_only(store, folder: str, old: str, young: str, before: list[str]) -> None:
+    """gc with a 1 h grace plans ``old`` (an orphan pack past the grace) and nothing else in its dry
+    run, which deletes nothing; the real run does exactly that; ``young`` and ``before`` stay."""
+    from mvc.repo import gc
+    from mvc.repo.fsck import fsck
+    opts = gc.GcOptions(grace_s=3600)
+    dry = gc.run(store, opts, dry_run=True)
+    assert dry.orphan_packs == [old] and f"pack {old}" in dry.lines()
+    assert os.path.exists(old)                                         # the dry run deleted nothing
+    real = gc.run(store, opts)
+    assert real.lines() == dry.lines()
+    assert sorted(os.listdir(folder)) == sorted(before + [os.path.basename(young)])
+    assert fsck(store).ok

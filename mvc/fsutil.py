@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import shutil
 from typing import Iterable
@@ -71,6 +72,15 @@ def fsync_tree(root: str) -> None:
 
 def temp_path(folder: str, name: str) -> str:
     return os.path.join(folder, f".tmp-{name[:40]}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+_TEMP_PID = re.compile(r"\.tmp-.*-([0-9]+)-[0-9a-f]{8}$")
+
+
+def temp_writer_pid(name: str) -> int | None:
+    """The PID of the process that made a ``temp_path`` name, or None for any other name."""
+    m = _TEMP_PID.search(name)
+    return int(m.group(1)) if m else None
 
 
 def is_full(exc: BaseException) -> bool:

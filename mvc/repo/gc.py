@@ -17,7 +17,6 @@ pointer that does not decode) stops gc before it deletes anything.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from dataclasses import dataclass, field
 from .. import durations
 from ..errors import ConflictError, NotFoundError
 from ..meta import refs
-from ..fsutil import require_writable, temp_path
+from ..fsutil import require_writable, temp_path, temp_writer_pid
+from ..procs import pid_alive
 from ..fsinfo import on_network_fs
 from ..meta.gitdb import NoChange, TreeEdit
 from ..meta.layout import version_path
@@ -155,7 +155,6 @@ def cutoff(repo, opts: GcOptions, now: float) -> float:
 
 
 TEMP_FOLDERS = (("tmp", ""), ("leases", ".tmp-"), ("objects/pack", ".tmp-"), ("objects", "tmp_object_git2_"))
-_TEMP_PID = re.compile(r"\.tmp-.*-([0-9]+)-[0-9a-f]{8}$")  # fsutil.temp_path: .tmp-<name>-<pid>-<token>
 
 
 def _old_temps(repo, before: float) -> list[str]:
@@ -179,19 +178,8 @@ def _old_temps(repo, before: float) -> list[str]:
 
 
 def _writer_dead(name: str) -> bool:
-    m = _TEMP_PID.search(name)
-    if m is None:
-        return False
-    pid = int(m.group(1))
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    pid = temp_writer_pid(name)
+    return pid is not None and pid != os.getpid() and not pid_alive(pid)
 
 
 def _orphan_packs(repo, before: float) -> list[str]:

@@ -44,7 +44,7 @@ from ..fsutil import atomic_write, fsync_dir, fsync_tree
 from ..meta import MetaRepo, codec, refstore
 from ..meta import layout as tree_layout
 from ..meta import refs as refs2
-from ..meta.packwriter import MODE_BLOB, MODE_TREE, OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, PackBuilder
+from ..meta.packwriter import MODE_BLOB, MODE_TREE, OBJ_BLOB, OBJ_COMMIT, PackBuilder
 from ..store import Pointer
 from ..store.digest import chunk_id, file_digest
 from ..store.packs import encode_index
@@ -173,11 +173,11 @@ class _Rewriter:
         entries = {n: (self.tree(v) if isinstance(v, dict) else v) for n, v in node.items()}
         return MODE_TREE, self.pb.add_tree(entries)
 
-    def copy(self, obj) -> tuple[bytes, bytes]:
-        """An unchanged object, carried into the new pack as it is (its id stays)."""
-        if obj.type == pygit2.GIT_OBJECT_TREE:
-            return self.tree({e.name: self.copy(self.meta.get(e.id)) for e in obj})
-        return self.blob(obj.data)
+    @staticmethod
+    def copy(obj) -> tuple[bytes, bytes]:
+        """An unchanged object: the new trees name it by its id (it stays in the store; nothing
+        is written again)."""
+        return (MODE_TREE if obj.type == pygit2.GIT_OBJECT_TREE else MODE_BLOB), obj.id.raw
 
     @staticmethod
     def place(node: dict, path: str, value) -> None:

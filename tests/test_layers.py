@@ -8,10 +8,13 @@ import mvc
 
 PKG = pathlib.Path(mvc.__file__).parent
 FORBIDDEN = {
-    "store": {"meta", "repo", "api", "cli"},
-    "meta": {"store", "repo", "api", "cli"},
-    "repo": {"api", "cli"},
-    "api": {"cli"},
+    "store": {"meta", "repo", "remote", "hooks", "api", "ui", "cli"},
+    "meta": {"store", "repo", "remote", "hooks", "api", "ui", "cli"},
+    "hooks": {"repo", "remote", "api", "ui", "cli"},
+    "repo": {"remote", "api", "ui", "cli"},
+    "remote": {"api", "ui", "cli"},
+    "api": {"ui", "cli"},
+    "ui": {"cli", "repo", "remote", "hooks", "meta", "store"},
 }
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import pkgutil
 import sys
 
 import click
@@ -10,15 +9,20 @@ import click
 from mvc.errors import MvcError
 
 from . import commands as _commands_pkg
-from .context import CliContext, export_env
+from .context import OPTIONS, CliContext
 
 COMMANDS_PACKAGE = _commands_pkg.__name__
 
 
 def discover() -> dict[str, str]:
     """Command name -> module name, for every module in mvc/cli/commands/ (``du_x.py`` is ``du-x``)."""
-    return {m.name.replace("_", "-"): m.name for m in pkgutil.iter_modules(_commands_pkg.__path__)
-            if not m.name.startswith("_")}
+    names = set()
+    for folder in _commands_pkg.__path__:  # os.listdir, not pkgutil: pkgutil costs ~3 ms of start-up
+        for entry in os.listdir(folder):
+            stem, dot, ext = entry.partition(".")
+            if dot and ext in ("py", "pyc") and stem.isidentifier() and not stem.startswith("_"):
+                names.add(stem)
+    return {n.replace("_", "-"): n for n in names}
 
 
 class LazyGroup(click.Group):
@@ -35,7 +39,7 @@ class LazyGroup(click.Group):
         if module is None:
             return None
         import importlib
-        return getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), "command")
+        return with_global_options(getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), "command"))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -53,45 +57,78 @@ class LazyGroup(click.Group):
 
 def typed_os_error(exc: OSError) -> MvcError | None:
     """A full or read-only filesystem as the typed error it is; None for any other OSError."""
-    import errno
-
-    from mvc.fsutil import is_full, read_only_error, storage_full
-    where = exc.filename or os.getcwd()
-    if is_full(exc):
-        return storage_full(f"writing {where}", os.path.dirname(str(where)) or ".")
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return read_only_error(str(where), "write", exc)
-    return None
+    from mvc.api.errors import typed_os_error as typed
+    return typed(exc)
 
 
 def report(err: MvcError) -> None:
-    """The error and its hint on stderr, escaped (output.echo_block): a message may quote text from the store."""
+    """The error and its hint on stderr, escaped (output.echo_block): a message may quote text from the store.
+    The hint is the CLI's form of it (hints.for_cli): a CLI user is never told to pass `verify=False`."""
+    from .hints import for_cli
     from .output import echo_block
     echo_block(f"mvc: error: {err.message}", err=True)
     if err.hint:
-        echo_block(f"mvc: hint: {err.hint}", err=True)
+        echo_block(f"mvc: hint: {for_cli(err.hint)}", err=True)
+
+
+# ---- global options: before the command name (the root group) or after it (every command) ----
+def global_options() -> list[click.Option]:
+    """-q, -C/--dir and --project as options; each occurrence is handed to CliContext.give."""
+    return [
+        click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_given,
+                     help="Silence progress and run summaries."),
+        click.Option(["-C", "--dir", "dir"], metavar="DIR", type=click.Path(file_okay=False), expose_value=False,
+                     callback=_given, help="Store location (a .mvc folder or the folder holding one); like MVC_DIR."),
+        click.Option(["--project"], metavar="P", expose_value=False, callback=_given,
+                     help="Project to work in (default: MVC_PROJECT, else the project folder's name)."),
+    ]
+
+
+def _given(ctx: click.Context, param: click.Parameter, value) -> None:
+    """Callback of a global option: record it if it was on the command line, and re-export the env."""
+    if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.COMMANDLINE or not value:
+        return
+    obj = ctx.find_object(CliContext)
+    if obj is None:  # the root group, before its callback: keep it for the callback
+        obj = ctx.ensure_object(CliContext)
+    obj.give(param.name, value)
+    if ctx.parent is not None:  # after the command name: the root callback has exported already
+        obj.export(ctx.find_root())
+
+
+def with_global_options(cmd: click.Command) -> click.Command:
+    """``cmd`` (and, for a group, each of its subcommands) accepting the global options too.
+    An option name the command already uses keeps the command's meaning (tests/test_cli_habits.py
+    checks that no command shadows one)."""
+    if getattr(cmd, "_mvc_global_options", False):
+        return cmd
+    taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+    cmd.params.extend(o for o in global_options() if not taken & set(o.opts))
+    cmd._mvc_global_options = True
+    for sub in getattr(cmd, "commands", {}).values():
+        with_global_options(sub)
+    return cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-q", "--quiet", is_flag=True, help="Silence progress and run summaries.")
-@click.option("-C", "--dir", "store_dir", metavar="DIR", type=click.Path(file_okay=False),
-              help="Store location (a .mvc folder or the folder holding one); like MVC_DIR.")
-@click.option("--project", metavar="P", help="Project to work in (default: MVC_PROJECT, else the project folder's name).")
 @click.version_option(package_name="mvc-models", prog_name="mvc")
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool, store_dir: str | None, project: str | None) -> None:
+def cli(ctx: click.Context) -> None:
     """mvc: version control for machine-learning models.
 
     Log model files as numbered versions, move aliases, pull versions back out,
     link them into a registry, and follow lineage between runs and versions.
+
+    -q, -C/--dir and --project work before or after the command name.
     """
-    obj = CliContext(store_dir or os.environ.get("MVC_DIR") or None, project or os.environ.get("MVC_PROJECT") or None,
-                     quiet or os.environ.get("MVC_SILENT", "") not in ("", "0"))
-    if project:
-        from mvc.names import check_project
-        check_project(project)
-    ctx.obj = obj
-    export_env(ctx, obj)
+    obj = ctx.ensure_object(CliContext)
+    obj.dir = obj.dir or os.environ.get("MVC_DIR") or None
+    obj.project = obj.project or os.environ.get("MVC_PROJECT") or None
+    obj.quiet = obj.quiet or os.environ.get("MVC_SILENT", "") not in ("", "0")
+    obj.export(ctx)
+
+
+cli.params[:0] = global_options()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,10 +4,7 @@ compare-and-swap, and on a lost race re-read and re-apply with jittered backoff.
 from __future__ import annotations
 
 import errno
-import getpass
 import os
-import random
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -90,6 +87,8 @@ class TreeEdit:
 
 
 def identity() -> pygit2.Signature:
+    import getpass  # here, not at the top: getpass, socket and random cost start-up that `mvc ls` never needs
+    import socket
     name = os.environ.get("MVC_USER") or _git_config("user.name") or getpass.getuser()
     email = os.environ.get("MVC_EMAIL") or _git_config("user.email") or f"{getpass.getuser()}@{socket.gethostname()}"
     return pygit2.Signature(name, email)
@@ -123,6 +122,7 @@ class MetaRepo:
         self._packs_unchecked = True               # look for new packs before the next read
         self._sound: set[str] = set()              # ids read safely by this instance (objects never change)
         self._network: bool | None = None          # on a network filesystem (asked once, at the first ref move)
+        self.observer = None                       # around each ref move: store events (mvc/hooks/events.py)
 
     @property
     def git(self) -> pygit2.Repository:
@@ -387,17 +387,30 @@ class MetaRepo:
             except NoChange as nc:
                 return nc.result
             commit = self._commit(tip, change, sig)
+            # store events (mvc/hooks/events.py, set by Repository): may veto, spools post-events
+            ticket = self.observer.before_move(self, refname, tip, change, commit) if self.observer else None
             op = trailer(change.message, "Mvc-Op") or "update"
             if crash_hook:
                 crash_hook("before-ref-move")
                 crash_hook(f"{op}:before-ref-move")
-            if self._move(refname, tip, commit, change.message):
+            try:
+                moved = self._move(refname, tip, commit, change.message)
+            except BaseException:
+                if ticket is not None:
+                    self.observer.abandon(ticket)
+                raise
+            if moved:
                 if crash_hook:
                     crash_hook(f"{op}:after-ref-move")
+                if ticket is not None:
+                    self.observer.after_move(ticket)
                 return change.result
+            if ticket is not None:
+                self.observer.abandon(ticket)
             waited = time.monotonic() - start
             if waited > MAX_WAIT_S:
                 raise self._lock_error(refname, waited)
+            import random
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.1)
 

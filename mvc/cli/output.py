@@ -1,10 +1,9 @@
 """Printing for the CLI: tables (tabulate, imported when used), JSON, sizes,
-times, and the byte-progress meter on stderr."""
+times, and the byte-progress bar on stderr (tqdm, imported only on a terminal)."""
 from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import datetime, timezone
 
 import click
@@ -122,61 +121,48 @@ def parse_since(text: str) -> float:
 
 
 class Progress:
-    """A ``progress(nbytes)`` callable that draws bytes done/total and the rate on stderr.
+    """A ``progress(nbytes)`` callable: a tqdm bar (bytes done/total, rate, time left) on stderr.
 
-    Drawn at once when stderr is a terminal, otherwise only once the work has
-    taken more than a second (then one line a second); never when quiet."""
+    Drawn only when the stream is a terminal and not quiet: a pipe or a log file gets nothing
+    (no carriage-return noise in CI logs).  tqdm is imported only then, so a script that
+    pipes mvc's output never pays for it.  ``done``/``total`` are counted here either way
+    (callers and tests read them); tqdm throttles its own redraws (``mininterval``)."""
 
     def __init__(self, label: str, total: int | None, quiet: bool = False, stream=None):
         self.label, self.total, self.quiet = label, total, quiet
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.done = 0
-        self.start = time.monotonic()
-        self.last_draw = 0.0
-        self.drawn = False
-        self.drawn_done = -1
+        self.bar = None if quiet or not self.tty else self._open_bar()
+
+    def _open_bar(self):
+        from tqdm import tqdm
+        from tqdm.utils import _screen_shape_wrapper
+        width, height = (_screen_shape_wrapper()(self.stream) or (None, None))
+        sized = bool(width and width >= 20 and height and height > 0)
+        # a pty nobody sized reads as 0 or -1 columns and rows: tqdm then draws nothing at all
+        return tqdm(total=self.total, desc=f"mvc: {self.label}", file=self.stream, unit="B",
+                    unit_scale=True, unit_divisor=1024, mininterval=0.1, leave=True,
+                    dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24)
 
     def __call__(self, nbytes: int) -> None:
         self.done += nbytes
-        if self.quiet:
-            return
-        now = time.monotonic()
-        gap = 0.1 if self.tty else 1.0
-        if (self.tty or now - self.start >= 1.0) and now - self.last_draw >= gap:
-            self.draw(now)
+        if self.bar is not None:
+            self.bar.update(nbytes)
 
     def expect(self, total: int) -> None:
         """The total, once the caller knows it (ingest_tree, after its walk)."""
         if self.total is None:
             self.total = total
-
-    def line(self, now: float | None = None) -> str:
-        elapsed = max((now or time.monotonic()) - self.start, 1e-6)
-        total = f" / {human_size(self.total)}" if self.total else ""
-        pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
-        return f"mvc: {self.label} {human_size(self.done)}{total}{pct}, {human_size(self.done / elapsed)}/s"
-
-    def draw(self, now: float) -> None:
-        self.last_draw = now
-        self.drawn = True
-        self.drawn_done = self.done
-        text = self.line(now)
-        if self.tty:
-            self.stream.write("\r\033[K" + text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+            if self.bar is not None:
+                self.bar.total = total
+                self.bar.refresh()
 
     def close(self) -> None:
-        """Finish the meter (a final line if anything was drawn)."""
-        if self.quiet or not self.drawn:
-            return
-        if self.drawn_done != self.done:
-            self.draw(time.monotonic())
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        """Finish the bar (its last state stays on the terminal, the line ended)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def __enter__(self) -> "Progress":
         return self

@@ -1,0 +1,77 @@
+"""Key-level changes between two JSON documents (config.json, tokenizer_config.json, ...).
+
+Paths are JSON Pointers (RFC 6901): ``/architectures/0``, ``/rope_scaling/factor``;
+``~`` and ``/`` inside a key are written ``~0`` and ``~1``.  Objects are compared key by key,
+arrays index by index (a longer array has its extra indices added or removed), anything
+else by type and value, so ``1`` and ``1.0`` differ as the files do.  At most ``MAX_CHANGES``
+changes are listed (``truncated`` says when there were more), and a value whose JSON is over
+``MAX_VALUE`` bytes is given as null with ``elided`` set.  NaN and the infinities, which
+Python's parser accepts, come back as the strings "NaN", "Infinity", "-Infinity".
+"""
+from __future__ import annotations
+
+import json
+
+MAX_CHANGES = 1000
+MAX_VALUE = 4096
+MAX_DOCUMENT = 8 << 20   # bytes: larger JSON files are compared as bytes
+
+
+class _Full(Exception):
+    pass
+
+
+def parse(data: bytes):
+    """The document, or ValueError (not UTF-8, not JSON, nested too deep)."""
+    try:
+        return json.loads(data, parse_constant=str)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def changes(old, new) -> dict:
+    """{added: [{path, value, elided}], removed: [...], changed: [{path, old, new, elided}], truncated}."""
+    out = {"added": [], "removed": [], "changed": [], "truncated": False}
+    try:
+        _walk(old, new, "", out)
+    except _Full:
+        out["truncated"] = True
+    except RecursionError:
+        out["truncated"] = True
+    return out
+
+
+def _walk(a, b, path: str, out: dict) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(a.keys() | b.keys()):
+            sub = f"{path}/{_escape(k)}"
+            if k not in b:
+                _note(out, "removed", sub, value=a[k])
+            elif k not in a:
+                _note(out, "added", sub, value=b[k])
+            else:
+                _walk(a[k], b[k], sub, out)
+    elif isinstance(a, list) and isinstance(b, list):
+        for i in range(max(len(a), len(b))):
+            if i >= len(b):
+                _note(out, "removed", f"{path}/{i}", value=a[i])
+            elif i >= len(a):
+                _note(out, "added", f"{path}/{i}", value=b[i])
+            else:
+                _walk(a[i], b[i], f"{path}/{i}", out)
+    elif type(a) is not type(b) or a != b:
+        _note(out, "changed", path, old=a, new=b)
+
+
+def _note(out: dict, kind: str, path: str, **values) -> None:
+    if sum(len(out[k]) for k in ("added", "removed", "changed")) >= MAX_CHANGES:
+        raise _Full
+    elided = False
+    for k, v in values.items():
+        if len(json.dumps(v)) > MAX_VALUE:
+            values[k], elided = None, True
+    out[kind].append({"path": path, **values, "elided": elided})
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")

@@ -1,0 +1,76 @@
+"""How much a tensor changed, streamed in bounded blocks (numpy; docs/design.md, "Diff").
+
+For two tensors of the same dtype and shape: bytes that differ, max |a - b|,
+the relative L2 norm of the change ||a - b|| / ||a|| and the cosine similarity
+a.b / (||a|| ||b||).  Values are widened to float64 block by block, so memory is
+a few times ``BLOCK`` whatever the tensor's size; BF16 (which numpy lacks) is
+widened by hand: its 16 bits are the top half of a float32.  Quantised and other
+types compare as bytes only.
+"""
+from __future__ import annotations
+
+import math
+
+BLOCK = 4 << 20  # bytes per side per step: ~40 MiB of float64 temporaries at most
+
+# dtype name (safetensors and GGUF spell these the same) -> numpy dtype; BF16 is handled apart
+NUMERIC = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+           "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "u1"}
+
+
+class Change:
+    """Running totals over the blocks of one tensor pair."""
+
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+        self.values = dtype in NUMERIC
+        self.bytes_changed = 0
+        self.max_abs = 0.0
+        self.d2 = self.a2 = self.b2 = self.ab = 0.0
+
+    def add(self, a: bytes, b: bytes) -> None:
+        import numpy as np
+        ua, ub = np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8)
+        self.bytes_changed += int(np.count_nonzero(ua != ub))
+        if self.values and len(a) == len(b):
+            self._add_values(_widen(a, self.dtype), _widen(b, self.dtype))
+
+    def _add_values(self, x, y) -> None:
+        import numpy as np
+        d = x - y
+        if d.size:
+            self.max_abs = max(self.max_abs, float(np.max(np.abs(d))))
+        self.d2 += float(np.dot(d, d))
+        self.a2 += float(np.dot(x, x))
+        self.b2 += float(np.dot(y, y))
+        self.ab += float(np.dot(x, y))
+
+    def result(self) -> dict:
+        """bytes_changed, and (numeric types) max_abs_delta, rel_l2, cosine: each None when undefined
+        (a zero norm, or a NaN or infinity among the values)."""
+        if not self.values:
+            return {"bytes_changed": self.bytes_changed, "max_abs_delta": None, "rel_l2": None, "cosine": None}
+        norm_a, norm_b = math.sqrt(self.a2), math.sqrt(self.b2)
+        return {"bytes_changed": self.bytes_changed, "max_abs_delta": _finite(self.max_abs),
+                "rel_l2": _finite(math.sqrt(self.d2) / norm_a) if norm_a else None,
+                "cosine": _cosine(self.ab, norm_a, norm_b)}
+
+
+def _widen(data: bytes, dtype: str):
+    """The values of ``data`` as float64 (BF16: shifted into the top half of a float32 first)."""
+    import numpy as np
+    raw = np.frombuffer(data, NUMERIC[dtype])
+    if dtype == "BF16":
+        raw = (raw.astype(np.uint32) << 16).view(np.float32)
+    return raw.astype(np.float64)
+
+
+def _cosine(ab: float, norm_a: float, norm_b: float) -> float | None:
+    if not (norm_a and norm_b):
+        return None
+    c = _finite(ab / (norm_a * norm_b))
+    return None if c is None else max(-1.0, min(1.0, c))  # rounding can step just past +-1
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None

@@ -92,9 +92,9 @@ def _log_one(run, folder: str, content: bytes) -> float:
     return time.perf_counter() - t
 
 
-def ls_time(store: str, server: bool, runs: int) -> float:
-    """Median wall time of `mvc ls NAME` as a subprocess (a first untimed run starts the server)."""
-    env = dict(os.environ, MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1", MVC_SERVER="1" if server else "0")
+def ls_time(store: str, runs: int) -> float:
+    """Median wall time of `mvc ls NAME` as a subprocess (after one untimed run)."""
+    env = dict(os.environ, MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1")
     subprocess.run(MVC + ["ls", NAME], env=env, check=True, stdout=subprocess.DEVNULL)
     out = []
     for _ in range(runs):
@@ -116,16 +116,13 @@ def main() -> None:
     os.makedirs(args.work)
     store = os.path.join(args.work, ".mvc")
     os.environ.update(MVC_SILENT="1", MVC_PROJECT="bench")
-    server_dir = os.path.join(args.work, "server")
-    os.makedirs(server_dir, mode=0o700)
-    os.environ["MVC_SERVER_DIR"] = server_dir
     t0 = time.perf_counter()
     times = log_versions(store, args.versions, max(args.versions // 10, 1))
     total = time.perf_counter() - t0
     w = min(args.window, len(times) // 2 or 1)
     first, last = times[:w], times[-w:]
     du = disk_usage(store)
-    ls_served, ls_plain = ls_time(store, True, args.ls_runs), ls_time(store, False, args.ls_runs)
+    ls_plain = ls_time(store, args.ls_runs)
     big, small = interleaved(args.work, w)
     med_first, med_last = statistics.median(first), statistics.median(last)
     rows = [
@@ -145,25 +142,14 @@ def main() -> None:
         ("metadata per version", f"{du['bytes'] / args.versions:,.0f} B apparent, "
          f"{du['allocated'] / args.versions:,.0f} B allocated", "goal <= 4096 B",
          "yes" if du["allocated"] / args.versions <= 4096 else "no"),
-        (f"`mvc ls {NAME}` served / MVC_SERVER=0 (median of {args.ls_runs})",
-         f"{ls_served:.3f} / {ls_plain:.3f} s", "goal <= 0.3 s", "yes" if ls_served <= 0.3 else "no"),
+        (f"`mvc ls {NAME}` (median of {args.ls_runs})",
+         f"{ls_plain:.3f} s", "goal <= 0.3 s", "yes" if ls_plain <= 0.3 else "no"),
     ]
     print("| measure | value | ratio / goal | met |\n| --- | --- | --- | --- |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    stop_server(server_dir)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
-
-
-def stop_server(folder: str) -> None:
-    import glob
-    import signal
-    for pidfile in glob.glob(os.path.join(folder, "*.pid")):
-        try:
-            os.kill(int(open(pidfile).read()), signal.SIGTERM)
-        except (OSError, ValueError):
-            continue
 
 
 if __name__ == "__main__":

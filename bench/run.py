@@ -5,9 +5,8 @@ The disk of a shared VM changes speed by 2-5x within minutes, so each timed mvc
 run is paired with a `cp -r` of the same data run just before it, and each row
 gets two ratios: to the median of all the cp runs of its section, and the
 median of its per-pair ratios.  Before each timed mvc run its input is read
-once, untimed (`warm`), as cp's source is by every cp run.  `mvc` commands run as a user's do: through the resident server
-(mvc/cli/server.py) once the first command has started it; rows marked
-"MVC_SERVER=0" run each command in its own process instead.
+once, untimed (`warm`), as cp's source is by every cp run.  Each `mvc` command runs in
+its own process, as a user's does (there is no resident server since issue 11).
 
     /tmp/venv/bin/python bench/run.py --work /tmp/mvc-bench [--scale 1.0] [--runs 3] [--only model,small,big,help,cpu]
 
@@ -49,11 +48,8 @@ def fresh(path: str) -> str:
     return path
 
 
-SERVER_DIR = ""  # set by main(): a private socket folder for this run's server
-
-
 def mvc_env(store: str) -> dict:
-    return dict(os.environ, MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1", MVC_SERVER_DIR=SERVER_DIR)
+    return dict(os.environ, MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1")
 
 
 SECTION: list[dict] = []  # rows of the section being measured, given ratios by end_section()
@@ -103,17 +99,6 @@ def end_section(title: str) -> None:
     CPS.clear()
 
 
-def start_server(env: dict) -> None:
-    """The first `mvc` starts the resident server; wait until it answers."""
-    sh(*MVC, "--help", env=env)
-    deadline = time.monotonic() + 60
-    while subprocess.run([*MVC, "--help"], env=dict(env, MVC_SERVER="require"),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
-        if time.monotonic() > deadline:
-            raise SystemExit("the mvc server did not start")
-        time.sleep(0.1)
-
-
 def warm(*paths: str) -> None:
     """Read every file under ``paths`` once, untimed, so the timed step reads
     its input from the page cache as cp reads its source (read by every cp
@@ -147,8 +132,6 @@ def bench_model(w: str, runs: int, scale: float) -> None:
     logical = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(models[0]) for f in fs)
     store, dest = os.path.join(w, "store"), os.path.join(w, "dest")
     env = mvc_env(store)
-    start_server(env)
-    here = dict(env, MVC_SERVER="0")
 
     def cp() -> float:
         fresh(dest)
@@ -159,7 +142,6 @@ def bench_model(w: str, runs: int, scale: float) -> None:
     paired(f"log new model ({logical / 2**30:.2f} GiB, CLI)", lambda: log(models[0]), runs, cp, "<= 1.3x",
            lambda: (fresh(store), sh(*MVC, "-q", "init", env=env, cwd=w), warm(models[0])))
     paired("re-log unchanged (whole CLI process)", lambda: log(models[0]), runs, cp, "<= 0.1x")
-    paired("re-log unchanged (CLI, MVC_SERVER=0)", lambda: log(models[0], here), runs, cp, "-")
     base = cp()
     record("re-log unchanged (API, in process)", relog_api(store, models[0], runs), base, "<= 0.01x")
     fts = [paired(f"log fine-tune {k} (CLI)", lambda k=k: log(models[k]), 1, cp, "<= 0.35x",
@@ -198,9 +180,6 @@ def use(w: str, store: str, env: dict, cp, runs: int, dest: str) -> None:
         ready = lambda: (fresh(out), warm(store))  # noqa: E731
         paired(f"use a version, {mode} (first use)", run, 1, cp, goal, lambda: (fresh(dest), ready()), once=True)
         paired(f"use a version, {mode} (later uses)", run, runs, cp, goal, ready)
-        if mode == "hardlink":
-            paired(f"use a version, {mode} (CLI, MVC_SERVER=0)", lambda: run(dict(env, MVC_SERVER="0")), runs, cp,
-                   "-", ready)
         base = cp()
         warm(store)
         record(f"use a version, {mode} (API, in process, later uses)", use_api(store, out, mode, runs), base, goal)
@@ -225,7 +204,6 @@ def bench_small(w: str, runs: int, count: int) -> None:
     src, dest, store = os.path.join(w, "small"), os.path.join(w, "small-dest"), os.path.join(w, "store-small")
     data.small_files(src, count)
     env = mvc_env(store)
-    start_server(env)
 
     def cp() -> float:
         fresh(dest)
@@ -251,24 +229,21 @@ def bench_big(w: str, size: int) -> None:
                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = []
     secs = timed(lambda: out.append(subprocess.run([sys.executable, "-c", wrapper, *MVC, "-q", "log", path, "--name",
-                                                    "big"], env=dict(env, MVC_SERVER="0"), check=True,
+                                                    "big"], env=env, check=True,
                                                    capture_output=True, text=True)))
     rss = int(out[0].stdout.split()[-1])
-    RESULTS.append((f"peak RSS logging a {size / 2**30:.1f} GiB file (MVC_SERVER=0: the process's own peak)",
+    RESULTS.append((f"peak RSS logging a {size / 2**30:.1f} GiB file (the process's own peak)",
                     f"{rss / 1024:.0f} MB", f"{secs:.1f} s", "-", "<= 100 MB"))
 
 
 def bench_help(runs: int) -> None:
-    env = dict(os.environ, MVC_SERVER_DIR=SERVER_DIR)
-    start_server(env)
-
-    def once(e) -> float:  # start-up only: no sync in this figure
+    """Start-up only (no sync in this figure); bench/startup.py measures it from a plain install."""
+    def once() -> float:
         t = time.perf_counter()
-        sh(*MVC, "--help", env=e)
+        sh(*MVC, "--help")
         return time.perf_counter() - t
-    for label, e in (("served", env), ("MVC_SERVER=0", dict(env, MVC_SERVER="0"))):
-        t = statistics.median(once(e) for _ in range(max(runs, 5)))
-        RESULTS.append((f"mvc --help ({label})", f"{t * 1000:.0f} ms", "-", "-", "<= 150 ms"))
+    t = statistics.median(once() for _ in range(max(runs, 5)))
+    RESULTS.append(("mvc --help", f"{t * 1000:.0f} ms", "-", "-", "<= 50 ms (bench/startup.py)"))
 
 
 def as_installed() -> None:
@@ -292,8 +267,6 @@ def main() -> None:
     as_installed()
     w = fresh(a.work)
     os.makedirs(w)
-    global SERVER_DIR
-    SERVER_DIR = os.path.join(w, "srv")
     try:
         only = a.only.split(",")
         if "help" in only:
@@ -308,8 +281,6 @@ def main() -> None:
             import cpu
             cpu.bench_cpu(a.runs, a.scale, RESULTS)
     finally:
-        subprocess.run([*MVC, "server", "stop"], env=dict(os.environ, MVC_SERVER_DIR=SERVER_DIR, MVC_SERVER="0"),
-                       stdout=subprocess.DEVNULL)
         shutil.rmtree(w, ignore_errors=True)
     print("| step | time / value | ratio to cp (all cp runs) | ratio to the cp before each run (median) | goal |\n"
           "| --- | --- | --- | --- | --- |")

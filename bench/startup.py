@@ -14,8 +14,7 @@ processes each:
 
 Prints a markdown table: milliseconds, the ratio to the interpreter floor, and
 the goal of issue 11 (`mvc --help` <= 50 ms, `mvc ls` <= 90 ms, unchanged
-re-log <= 0.15x cp + sync).  MVC_SERVER=1 rows are printed too while the
-resident server exists, so that its saving is measured, not remembered.
+re-log <= 0.15x cp + sync).
 """
 from __future__ import annotations
 
@@ -68,8 +67,7 @@ def main() -> None:
         mvc = os.path.join(bin_, "mvc")
         store = os.path.join(a.work, "store")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MVC_")}
-        env.update(MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1", MVC_SERVER="0",
-                   MVC_SERVER_DIR=os.path.join(a.work, "srv"))
+        env.update(MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1")
         model = os.path.join(a.work, "model")
         data.model_dir(model, tensor_bytes=max(1, a.size_mib * 2**20 // 64))
         subprocess.run([mvc, "init"], env=env, cwd=a.work, check=True, stdout=subprocess.DEVNULL)
@@ -77,18 +75,16 @@ def main() -> None:
             small = os.path.join(a.work, f"small{i}.bin")
             with open(small, "wb") as f:
                 f.write(os.urandom(4096))
-            subprocess.run([mvc, "log", small, "--name", f"art{i}"], env=env, cwd=a.work, check=True)
-        subprocess.run([mvc, "log", model, "--name", "model"], env=env, cwd=a.work, check=True)
+            subprocess.run([mvc, "log", small, "--name", f"art{i}"], env=env, cwd=a.work, check=True,
+                           stdout=subprocess.DEVNULL)
+        subprocess.run([mvc, "log", model, "--name", "model"], env=env, cwd=a.work, check=True,
+                       stdout=subprocess.DEVNULL)
 
         rows = []
         floor = median_ms([os.path.join(bin_, "python"), "-c", "pass"], env, a.work, a.runs)
         rows.append(("python -c pass (the interpreter's floor)", floor, "-"))
-        modes = [("in process", env)]
-        if _has_server(bin_):
-            modes.append(("served, MVC_SERVER=1", dict(env, MVC_SERVER="1")))
-        for label, e in modes:
-            rows.append((f"mvc --help ({label})", median_ms([mvc, "--help"], e, a.work, a.runs), "<= 50 ms"))
-            rows.append((f"mvc ls ({label})", median_ms([mvc, "ls"], e, a.work, a.runs), "<= 90 ms"))
+        rows.append(("mvc --help", median_ms([mvc, "--help"], env, a.work, a.runs), "<= 50 ms"))
+        rows.append(("mvc ls (6 artifacts)", median_ms([mvc, "ls"], env, a.work, a.runs), "<= 90 ms"))
         relog = []
         for _ in range(max(3, a.runs // 3)):
             dest = os.path.join(a.work, "cp")
@@ -99,21 +95,13 @@ def main() -> None:
             relog.append((t, t / cp))
         secs = statistics.median(t for t, _ in relog)
         ratio = statistics.median(r for _, r in relog)
-        print(f"| step | median | ratio | goal |\n| --- | --- | --- | --- |")
+        print("| step | median | ratio | goal |\n| --- | --- | --- | --- |")
         for name, ms, goal in rows:
             print(f"| {name} | {ms:.0f} ms | {ms / floor:.2f}x python | {goal} |")
-        print(f"| unchanged re-log of {a.size_mib} MiB (in process) | {secs * 1000:.0f} ms | "
+        print(f"| unchanged re-log of {a.size_mib} MiB | {secs * 1000:.0f} ms | "
               f"{ratio:.3f}x cp -r + sync | <= 0.15x |")
     finally:
         shutil.rmtree(a.work, ignore_errors=True)
-
-
-def _has_server(bin_: str) -> bool:
-    """Whether the installed mvc still carries the resident server (mvc/cli/server.py)."""
-    out = subprocess.run([os.path.join(bin_, "python"), "-c",
-                          "import importlib.util as u; print(u.find_spec('mvc.cli.server') is not None)"],
-                         capture_output=True, text=True)
-    return out.stdout.strip() == "True"
 
 
 if __name__ == "__main__":

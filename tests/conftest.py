@@ -9,42 +9,6 @@ import sys
 import pytest
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _mvc_server_dir(tmp_path_factory):
-    """`mvc` subprocesses of this session share one resident server (mvc/cli/server.py)
-    in a private folder, stopped at the end so no process outlives the tests."""
-    base = tmp_path_factory.mktemp("mvc-server")
-    os.chmod(base, 0o700)
-    os.environ["MVC_SERVER_DIR"] = str(base)
-    os.environ["MVC_SERVER_IDLE"] = "120"
-    yield str(base)
-    stop_servers(str(base))
-
-
-def stop_servers(base: str) -> None:
-    import glob
-    import signal
-    import time
-    for pidfile in glob.glob(os.path.join(base, "*.pid")):
-        try:
-            pid = int(open(pidfile).read())
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError):
-            continue
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and process_alive(pid):
-            time.sleep(0.05)
-
-
-def process_alive(pid: int) -> bool:
-    """Running, not a zombie waiting for a reaper that may never come in a container."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT", "MVC_TEST_CORRUPT_CHUNK"):

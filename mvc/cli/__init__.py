@@ -1,7 +1,7 @@
 """The `mvc` command line: a thin click layer over mvc.api.
 
-Nothing is imported here: the console script's entry point (client.py) must
-start without click.  ``from mvc.cli import main`` still gives main.main (it
+Nothing is imported here, so that importing a helper such as mvc.cli.output
+costs only that helper.  ``from mvc.cli import main`` gives main.main (it
 imports only click; each command module in mvc/cli/commands/ is imported when
 it runs, see main.LazyGroup)."""
 __all__ = ["cli", "main"]

@@ -67,14 +67,17 @@ def sniff(f: StoredFile, path: str) -> str | None:
     if head[:4] == b"GGUF":
         return "gguf"
     if path.endswith(".safetensors") or (len(head) == 9 and head[8:9] == b"{"):
-        return "safetensors" if len(head) >= 8 else None
+        return "safetensors"
     return None
 
 
 def read_index(f: StoredFile, fmt: str) -> TensorIndex:
+    """The index of ``f``, or IndexError_ saying why its header cannot be trusted."""
     try:
         return _safetensors(f) if fmt == "safetensors" else _gguf(f)
-    except (struct.error, UnicodeDecodeError, RecursionError, OverflowError) as e:
+    except IndexError_:
+        raise
+    except (ValueError, struct.error, RecursionError, OverflowError, MemoryError) as e:  # Cursor: ValueError
         raise IndexError_(f"{fmt} header does not parse ({e})") from None
 
 

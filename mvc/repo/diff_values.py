@@ -39,7 +39,9 @@ class Change:
         import numpy as np
         d = x - y
         if d.size:
-            self.max_abs = max(self.max_abs, float(np.max(np.abs(d))))
+            m = float(np.max(np.abs(d)))
+            if m > self.max_abs or m != m:  # a NaN, once seen, stays (max() would drop it)
+                self.max_abs = m
         self.d2 += float(np.dot(d, d))
         self.a2 += float(np.dot(x, x))
         self.b2 += float(np.dot(y, y))

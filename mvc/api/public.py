@@ -148,6 +148,46 @@ class Api:
         self.repo.artifacts.restore_version(project, addr.name, addr.version)
         return self.artifact(f"{project}/{addr.name}:{addr.version}")
 
+    # ---- store upkeep (mvc.api.upkeep; `mvc init|gc|fsck|verify|du|unlock` call these) ----
+    @classmethod
+    def create(cls, dir: str | None = None, project: str | None = None) -> "Api":
+        """Create a store as `mvc init` does (at ``dir``, else ``<project root>/.mvc``) and return an
+        Api on it; ``api.created`` is False when the store was already there (it is left as it is)."""
+        from . import upkeep
+        path, created = upkeep.init_store(dir)
+        api = cls(path, project)
+        api.created = created
+        return api
+
+    def gc(self, dry_run: bool = False, grace="1h", retention="14d", keep_last: int | None = None):
+        """Delete what nothing reaches (``dry_run``: only say what); an upkeep.GcReport."""
+        from . import upkeep
+        return upkeep.gc(self.repo, dry_run=dry_run, grace=grace, retention=retention, keep_last=keep_last)
+
+    def fsck(self, sample: float | None = None, git: bool = True, repair: bool = False):
+        """Check the whole store; a report whose ``ok`` is False when something is wrong."""
+        from . import upkeep
+        return upkeep.fsck(self.repo, sample=sample, git=git, repair=repair)
+
+    def verify(self, address: str) -> Artifact:
+        """Re-read every byte of the version ``address`` names; IntegrityError naming each bad file."""
+        art = self.artifact(address)
+        art.verify()
+        return art
+
+    def du(self, name: str | None = None, all_projects: bool = False) -> dict:
+        """Logical and stored bytes and the dedup ratio, of artifact ``name`` or of the store."""
+        from . import upkeep
+        if name:
+            addr = parse_address(name)
+            return upkeep.du(self.repo, addr.project or self.project, addr.name)
+        return upkeep.du(self.repo, None if all_projects else self.project)
+
+    def unlock(self, force: bool = False) -> list[dict]:
+        """Clear the locks and leases of writers that are gone (``force``: every one)."""
+        from . import upkeep
+        return upkeep.unlock(self.repo, force=force)
+
 
 def _bare(name: str):
     addr = parse_address(name)

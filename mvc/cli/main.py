@@ -9,7 +9,7 @@ import click
 from mvc.errors import MvcError
 
 from . import commands as _commands_pkg
-from .context import OPTIONS, CliContext
+from .context import CliContext
 
 COMMANDS_PACKAGE = _commands_pkg.__name__
 
@@ -91,7 +91,7 @@ def _given(ctx: click.Context, param: click.Parameter, value) -> None:
     obj = ctx.find_object(CliContext)
     if obj is None:  # the root group, before its callback: keep it for the callback
         obj = ctx.ensure_object(CliContext)
-    obj.give(param.name, value)
+    obj.give(param.name, value, check=ctx.parent is not None)
     if ctx.parent is not None:  # after the command name: the root callback has exported already
         obj.export(ctx.find_root())
 
@@ -122,6 +122,9 @@ def cli(ctx: click.Context) -> None:
     -q, -C/--dir and --project work before or after the command name.
     """
     obj = ctx.ensure_object(CliContext)
+    if obj.project:
+        from mvc.names import check_project
+        check_project(obj.project)
     obj.dir = obj.dir or os.environ.get("MVC_DIR") or None
     obj.project = obj.project or os.environ.get("MVC_PROJECT") or None
     obj.quiet = obj.quiet or os.environ.get("MVC_SILENT", "") not in ("", "0")

@@ -12,10 +12,9 @@ from .. import context, output
 def command(name, all_projects, as_json) -> None:
     """Without NAME: the store and each artifact.  With NAME: its versions
     (logical size, distinct stored bytes, bytes new in that version)."""
-    from mvc.repo.usage import artifact_usage, store_usage
     api = context.get().api()
     if name:
-        data, _ = artifact_usage(api.repo, api.project, name)
+        data = api.du(name)
         if as_json:
             output.emit_json(data)
             return
@@ -25,7 +24,7 @@ def command(name, all_projects, as_json) -> None:
         click.echo(f"total: {output.human_size(data['logical'])} logical, "
                    f"{output.human_size(data['stored'])} stored, dedup {_x(data['dedup_ratio'])}")
         return
-    data = store_usage(api.repo, None if all_projects else api.project)
+    data = api.du(all_projects=all_projects)
     if as_json:
         output.emit_json(data)
         return

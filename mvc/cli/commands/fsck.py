@@ -22,12 +22,9 @@ def command(sample, no_git, repair, as_json) -> None:
     first pointed back at the newest commit of its own that the store holds,
     and a chunk whose bytes fail their check is set aside in .mvc/quarantine/,
     so that logging the original files again writes it back."""
-    from mvc.repo.fsck import fsck, repair_refs
-    repo = context.get().api().repo
-    if repair:
-        for refname, commit in repair_refs(repo):
-            output.echo(f"repaired {refname}: now at {commit}", err=True)
-    report = fsck(repo, sample=sample, git=not no_git, quarantine=repair)
+    report = context.get().api().fsck(sample=sample, git=not no_git, repair=repair)
+    for refname, commit in report.repaired:
+        output.echo(f"repaired {refname}: now at {commit}")
     if as_json:
         output.emit_json(report.to_json())
     else:
@@ -36,7 +33,7 @@ def command(sample, no_git, repair, as_json) -> None:
         click.echo(f"{'ok' if report.ok else 'FAILED'}: {report.versions} versions, {report.pointers} pointers, "
                    f"{report.chunks_hashed}/{report.chunks_total} chunks re-hashed, "
                    f"git fsck {'run' if report.git_checked else 'skipped'}; "
-                   f"{sum(p.severity == 'error' for p in report.problems)} errors", err=True)
+                   f"{sum(p.severity == 'error' for p in report.problems)} errors")  # the result: stdout
     if not report.ok:
         from mvc.errors import IntegrityError
         raise click.exceptions.Exit(IntegrityError.exit_code)

@@ -11,23 +11,20 @@ from ..params import DURATION
               help="Keep unreferenced chunks younger than this (a log may still be writing them).")
 @click.option("--retention", type=DURATION, default="14d", show_default=True, metavar="DURATION",
               help="Keep deleted versions, and whatever aliases and links pointed at, this long.")
-@click.option("--keep-last", type=int, metavar="N",
+@click.option("--keep-last", type=click.IntRange(min=0), metavar="N",
               help="Also move versions beyond the last N of each artifact to the trash (never aliased or linked ones).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def command(dry_run, grace, retention, keep_last, as_json) -> None:
     """Mark every chunk the metadata reaches (tips, trash within the retention,
     history within the retention, registry links), then delete the rest once
     older than the grace period and not covered by a live writer's lease."""
-    from mvc.repo import gc
-    repo = context.get().api().repo
-    opts = gc.GcOptions(grace, retention, keep_last)
-    plan = gc.run(repo, opts, dry_run=dry_run)
+    report = context.get().api().gc(dry_run=dry_run, grace=grace, retention=retention, keep_last=keep_last)
     if as_json:
-        output.emit_json(dict(plan.to_json(), dry_run=dry_run))
+        output.emit_json(report.to_json())  # times are ISO strings, as in every other --json
         return
     verb = "would delete" if dry_run else "deleted"
-    for line in plan.lines():
+    for line in report.lines():
         output.echo(f"{verb} {line}")
-    if not context.get().quiet:
-        click.echo(f"{verb} {len(plan.chunks)} chunks ({output.human_size(plan.bytes)}); kept {plan.marked} "
-                   f"reachable and {plan.kept_young} recent", err=True)
+    # The summary is the result (stdout, after the items); -q does not hide a result.
+    click.echo(f"{verb} {len(report.chunks)} chunks ({output.human_size(report.bytes)}); kept {report.marked} "
+               f"reachable and {report.kept_young} recent")

@@ -11,22 +11,7 @@ def command() -> None:
     Running it on an existing store changes nothing."""
     import os
 
-    from mvc.repo import layout
-    target = _target(context.get().dir)
-    existed = layout.is_store(target)
-    layout.create_store(target)
-    layout.check_format(target)
-    verb = "Reinitialized existing" if existed else "Initialized empty"
-    click.echo(f"{verb} mvc store in {target}{os.sep}")
-
-
-def _target(store_dir) -> str:
-    import os
-
-    from mvc.repo import layout
-    if store_dir:
-        path = os.path.abspath(store_dir)
-        if layout.is_store(path) or os.path.basename(path) == layout.STORE_DIR:
-            return path
-        return os.path.join(path, layout.STORE_DIR)
-    return os.path.join(layout.project_root(os.getcwd()), layout.STORE_DIR)
+    from mvc.api import upkeep
+    path, created = upkeep.init_store(context.get().dir)
+    verb = "Initialized empty" if created else "Reinitialized existing"
+    click.echo(f"{verb} mvc store in {path}{os.sep}")

@@ -12,8 +12,7 @@ def command(force, as_json) -> None:
     provably gone (same host, dead PID; a ref lock without such an owner
     record once it is 30 s old and no mvc writer holds it), and with --force
     every one (only when no mvc process is running)."""
-    from mvc.repo.unlock import unlock
-    found = unlock(context.get().api().repo.path, force)
+    found = context.get().api().unlock(force=force)
     if as_json:
         output.emit_json(found)
         return

@@ -12,7 +12,9 @@ from .. import context, output
 @click.option("--link", "link", type=click.Choice(["copy", "hardlink", "symlink", "reflink", "auto"]),
               default="copy", show_default=True,
               help="How files get their bytes; hardlink/symlink files are read-only (they are the store's bytes).")
-def command(address, root, include, link) -> None:
+@click.option("--no-verify", "no_verify", is_flag=True,
+              help="Take a reference (file:// source) as it is now even if it changed since it was logged.")
+def command(address, root, include, link, no_verify) -> None:
     """Materialise the version ADDRESS names (verified against its digests) and
     print the path: the file when it holds exactly one, else the folder.
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
@@ -27,34 +29,25 @@ def command(address, root, include, link) -> None:
     except ReadOnlyError as e:  # a reader needs no run record: use it unrecorded, and say so
         click.echo(f"mvc: note: not recorded as a run: {e.message}", err=True)
         with output.Progress("fetching", None, c.quiet) as meter:
-            path = _download(art, root, include, meter, link)
+            path = _download(art, root, include, meter, link, not no_verify)
         output.echo(path)
         return
     with run:
         with output.Progress("fetching", None, c.quiet) as meter:  # the download tells it the total
             if "model" in (art.type or ""):
-                path = run.use_model(art, root=root, include=include, progress=meter, link=link)
+                path = run.use_model(art, root=root, include=include, verify=not no_verify, progress=meter, link=link)
             else:
-                path = _use_any(run, art, root, include, meter, link)
+                path = _use_any(run, art, root, include, meter, link, not no_verify)
     output.echo(path)
 
 
-def _download(art, root, include, meter, link) -> str:
+def _download(art, root, include, meter, link, verify=True) -> str:
     """A use without a run: the version's files (the file when it holds exactly one, as use_model)."""
-    import os
-
-    from ...repo.repository import matches_include
-    folder = art.download(root, include, progress=meter, link=link)
-    files = [f for f in art.files() if not include or matches_include(f.path, include)]
-    return os.path.join(folder, *files[0].path.split("/")) if len(files) == 1 else folder
+    from mvc.api import fetch
+    return fetch.download(art, root, include, verify, meter, link)
 
 
-def _use_any(run, art, root, include, meter, link="copy") -> str:
+def _use_any(run, art, root, include, meter, link="copy", verify=True) -> str:
     """Non-model types: use_artifact + download (the general form); the file if exactly one was fetched."""
-    import os
-
-    from ...repo.repository import matches_include  # lazy: `mvc --help` imports no store code
-    art = run.use_artifact(art)
-    folder = art.download(root, include, progress=meter, link=link)
-    files = [f for f in art.files() if not include or matches_include(f.path, include)]  # read by the download
-    return os.path.join(folder, *files[0].path.split("/")) if len(files) == 1 else folder
+    from mvc.api import fetch
+    return fetch.download(run.use_artifact(art), root, include, verify, meter, link)

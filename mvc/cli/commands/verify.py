@@ -9,6 +9,5 @@ from .. import context, output
 def command(address) -> None:
     """Re-hash every file of the version ADDRESS names (references are read
     from their source).  Exit 0 when sound, 5 naming each bad file otherwise."""
-    art = context.get().api().artifact(address)
-    art.verify()
+    art = context.get().api().verify(address)
     output.echo(f"ok: {art.address} ({art.file_count} files) matches its digests")

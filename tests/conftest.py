@@ -11,7 +11,8 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT", "MVC_TEST_CORRUPT_CHUNK"):
+    for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT", "MVC_TEST_CORRUPT_CHUNK",
+                "MVC_LINK", "MVC_REMOTE", "MVC_CACHE_MAX", "XDG_CONFIG_HOME"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MVC_SILENT", "1")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")

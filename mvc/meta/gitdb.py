@@ -86,11 +86,16 @@ class TreeEdit:
     result: Any = None
 
 
-def identity() -> pygit2.Signature:
+def identity(store: str | None = None) -> pygit2.Signature:
+    """Who a commit is by: MVC_USER/MVC_EMAIL, else the settings user.name/user.email (the
+    store's file, then the user's: mvc/settings.py), else git's, else the login and host."""
     import getpass  # here, not at the top: getpass, socket and random cost start-up that `mvc ls` never needs
     import socket
-    name = os.environ.get("MVC_USER") or _git_config("user.name") or getpass.getuser()
-    email = os.environ.get("MVC_EMAIL") or _git_config("user.email") or f"{getpass.getuser()}@{socket.gethostname()}"
+
+    from .. import settings
+    name = settings.get("user.name", store) or _git_config("user.name") or getpass.getuser()
+    email = (settings.get("user.email", store) or _git_config("user.email")
+             or f"{getpass.getuser()}@{socket.gethostname()}")
     return pygit2.Signature(name, email)
 
 
@@ -379,7 +384,7 @@ class MetaRepo:
         """
         start = time.monotonic()
         delay = 0.002
-        sig = identity()
+        sig = identity(self.path)
         while True:
             tip = self.tip(refname)
             try:

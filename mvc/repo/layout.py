@@ -193,9 +193,11 @@ def find_store(dir: str | None = None, create: bool = True) -> str:
 
 
 def default_project(store: str) -> str:
-    env = os.environ.get("MVC_PROJECT")
-    if env:
-        return env
+    """MVC_PROJECT, else the setting core.project (mvc/settings.py), else the project folder's name."""
+    from .. import settings
+    configured = settings.get("core.project", store)
+    if configured:
+        return configured
     root = os.path.dirname(os.path.abspath(store)) if os.path.basename(store) == STORE_DIR else store
     name = re.sub(r"[^A-Za-z0-9_.\-]", "-", os.path.basename(root) or "default").lstrip(".") or "default"
     return (name if name != "registry" else "registry-project")[:128]

@@ -1,0 +1,38 @@
+"""`mvc config` for Python: read and write the settings of mvc/settings.py at the store or
+user level.  Reading finds the store as every command does (``dir``, MVC_DIR, the nearest
+``.mvc``) but never creates one; outside a store only the user level and the environment
+apply."""
+from __future__ import annotations
+
+from .. import settings as config
+from ..errors import NotFoundError
+
+
+def _store(dir: str | None) -> str | None:
+    from ..repo.layout import find_store
+    try:
+        return find_store(dir, create=False)
+    except NotFoundError:
+        return None
+
+
+def settings(dir: str | None = None) -> list[dict]:
+    """Every known setting: [{key, value, origin, env, help}], sorted by key."""
+    store = _store(dir)
+    return [{"key": k, "value": v, "origin": origin, "env": config.KEYS[k].env, "help": config.KEYS[k].help}
+            for k, v, origin in config.items(store)]
+
+
+def get_setting(key: str, dir: str | None = None) -> tuple[object, str]:
+    """(value, origin) of ``key``: the environment, the store's file, the user's file or the default."""
+    return config.lookup(key, _store(dir))
+
+
+def set_setting(key: str, value: str, user: bool = False, dir: str | None = None) -> str:
+    """Write ``key = value`` into the store's file (or the user's); returns the file written."""
+    return config.set_value(key, value, "user" if user else "store", None if user else _store(dir))
+
+
+def unset_setting(key: str, user: bool = False, dir: str | None = None) -> bool:
+    """Remove ``key`` from the store's file (or the user's); False if it was not set there."""
+    return config.unset(key, "user" if user else "store", None if user else _store(dir))

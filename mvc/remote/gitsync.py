@@ -1,0 +1,210 @@
+"""Metadata over git: list a remote's refs, fetch some of them into the incoming namespace,
+and move remote refs, with no lost update on any transport (docs/design.md, "Remotes").
+
+Facts measured with pygit2 1.21 / libgit2 1.9.7 that shape this module:
+- libgit2's local transport (a path or file://) writes the remote ref without comparing
+  its old value, so a racing pusher's update would be lost.  A path remote is therefore
+  opened as a repository: missing objects are copied (children before parents, so a
+  present tree implies its whole subtree), then each ref moves by compare-and-swap
+  (``references.create(force=False)`` or ``Reference.set_target``, which libgit2 checks
+  against the target it read, under the ref's lock).
+- over git:// and HTTP a rejected ref is reported only to the ``push_update_reference``
+  callback and ``Remote.push`` raises nothing: any message there is a failed ref.
+  git's receive-pack checks each ref's old value under its lock, so the smart transports
+  are compare-and-swap per ref; a push is not atomic across refs.
+- push refspecs cannot be globs (fetch ones can): one explicit refspec per ref."""
+from __future__ import annotations
+
+import pygit2
+
+from ..errors import RemoteError
+from ..meta import refstore
+from .remotes import CONFIG_REF, INCOMING, RemoteConfig, incoming_ref, local_path
+
+PREFIXES = ("refs/mvc/", CONFIG_REF)
+GLOB_ABOVE = 64  # fetch with one glob refspec beyond this many refs (libgit2 matches refs x refspecs)
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """Collects rejected refs (the only place a smart transport reports them) and byte counts."""
+
+    def __init__(self, progress=None):
+        super().__init__()
+        self.rejected: dict[str, str] = {}
+        self.progress = progress
+        self._sent = 0
+
+    def push_update_reference(self, refname, message):
+        if message:
+            self.rejected[refname] = message
+
+    def push_transfer_progress(self, objects_pushed, total_objects, bytes_pushed):
+        if self.progress is not None and bytes_pushed > self._sent:
+            self.progress(bytes_pushed - self._sent)
+            self._sent = bytes_pushed
+
+    def credentials(self, url, username_from_url, allowed_types):
+        """ssh: the user's agent (mvc holds no key); http: git's own helpers are not reachable from
+        libgit2, so a server that asks for a password is an error naming the way out."""
+        if allowed_types & pygit2.enums.CredentialType.SSH_KEY:
+            return pygit2.KeypairFromAgent(username_from_url or "git")
+        raise RemoteError(f"{url} asks for credentials, which mvc does not store",
+                          "use ssh:// with a key in ssh-agent, or a server that lets this host in")
+
+
+def _transport_error(cfg: RemoteConfig, what: str, e: Exception) -> RemoteError:
+    return RemoteError(f"could not {what} remote {cfg.name} ({cfg.url}): {e}",
+                       "check the URL (`mvc remote ls`), that the server runs and that you may "
+                       "read (and, for push, write) it; nothing was changed here")
+
+
+class GitRemote:
+    """One remote's metadata repository, reached the way its URL says."""
+
+    def __init__(self, git: pygit2.Repository, cfg: RemoteConfig):
+        self.git = git
+        self.cfg = cfg
+        self.path = local_path(cfg.url) if cfg.kind == "path" else None
+        self._dst: pygit2.Repository | None = None
+
+    # ---- listing -------------------------------------------------------------
+    def heads(self) -> dict[str, str]:
+        """ref -> hex id of every mvc ref the remote advertises (refs/mvc/* and CONFIG_REF)."""
+        if self.path is not None:
+            self._open_path()
+            out = dict(refstore.read_refs(self.path, "refs/mvc/").good)
+            oid, _ = refstore.read_one(self.path, CONFIG_REF)
+            if oid:
+                out[CONFIG_REF] = oid
+            return out
+        try:
+            heads = self._anonymous().list_heads(callbacks=_Callbacks())
+        except (pygit2.GitError, OSError) as e:
+            raise _transport_error(self.cfg, "list the refs of", e) from None
+        return {h.name: str(h.oid) for h in heads if h.name.startswith(PREFIXES)}
+
+    def _anonymous(self) -> pygit2.Remote:
+        return self.git.remotes.create_anonymous(self.cfg.url)
+
+    def _open_path(self) -> pygit2.Repository:
+        if self._dst is None:
+            try:
+                self._dst = pygit2.Repository(self.path)
+            except (pygit2.GitError, OSError) as e:
+                raise RemoteError(f"remote {self.cfg.name}: {self.path} is not a git repository ({e})",
+                                  f"create it with `git init --bare {self.path}`, or fix the URL "
+                                  f"(`mvc remote rm {self.cfg.name}` and add it again)") from None
+        return self._dst
+
+    # ---- fetching ------------------------------------------------------------
+    def fetch(self, refnames: list[str], progress=None) -> dict[str, str]:
+        """Fetch ``refnames`` into refs/mvc-incoming/<remote>/ (unchecked; the caller checks and
+        moves them on).  Returns incoming ref -> hex id of what arrived."""
+        if not refnames:
+            return {}
+        name = self.cfg.name
+        if len(refnames) > GLOB_ABOVE:
+            specs = [f"+refs/mvc/*:{INCOMING}{name}/mvc/*", f"+{CONFIG_REF}:{incoming_ref(name, CONFIG_REF)}"]
+        else:
+            specs = [f"+{r}:{incoming_ref(name, r)}" for r in refnames]
+        try:
+            self._anonymous().fetch(specs, callbacks=_FetchCallbacks(progress))
+        except (pygit2.GitError, OSError) as e:
+            raise _transport_error(self.cfg, "fetch from", e) from None
+        wanted = {incoming_ref(name, r) for r in refnames}
+        got = refstore.read_refs(self.git.path, f"{INCOMING}{name}/").good
+        return {r: oid for r, oid in got.items() if r in wanted}
+
+    # ---- pushing -------------------------------------------------------------
+    def push(self, updates: dict[str, tuple[str | None, str]], progress=None) -> dict[str, str]:
+        """Move each remote ref from old (None: absent) to new, where new is the target of the
+        same-named local ref.  Returns ref -> why it did not move, for the refs that did not."""
+        if not updates:
+            return {}
+        if self.path is not None:
+            return self._push_path(updates)
+        cb = _Callbacks(progress)
+        specs = [f"{ref}:{ref}" for ref in updates]
+        try:
+            self._anonymous().push(specs, callbacks=cb)
+        except (pygit2.GitError, OSError) as e:
+            text = str(e)
+            if "fastforward" in text or "not present locally" in text or "rejected" in text:
+                return {ref: text for ref in updates}  # the remote moved since it was listed: retry
+            raise _transport_error(self.cfg, "push to", e) from None
+        return dict(cb.rejected)
+
+    def _push_path(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
+        dst = self._open_path()
+        failed: dict[str, str] = {}
+        for ref, (old, new) in updates.items():
+            copy_objects(self.git, dst, pygit2.Oid(hex=new))
+            why = cas(dst, ref, old, new)
+            if why:
+                failed[ref] = why
+        return failed
+
+
+class _FetchCallbacks(pygit2.RemoteCallbacks):
+    def __init__(self, progress=None):
+        super().__init__()
+        self.progress = progress
+        self._got = 0
+
+    def transfer_progress(self, stats):
+        if self.progress is not None and stats.received_bytes > self._got:
+            self.progress(stats.received_bytes - self._got)
+            self._got = stats.received_bytes
+
+
+def cas(dst: pygit2.Repository, ref: str, old: str | None, new: str, message: str = "mvc push") -> str | None:
+    """Compare-and-swap ``ref`` in ``dst`` from ``old`` to ``new``; None when it moved, else why not."""
+    try:
+        if old is None:
+            dst.references.create(ref, new, force=False)
+            return None
+        current = dst.references[ref]
+        if str(current.target) != old:
+            return f"it moved to {current.target} meanwhile"
+        current.set_target(new, message)  # libgit2 compares with the target read above, under the lock
+        return None
+    except pygit2.AlreadyExistsError:
+        return "it was created meanwhile"
+    except KeyError:
+        return "it was deleted meanwhile"
+    except (pygit2.GitError, OSError) as e:
+        return str(e)
+
+
+def copy_objects(src: pygit2.Repository, dst: pygit2.Repository, oid: pygit2.Oid) -> int:
+    """Copy every object reachable from ``oid`` that ``dst`` lacks, children before parents (a
+    present tree or commit implies everything below it).  Returns how many were written."""
+    odb_dst, odb_src = dst.odb, src.odb
+    stack: list[tuple[pygit2.Oid, bool]] = [(oid, False)]
+    seen: set[pygit2.Oid] = set()
+    written = 0
+    while stack:
+        o, ready = stack.pop()
+        if odb_dst.exists(o):
+            continue
+        if ready:
+            kind, data = odb_src.read(o)
+            odb_dst.write(kind, data)
+            written += 1
+            continue
+        if o in seen:
+            continue
+        seen.add(o)
+        stack.append((o, True))
+        stack.extend((c, False) for c in _children(src[o]))
+    return written
+
+
+def _children(obj) -> list[pygit2.Oid]:
+    if obj.type == pygit2.GIT_OBJECT_COMMIT:
+        return [obj.tree_id, *obj.parent_ids]
+    if obj.type == pygit2.GIT_OBJECT_TREE:
+        return [e.id for e in obj if e.type != pygit2.GIT_OBJECT_COMMIT]
+    if obj.type == pygit2.GIT_OBJECT_TAG:
+        return [obj.target]
+    return []

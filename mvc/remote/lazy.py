@@ -1,0 +1,44 @@
+"""Lazy bytes: a `use` of a version whose chunks are not here fetches them from the remote
+that has the version (as git-lfs and the Hugging Face cache do), so a clone can start with
+metadata alone.  The remote is the one whose remote-tracking ref holds this very version
+tree; every chunk is re-hashed on arrival (transfer.fetch_chunks)."""
+from __future__ import annotations
+
+from ..errors import NotFoundError
+from ..meta import refs
+from ..meta.layout import version_path
+from . import remotes
+from .sync import chunks_of
+
+
+def ensure_chunks(repo, v, progress=None) -> int:
+    """Fetch the chunks of version ``v`` this store lacks; returns how many were fetched."""
+    label = f"{v.project}/{v.name}:{v.version}"
+    where = chunks_of(repo, {str(v.tree): label})
+    missing = repo.chunks.missing(where)
+    if not missing:
+        return 0
+    cfg = holder(repo, v)
+    if cfg is None:
+        return 0  # no remote has it: the use reports the missing chunk as it always did
+    from .fetch import fetch_missing
+    return fetch_missing(repo, cfg, missing, where, progress=progress)["chunks"]
+
+
+def holder(repo, v):
+    """The remote whose tracking ref of ``v``'s artifact holds ``v``'s tree (else the only remote)."""
+    git = repo.meta.git
+    configured = remotes.read_all(git)
+    ref = refs.artifact(v.project, v.name)
+    for cfg in configured.values():
+        tip = repo.meta.tip(remotes.tracking_ref(cfg.name, ref))
+        for trash in (False, True):
+            sub = repo.meta.subtree(tip.tree, version_path(v.version, trash)) if tip else None
+            if sub is not None and sub.id == v.tree:
+                return cfg
+    if len(configured) == 1:
+        return next(iter(configured.values()))
+    if configured:
+        raise NotFoundError(f"the bytes of {v.project}/{v.name}:{v.version} are not here and no remote's "
+                            "last fetch holds this version", "run `mvc fetch REMOTE` for the remote that has it")
+    return None

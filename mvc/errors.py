@@ -66,6 +66,14 @@ class UnsafeStoreError(ConflictError):
     """The store belongs to another user and is not marked safe (git's 'dubious ownership')."""
 
 
+class HookVetoError(ConflictError):
+    """A store-event hook (.mvc/hooks/pre-alias, pre-link) refused the change; nothing moved."""
+
+
+class ProtectedAliasError(ConflictError):
+    """The alias is protected (`mvc alias protect`): moving it needs --force or a pre-alias hook's yes."""
+
+
 class IntegrityError(MvcError):
     """Stored bytes or metadata do not match their recorded digest, or a file the store
     must hold (its format file, git's HEAD) is missing."""
@@ -94,7 +102,8 @@ EXIT_CODES = {
     1: "MvcError (any error not listed below)",
     2: "UsageError, InvalidNameError, InvalidInputError: fix the command or its input",
     3: "NotFoundError, AmbiguousAddressError: the address names nothing, or more than one thing",
-    4: "ConflictError, LockError, ReadOnlyError, UnsafeStoreError: the store's state forbids it now",
+    4: "ConflictError, LockError, ReadOnlyError, UnsafeStoreError, HookVetoError, ProtectedAliasError: the store's "
+       "state (or a hook, or a protected alias) forbids it now",
     5: "IntegrityError: stored bytes do not match their digest, or the store is damaged",
     6: "RemoteError: a remote failed or refused",
     7: "FormatError: the store is newer than this mvc",

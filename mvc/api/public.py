@@ -119,8 +119,13 @@ class Api:
                 "chunk_bytes": sum(self.repo.chunks.stored_size(c) for c in chunk_ids)}
 
     # ---- alias moves and restore (used by `mvc alias` and `mvc restore`) ----
-    def set_alias(self, address: str, alias: str) -> str | None:
-        """Point ``alias`` at the version (or registry link) ``address`` names; return its old target."""
+    def set_alias(self, address: str, alias: str, force: bool = False) -> str | None:
+        """Point ``alias`` at the version (or registry link) ``address`` names; return its old target.
+        A protected alias (``protect_alias``) moves only with ``force`` (or a pre-alias hook's yes)."""
+        with self.repo.events.forcing(force):
+            return self._set_alias(address, alias)
+
+    def _set_alias(self, address: str, alias: str) -> str | None:
         check_alias(alias)
         addr = parse_address(address)
         if addr.registry:
@@ -129,8 +134,13 @@ class Api:
         v, _ = self.repo.resolve(addr, self.project)
         return self.repo.artifacts.set_alias(v.project, v.name, v.version, alias)
 
-    def remove_alias(self, name: str, alias: str) -> str | None:
-        """Remove ``alias`` from artifact ``name`` (or ``registry/<model>``); return the version it named."""
+    def remove_alias(self, name: str, alias: str, force: bool = False) -> str | None:
+        """Remove ``alias`` from artifact ``name`` (or ``registry/<model>``); return the version it named.
+        A protected alias goes only with ``force`` (or a pre-alias hook's yes)."""
+        with self.repo.events.forcing(force):
+            return self._remove_alias(name, alias)
+
+    def _remove_alias(self, name: str, alias: str) -> str | None:
         check_alias(alias)
         addr = _bare(name)
         if addr.registry:
@@ -187,6 +197,57 @@ class Api:
         """Clear the locks and leases of writers that are gone (``force``: every one)."""
         from . import upkeep
         return upkeep.unlock(self.repo, force=force)
+
+    # ---- protected aliases, store events, webhooks, mvc.lock (mvc/api/hooks.py) ----
+    def protect_alias(self, name: str, alias: str) -> bool:
+        """Make moving ``alias`` of artifact ``name`` (or ``registry/<model>``) need force=True
+        (`--force`) or a pre-alias hook's yes; one commit in its history.  False if it already was."""
+        from . import hooks
+        return hooks.protect(self, name, alias, True)
+
+    def unprotect_alias(self, name: str, alias: str) -> bool:
+        from . import hooks
+        return hooks.protect(self, name, alias, False)
+
+    def protected_aliases(self, name: str) -> list[str]:
+        from . import hooks
+        return hooks.protected_aliases(self, name)
+
+    def add_webhook(self, url: str, events, secret_env: str | None = None) -> dict:
+        """POST every matching store event to ``url`` (``events``: 'link,alias:REGEX'), signed with the
+        secret in the environment variable ``secret_env`` (read at each delivery, never stored)."""
+        from ..hooks import webhooks
+        return webhooks.add(self.repo.path, url, events, secret_env)
+
+    def webhooks(self) -> list[dict]:
+        from ..hooks import webhooks
+        return webhooks.load(self.repo.path)
+
+    def remove_webhook(self, key: str) -> dict:
+        from ..hooks import webhooks
+        return webhooks.remove(self.repo.path, key)
+
+    def webhook_log(self, limit: int | None = None) -> list[dict]:
+        from ..hooks import webhooks
+        return webhooks.read_log(self.repo.path, limit)
+
+    def run_pending_events(self, retry_failed: bool = False) -> dict:
+        """Deliver store events an ended process left undelivered (``retry_failed``: and every failed
+        webhook delivery, now); counts, including what opening the store delivered."""
+        from . import hooks
+        return hooks.run_pending(self, retry_failed)
+
+    def lock_check(self, lockfile: str | None = None) -> dict:
+        """Are the pins of mvc.lock present and intact in this store, and their folders as pinned?"""
+        from . import lock
+        return lock.check(self, lockfile)
+
+    def use_locked(self, lockfile: str | None = None, keys: list[str] | None = None, progress=None,
+                   run=None) -> list[dict]:
+        """Materialise every pin of mvc.lock (or those in ``keys``) into its folder, exactly (each
+        recorded as an input of ``run`` when given)."""
+        from . import lock
+        return lock.use_locked(self, lockfile, keys, progress, run)
 
 
 def _bare(name: str):

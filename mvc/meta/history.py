@@ -78,9 +78,12 @@ def alias_history(meta: "MetaRepo", refname: str) -> list[dict]:
     for c in history(meta, refname):
         new = meta.json(c.tree, "aliases.json", {})
         old = meta.json(c.parents[0].tree, "aliases.json", {}) if c.parents else {}
-        for a in sorted(set(new) | set(old)):
-            if new.get(a) != old.get(a):
-                out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
-                            "email": c.author.email, "when": c.commit_time, "op": trailer(c.message, "Mvc-Op"),
-                            "run": trailer(c.message, "Mvc-Run"), "commit": str(c.id)})
+        op = trailer(c.message, "Mvc-Op")
+        changed = [a for a in sorted(set(new) | set(old)) if new.get(a) != old.get(a)]
+        if op in ("protect", "unprotect") and trailer(c.message, "Mvc-Alias"):  # mvc/hooks/protect.py
+            changed = [trailer(c.message, "Mvc-Alias")]
+        for a in changed:
+            out.append({"alias": a, "from": old.get(a), "to": new.get(a), "who": c.author.name,
+                        "email": c.author.email, "when": c.commit_time, "op": op,
+                        "run": trailer(c.message, "Mvc-Run"), "commit": str(c.id)})
     return out

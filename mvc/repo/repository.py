@@ -14,6 +14,7 @@ from .. import canonical
 from ..errors import (AmbiguousAddressError, IntegrityError, InvalidInputError, MvcError, NotFoundError,
                       StorageFullError)
 from ..fsutil import storage_full
+from ..hooks.events import StoreEvents
 from ..meta import MetaRepo
 from ..meta.artifacts import Artifacts, VersionInfo
 from ..meta.registry import LinkInfo, Registry
@@ -121,6 +122,9 @@ class Repository:
         self.registry = Registry(self.meta, crash_at)
         self.runs = Runs(self.meta, crash_at)
         self._last_entries = None  # (version tree, its entries): see entries()
+        self.events = StoreEvents(path)  # store events around every ref move (docs/design.md, "Store events")
+        self.meta.observer = self.events
+        self.pending = self.events.run_pending(self.meta)  # what an ended process spooled and did not deliver
 
     @classmethod
     def find(cls, dir: str | None = None, create: bool = True) -> "Repository":

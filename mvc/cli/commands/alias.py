@@ -13,7 +13,8 @@ def command() -> None:
 @command.command("set")
 @click.argument("address")
 @click.argument("alias")
-def set_(address, alias) -> None:
+@click.option("--force", is_flag=True, help="Move ALIAS even if it is protected (`mvc alias protect`).")
+def set_(address, alias, force) -> None:
     """Point ALIAS at the version ADDRESS names (NAME:v2, NAME@DIGEST,
     NAME:other-alias, or registry/MODEL:v1), moving it from where it was."""
     if ":" not in address and "@" not in address:
@@ -21,7 +22,7 @@ def set_(address, alias) -> None:
         raise UsageError(f"{address!r} does not name a version",
                          f"write e.g. {address}:v2 (list versions with `mvc ls {address}`)")
     api = context.get().api()
-    old = api.set_alias(address, alias)
+    old = api.set_alias(address, alias, force=force)
     target = _target(api, address)
     output.echo(f"{alias}: {old or '-'} -> {target}")
 
@@ -34,9 +35,10 @@ def _target(api, address: str) -> str:
 @command.command("rm")
 @click.argument("name")
 @click.argument("alias")
-def rm(name, alias) -> None:
+@click.option("--force", is_flag=True, help="Remove ALIAS even if it is protected (`mvc alias protect`).")
+def rm(name, alias, force) -> None:
     """Remove ALIAS from artifact NAME (or registry/MODEL)."""
-    old = context.get().api().remove_alias(name, alias)
+    old = context.get().api().remove_alias(name, alias, force=force)
     output.echo(f"removed {alias}" + (f" (was {old})" if old else "") + f" from {name}")
 
 
@@ -58,3 +60,23 @@ def _row(h: dict) -> dict:
     return {"alias": h["alias"], "from": h.get("from"), "to": h.get("to"), "who": h.get("who"),
             "email": h.get("email"), "when": output.iso_utc(h.get("when")), "op": h.get("op"),
             "run": h.get("run"), "commit": h.get("commit")}
+
+
+@command.command("protect")
+@click.argument("name")
+@click.argument("alias")
+def protect(name, alias) -> None:
+    """Protect ALIAS of artifact NAME (or registry/MODEL): setting, moving or
+    removing it then needs --force, or a pre-alias hook that says yes. Recorded
+    in the alias history."""
+    changed = context.get().api().protect_alias(name, alias)
+    output.echo(f"{'protected' if changed else 'already protected:'} {alias} of {name}")
+
+
+@command.command("unprotect")
+@click.argument("name")
+@click.argument("alias")
+def unprotect(name, alias) -> None:
+    """Lift the protection of ALIAS of artifact NAME (or registry/MODEL)."""
+    changed = context.get().api().unprotect_alias(name, alias)
+    output.echo(f"{'unprotected' if changed else 'not protected:'} {alias} of {name}")

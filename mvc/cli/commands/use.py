@@ -5,7 +5,7 @@ from .. import context, output
 
 
 @click.command(short_help="Download a version into a folder and print its path.")
-@click.argument("address")
+@click.argument("address", required=False)
 @click.option("-o", "--output", "root", metavar="DIR", type=click.Path(file_okay=False),
               help="Folder to put the files in (default: $MVC_ARTIFACT_DIR or ./artifacts, then NAME:vN).")
 @click.option("--include", "-i", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable).")
@@ -14,11 +14,19 @@ from .. import context, output
               help="How files get their bytes; hardlink/symlink files are read-only (they are the store's bytes).")
 @click.option("--no-verify", "no_verify", is_flag=True,
               help="Take a reference (file:// source) as it is now even if it changed since it was logged.")
-def command(address, root, include, link, no_verify) -> None:
+@click.option("--save", is_flag=True, help="Pin the version in mvc.lock (top of the git work tree): name, "
+              "version, digest, folder.")
+@click.option("--locked", is_flag=True, help="Restore every version pinned in mvc.lock (or the pin ADDRESS "
+              "names) into its folder, exactly; fails if the store's version has another digest.")
+def command(address, root, include, link, no_verify, save, locked) -> None:
     """Materialise the version ADDRESS names (verified against its digests) and
     print the path: the file when it holds exactly one, else the folder.
     ADDRESS: NAME[:vN|:ALIAS], NAME@DIGEST, or registry/MODEL[:vN|:ALIAS]."""
     c = context.get()
+    if locked or save or address is None:
+        from ._lock import check_use_options
+        if check_use_options(c, address, root, include, save, locked):
+            return
     include = list(include) or None
     # Resolved once, here: a missing store or address fails before a run is recorded, and the
     # run uses this very version even if `latest` moves meanwhile.
@@ -30,7 +38,7 @@ def command(address, root, include, link, no_verify) -> None:
         click.echo(f"mvc: note: not recorded as a run: {e.message}", err=True)
         with output.Progress("fetching", None, c.quiet) as meter:
             path = _download(art, root, include, meter, link, not no_verify)
-        output.echo(path)
+        _done(c, address, art, root, path, save)
         return
     with run:
         with output.Progress("fetching", None, c.quiet) as meter:  # the download tells it the total
@@ -38,7 +46,15 @@ def command(address, root, include, link, no_verify) -> None:
                 path = run.use_model(art, root=root, include=include, verify=not no_verify, progress=meter, link=link)
             else:
                 path = _use_any(run, art, root, include, meter, link, not no_verify)
+    _done(c, address, art, root, path, save)
+
+
+def _done(c, address, art, root, path, save) -> None:
+    """Print the path; with --save, pin the version in mvc.lock (`mvc/cli/commands/_lock.py`)."""
     output.echo(path)
+    if save:
+        from ._lock import save_pin
+        save_pin(c, address, art, root)
 
 
 def _download(art, root, include, meter, link, verify=True) -> str:

@@ -10,8 +10,14 @@ from .errors import (AmbiguousAddressError, ConflictError, FormatError, Integrit
 
 __version__ = "0.1.0"
 
-_API_NAMES = ("init", "Api", "Artifact", "FileInfo", "Link", "RegisteredModel", "Run", "RunRecord", "hash_file",
-              "hash_folder")
+_API_NAMES = ("init", "Api", "Artifact", "ArtifactCollection", "FileInfo", "Link", "RegisteredModel", "Run",
+              "RunRecord", "hash_file", "hash_folder")
+
+
+# W&B's module-level calls on the active run (mvc/api/module.py): `import mvc as wandb` works
+_RUN_NAMES = ("log", "finish", "log_artifact", "use_artifact", "log_model", "use_model", "link_model", "watch",
+              "unwatch", "define_metric", "save", "alert", "login", "setup", "teardown", "Settings")
+_CURRENT = ("run", "config", "summary")  # read afresh on each access: they follow the active run
 
 
 def __getattr__(name: str):
@@ -19,11 +25,17 @@ def __getattr__(name: str):
     if name in _API_NAMES:
         from . import api
         return getattr(api, name)
+    if name in _RUN_NAMES:
+        from .api import module
+        return getattr(module, name)
+    if name in _CURRENT:
+        from .api import module
+        return module.current(name)
     raise AttributeError(f"module 'mvc' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_API_NAMES))
+    return sorted(set(globals()) | set(_API_NAMES) | set(_RUN_NAMES) | set(_CURRENT))
 
 
 __all__ = [

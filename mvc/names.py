@@ -3,6 +3,9 @@
     [entity/][project/]name[:v<N> | :<alias>]
     [entity/][project/]name@<digest-prefix>        (>= 8 hex digits)
     registry/<registered-model>[:v<N> | :<alias>]
+
+W&B's registry paths mean the same registry: ``wandb-registry-model/<name>`` and
+``[entity/]model-registry/<name>`` (and ``[org/]wandb-registry-model/<name>``).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _VERSION_RE = re.compile(r"v(0|[1-9][0-9]*)")
 _HEX_RE = re.compile(r"[0-9a-f]{8,}")
 REGISTRY = "registry"
+W_AND_B_REGISTRIES = ("wandb-registry-model", "model-registry")  # W&B's spellings of the model registry
 
 
 def _bad_char(value: str) -> str | None:
@@ -155,12 +159,16 @@ def parse_address(text: str) -> Address:
     registry = False
     if len(parts) == 3:
         entity, project, name = parts
-        check_name(entity, "entity")
+        if project in W_AND_B_REGISTRIES or project == REGISTRY:
+            entity = None  # the registry is store-wide: an org or entity before it names nothing more
+        else:
+            check_name(entity, "entity")
     elif len(parts) == 2:
         project, name = parts
     else:
         (name,) = parts
-    if project == REGISTRY:
+    _refuse_other_wandb_registry(project, text)
+    if project == REGISTRY or project in W_AND_B_REGISTRIES:
         registry, project = True, None
         if digest:
             raise InvalidNameError("registry addresses take :v<N> or :alias, not @digest")
@@ -176,3 +184,46 @@ def parse_address(text: str) -> Address:
             alias = selector
     return Address(name=name, project=project, entity=entity, version=version, alias=alias,
                    digest=digest, registry=registry)
+
+
+def _refuse_other_wandb_registry(project: str | None, text: str) -> None:
+    """W&B's ``wandb-registry-<R>/NAME`` for another registry than ``model``: mvc has one registry,
+    and taking it for a project would silently log or read elsewhere than meant."""
+    if project and project.startswith("wandb-registry-") and project not in W_AND_B_REGISTRIES:
+        raise InvalidNameError(
+            f"{text!r} names W&B registry {project[len('wandb-registry-'):]!r}; mvc has one registry, "
+            "the model registry",
+            "write registry/NAME (or wandb-registry-model/NAME), which holds links of any artifact type")
+
+
+def registered_model_target(target: str) -> str:
+    """The registered model a link target names: a bare name, ``registry/NAME``, W&B's
+    ``wandb-registry-model/NAME`` or ``[entity/]model-registry/NAME`` (no version or alias)."""
+    if not isinstance(target, str) or "/" not in target:
+        return check_registered_model_name(target)
+    if ":" in target or "@" in target:
+        raise InvalidNameError(f"link target {target!r} names a version; a link target is a registered model",
+                               "write e.g. registry/MNIST-prod or wandb-registry-model/MNIST-prod")
+    addr = parse_address(target)
+    if not addr.registry:
+        raise InvalidNameError(
+            f"link target {target!r} is not a registered model: mvc has no W&B portfolios in projects",
+            "write a registered model as NAME, registry/NAME, wandb-registry-model/NAME or model-registry/NAME")
+    return addr.name
+
+
+def check_run_name(value) -> str:
+    """A run's display name: 1-128 characters of text (spaces allowed, as W&B allows them), no
+    control characters, not blank.  Run ids keep the name rules."""
+    if not isinstance(value, str):
+        raise InvalidNameError(f"run name must be a string, not {type(value).__name__}", "pass name='my run'")
+    if not value.strip():
+        raise InvalidNameError("run name is blank", "pass a name with at least one visible character")
+    if len(value) > 128:
+        raise InvalidNameError(f"run name {value[:40]!r}... is {len(value)} characters long; the limit is 128",
+                               "choose a shorter name")
+    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF), None)
+    if bad is not None:
+        raise InvalidNameError(f"run name {value!r} contains the control character {bad!r}",
+                               "use printable characters only")
+    return value

@@ -24,8 +24,9 @@ def test_id_and_generated_name(project):
     other = mvc.init(project="other")
     assert other.name.endswith("-1")  # N counts runs in the project
     assert mvc.init(name="my-run").name == "my-run"
+    assert mvc.init(name="my run").name == "my run"  # W&B display names may hold spaces (issue 11)
     with pytest.raises(mvc.InvalidNameError):
-        mvc.init(name="bad name")
+        mvc.init(name="bad\nname")
 
 
 def test_config_metrics_history_summary(project):

@@ -16,14 +16,15 @@ import threading
 import pygit2
 
 from ..canonical import clean_text
-from ..errors import InvalidInputError, MvcError
+from ..errors import ConflictError, InvalidInputError, MvcError, NotFoundError, UsageError
 from ..meta.artifacts import now
-from ..names import as_list, check_alias, check_name, check_project
+from ..names import as_list, check_alias, check_name, check_project, check_run_name, registered_model_target
 from ..repo import Repository
 from ..repo.layout import enclosing_git
 from ..repo.lease import pid_alive
 from ..repo.repository import matches_include
 from .artifact import Artifact, Link, default_root, iso
+from .config import Config, Summary
 from .names_gen import run_name
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -115,6 +116,16 @@ class RunRecord:
     started_at = property(lambda self: iso(self.record.get("started_at")))
     ended_at = property(lambda self: iso(self.record.get("ended_at")))
     inputs = property(lambda self: self.record.get("inputs", []))
+    display_name = property(lambda self: self.record.get("name"))
+    group = property(lambda self: self.record.get("group"))
+    notes = property(lambda self: self.record.get("notes", ""))
+    created_at = property(lambda self: iso(self.record.get("started_at")))
+    url = property(lambda self: self.record.get("dir"))
+
+    @property
+    def path(self) -> list[str]:
+        """W&B's [entity, project, id]."""
+        return [self.entity, self.project, self.id]
 
     @property
     def outputs(self) -> list[dict]:
@@ -141,11 +152,31 @@ class RunRecord:
     def history(self) -> list[dict]:
         return self._repo.runs.history(self.project, self.id)
 
+    def scan_history(self, keys=None, page_size: int = 1000, min_step=None, max_step=None) -> list[dict]:
+        """W&B's row iterator over the metric history (here: the list), optionally only ``keys``
+        (rows lacking them are skipped, as W&B does) and a step range."""
+        rows = self.history()
+        if min_step is not None or max_step is not None:
+            lo, hi = min_step or 0, max_step if max_step is not None else float("inf")
+            rows = [r for r in rows if lo <= r.get("_step", 0) < hi]
+        if keys:
+            keys = as_list(keys, "keys")
+            rows = [{k: r[k] for k in ("_step", *keys) if k in r} for r in rows if all(k in r for k in keys)]
+        return rows
+
     def used(self) -> list[Artifact]:
         return self._artifacts(self.inputs)
 
     def logged(self) -> list[Artifact]:
         return self._artifacts(self.outputs)
+
+    def used_artifacts(self) -> list[Artifact]:
+        """W&B's name of used()."""
+        return self.used()
+
+    def logged_artifacts(self) -> list[Artifact]:
+        """W&B's name of logged()."""
+        return self.logged()
 
     def _artifacts(self, items) -> list[Artifact]:
         out, seen = [], set()
@@ -171,17 +202,25 @@ class Run:
 
     def __init__(self, repo: Repository, project: str, entity: str | None = None, config: dict | None = None,
                  name: str | None = None, job_type: str | None = None, tags: list[str] | None = None,
-                 notes: str | None = None, quiet: bool | None = None):
+                 notes: str | None = None, quiet: bool | None = None, run_id: str | None = None,
+                 group: str | None = None, resumed: dict | None = None):
+        from ..repo.owners import check_write
         self._repo = repo
         self.project = check_project(project)
-        self.entity = check_name(entity, "entity") if entity else None
-        self.id = new_run_id()
-        self.name = check_name(name, "run name") if name else run_name(len(repo.runs.ids(project)) + 1)
-        self.job_type = clean_text(job_type, "job_type")
-        self.tags = [check_name(t, "tag") for t in as_list(tags, "tags")]
-        self.notes = clean_text(notes, "notes") or ""
-        self.config: dict = _config_dict(config)
-        self.summary: dict = {}
+        old = resumed or {}
+        self.entity = check_name(entity, "entity") if entity else old.get("entity")
+        check_write(repo, self.project, self.entity)  # a project belongs to the entity that created it
+        self.id = run_id or new_run_id()
+        self.resumed = resumed is not None
+        self.name = check_run_name(name) if name else old.get("name") or run_name(len(repo.runs.ids(project)) + 1)
+        self.job_type = clean_text(job_type, "job_type") or old.get("job_type")
+        self.group = clean_text(group, "group") or old.get("group")
+        self.tags = [check_name(t, "tag") for t in as_list(tags, "tags")] if tags is not None else \
+            list(old.get("tags", []))  # given tags replace a resumed run's, as in W&B
+        self.notes = clean_text(notes, "notes") or old.get("notes") or ""
+        self.config = Config(old.get("config"))
+        self.config.update(_config_dict(config))
+        self.summary = Summary(old.get("summary"))
         self.quiet = quiet if quiet is not None else os.environ.get("MVC_SILENT", "") not in ("", "0")
         self.dir = os.path.join(repo.path, "runs", self.id)
         try:
@@ -191,30 +230,36 @@ class Run:
             raise_if_full(e, self.dir)
             raise read_only_error(repo.path, "record a run", e) from None
         self._history_path = os.path.join(self.dir, "history.jsonl")
-        self._step = 0
+        self._step = _resume_history(repo, self.project, self.id, self._history_path) if resumed else 0
+        self._pending: dict = {}  # log(commit=False) rows, written with the next committed log
         self._lock = threading.Lock()
         self._finished = False
         self._logged: list[tuple[Artifact, bool, int, int]] = []
         self.last_log = None  # the LogResult of the latest log_artifact
-        self._outputs: list[dict] = []  # committed once, at finish (docs/design.md)
+        self._outputs: list[dict] = list(old.get("outputs", []))  # committed once, at finish (docs/design.md)
         self._used: list[Artifact] = []
-        self._started = now()
+        self._started = old.get("started_at") or now()
+        self._resumed_at = now() if resumed else None
         self._env = {"host": socket.gethostname(), "user": getpass.getuser(), "pid": os.getpid(),
                      "python": platform.python_version(), "platform": platform.platform(),
                      "argv": [_as_text(a) for a in sys.argv], "cwd": _as_text(os.getcwd()),
                      "code": code_state(os.getcwd(), dirty=False)}
         self._dirty_thread = _dirty_check(self._env["code"])  # recorded at finish
-        self._write("start run", state="running")
+        self._write("resume run" if resumed else "start run", state="running")
         _install_hooks(self)  # finished at interpreter exit by _finish_at_exit
 
     # ---- record ----------------------------------------------------------
     def _record(self, state: str, **extra) -> dict:
         from ..canonical import clean_json
         rec = {"id": self.id, "name": self.name, "project": self.project, "entity": self.entity,
-               "job_type": self.job_type, "tags": self.tags, "notes": self.notes,
+               "job_type": self.job_type, "tags": list(self.tags), "notes": self.notes,
                "config": clean_json(self.config, "config"), "summary": clean_json(self.summary, "summary"),
                "env": dict(self._env, code=dict(self._env["code"])),  # a copy: the dirty check fills it
                "started_at": self._started, "state": state, "dir": self.dir}
+        if self.group:
+            rec["group"] = self.group
+        if self.resumed:
+            rec["resumed_at"] = self._resumed_at
         rec.update(extra)
         return rec
 
@@ -226,7 +271,19 @@ class Run:
         return self.dir
 
     # ---- metrics ---------------------------------------------------------
-    def log(self, data: dict, step: int | None = None) -> None:
+    @property
+    def step(self) -> int:
+        """The step the next log() writes (W&B's run.step)."""
+        return self._step
+
+    @property
+    def path(self) -> str:
+        """W&B's entity/project/id (the entity left out when the run has none)."""
+        return "/".join(p for p in (self.entity, self.project, self.id) if p)
+
+    def log(self, data: dict, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+        """Append one row of metrics at the current step (or ``step``).  ``commit=False`` (W&B's)
+        keeps the values for the next committed log of the same step; ``sync`` changes nothing."""
         if not isinstance(data, dict):
             raise InvalidInputError("run.log takes a dict of metric names to values", "e.g. run.log({'loss': 0.1})")
         from ..canonical import clean_json
@@ -234,19 +291,36 @@ class Run:
         if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
             raise InvalidInputError(f"step must be a non-negative integer, not {step!r}", "e.g. run.log(d, step=3)")
         with self._lock:
-            if step is not None:
+            if step is not None and step != self._step:
+                self._write_row({})  # a new step commits what commit=False held for the old one
                 self._step = step
-            row = dict(data, _step=self._step, _timestamp=now())
-            with open(self._history_path, "a", encoding="utf-8") as f:  # run log: append-only, not a store object
-                f.write(json.dumps(row, sort_keys=True) + "\n")
+            self._pending.update(data)
             self.summary.update(data)
-            self._step += 1
+            if commit is not False:
+                self._write_row({})
+
+    def _write_row(self, data: dict) -> None:
+        """Write the pending row (if any) at the current step and advance the step (lock held)."""
+        row = dict(self._pending, **data)
+        if not row:
+            return
+        row.update(_step=self._step, _timestamp=now())
+        with open(self._history_path, "a", encoding="utf-8") as f:  # run log: append-only, not a store object
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+        self._pending = {}
+        self._step += 1
 
     # ---- artifacts -------------------------------------------------------
-    def log_artifact(self, path, name: str | None = None, type: str = "unspecified", aliases=None, metadata=None,
+    def log_artifact(self, path, name: str | None = None, type: str | None = None, aliases=None, metadata=None,
                      description: str | None = None, tags=None, progress=None) -> Artifact:
+        """Log a file, folder or reference URI as a new version of ``name`` (W&B's
+        ``log_artifact(artifact_or_path, name, type, aliases, tags)``), or log a draft made with
+        ``mvc.Artifact(name, type)``: the draft becomes that version and is returned."""
         self._check_open()
         aliases, tags = as_list(aliases, "aliases"), as_list(tags, "tags")
+        if isinstance(path, Artifact):
+            return self._log_artifact_object(path, aliases, tags, progress)
+        type = type or "unspecified"
         _check_path_arg(path)
         if description is not None and not isinstance(description, str):
             raise InvalidInputError(f"description must be a string, not {description.__class__.__name__}",
@@ -261,8 +335,22 @@ class Run:
                                         "pass name= with 1-128 characters of A-Z a-z 0-9 _ - .") from None
         res = self._repo.log(path, name, type, self.project, self.entity, aliases, metadata, description, tags,
                              self.id, progress)
+        return self._logged_version(res, Artifact(self._repo, res.version))
+
+    def _log_artifact_object(self, art: Artifact, aliases: list, tags: list, progress=None) -> Artifact:
+        """Log a draft (its listed files) or a version again (its files, already stored) under its
+        name in this run's project; the object becomes the version logged."""
+        sources = art._sources()
+        aliases = list(dict.fromkeys([*aliases, *(a for a in art.aliases if a != "latest")]))
+        tags = list(dict.fromkeys([*tags, *art.tags]))
+        res = self._repo.log(sources, art.name, art.type, self.project, self.entity, aliases,
+                             art.metadata or None, art.description or None, tags or None, self.id, progress)
+        art._bind(self._repo, res.version)
+        return self._logged_version(res, art)
+
+    def _logged_version(self, res, art: Artifact) -> Artifact:
+        """Record what a log did as this run's output."""
         v = res.version
-        art = Artifact(self._repo, v)
         self.last_log = res  # what this log did (LogResult.outcome): the CLI reports it
         with self._lock:
             self._outputs.append({"project": v.project, "name": v.name, "version": v.version,
@@ -274,10 +362,13 @@ class Run:
                   progress=None) -> Artifact:
         return self.log_artifact(path, name, "model", aliases, metadata, description, progress=progress)
 
-    def use_artifact(self, name, type: str | None = None) -> Artifact:
+    def use_artifact(self, name, type: str | None = None, aliases=None, use_as=None) -> Artifact:
         """Resolve ``name`` (an address, or an Artifact already resolved) once, record the
-        resolved version as an input, return it."""
+        resolved version as an input, return it.  W&B's ``aliases`` and ``use_as`` change nothing."""
         self._check_open()
+        if isinstance(name, Artifact) and name.is_draft():
+            raise UsageError(f"artifact {name.name!r} is a draft; a run can use only a logged version",
+                             "log it first (run.log_artifact(artifact)), then use it")
         v, link = self._resolve(name)
         if type is not None and v.record.get("type") != type:
             raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {v.record.get('type')!r}, not {type!r}",
@@ -319,17 +410,48 @@ class Run:
 
     def link_model(self, path, registered_model_name: str, name: str | None = None, aliases=None) -> Link:
         from ..names import check_registered_model_name
-        check_registered_model_name(registered_model_name)
+        check_registered_model_name(registered_model_name)  # a bare name, as W&B's link_model takes
         aliases = [check_alias(a) for a in as_list(aliases, "aliases")]  # refuse before anything is logged
         art = self.log_model(path, name)
         return self.link_artifact(art, registered_model_name, aliases)
 
-    def link_artifact(self, artifact: Artifact, target: str, aliases=None) -> Link:
+    def link_artifact(self, artifact: Artifact, target_path: str, aliases=None) -> Link:
+        """Link a version into a registered model (``NAME``, ``registry/NAME``, or W&B's
+        ``wandb-registry-model/NAME``, ``[entity/]model-registry/NAME``); a draft is logged first."""
         self._check_open()
-        aliases = as_list(aliases, "aliases")
-        model = target[len("registry/"):] if target.startswith("registry/") else target
+        aliases = [check_alias(a) for a in as_list(aliases, "aliases")]
+        model = registered_model_target(target_path)
+        if artifact.is_draft():
+            self.log_artifact(artifact)
         li, _ = self._repo.link(artifact._info, model, aliases, self.id)
         return Link(self._repo, li)
+
+    # ---- W&B calls with nothing to do locally (docs/cli.md, "Python API") ----
+    def watch(self, models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None,
+              log_graph: bool = False) -> None:
+        """W&B hooks gradients into its charts; mvc records no gradients."""
+
+    def unwatch(self, models=None) -> None:
+        """See watch()."""
+
+    def define_metric(self, name: str, step_metric=None, step_sync=None, hidden=None, summary=None,
+                      goal=None, overwrite=None) -> None:
+        """W&B's chart axes and summary rules; mvc's summary keeps each metric's last value."""
+
+    def save(self, glob_str=None, base_path=None, policy: str = "live") -> bool:
+        """W&B uploads files next to the run; with mvc, log them as an artifact (log_artifact)."""
+        return False
+
+    def log_code(self, root: str = ".", name=None, include_fn=None, exclude_fn=None) -> None:
+        """mvc records the git commit and whether the work tree was dirty instead."""
+
+    def alert(self, title: str, text: str, level=None, wait_duration=None) -> None:
+        """W&B notifies by mail or Slack; mvc prints the alert on stderr."""
+        if not self.quiet:
+            print(f"mvc: alert: {title}: {text}", file=sys.stderr)
+
+    def mark_preempting(self) -> None:
+        """A resumable run is resumed with mvc.init(id=..., resume="allow")."""
 
     # ---- end -------------------------------------------------------------
     def _check_open(self) -> None:
@@ -478,8 +600,137 @@ def _install_hooks(run: Run) -> None:
 
 def init(project: str | None = None, entity: str | None = None, config: dict | None = None, name: str | None = None,
          job_type: str | None = None, tags: list[str] | None = None, notes: str | None = None,
-         dir: str | None = None, quiet: bool | None = None) -> Run:
-    """Start a run (W&B's wandb.init)."""
+         dir: str | None = None, quiet: bool | None = None, *, id: str | None = None, group: str | None = None,
+         resume: bool | str | None = None, reinit: bool | str | None = None, mode: str | None = None,
+         settings=None, save_code: bool | None = None, config_exclude_keys=None, config_include_keys=None,
+         allow_val_change: bool | None = None, force: bool | None = None, anonymous: str | None = None,
+         resume_from: str | None = None, fork_from: str | None = None, tensorboard: bool | None = None,
+         sync_tensorboard: bool | None = None, monitor_gym: bool | None = None, magic=None) -> Run:
+    """Start a run (W&B's wandb.init).  W&B's options that mean nothing locally (mode other than
+    "disabled", settings, save_code, allow_val_change, force, anonymous, tensorboard,
+    sync_tensorboard, monitor_gym, magic) are accepted and change nothing (docs/cli.md)."""
+    if resume_from is not None or fork_from is not None:
+        raise UsageError("resume_from= and fork_from= (rewinding or forking a run's history) are not supported",
+                         "resume the whole run with mvc.init(id=RUN_ID, resume='allow'), or start a new run")
+    mode = _check_mode(mode)
+    if mode == "disabled":
+        from .disabled import DisabledRun
+        _DISABLED[:] = [DisabledRun(project, entity, _config_dict(config), name, job_type, tags, notes, group)]
+        return _DISABLED[0]
+    previous = _reinit(reinit)
+    if previous is not None:
+        return previous
     repo = Repository.find(dir)
-    project = project or os.environ.get("MVC_PROJECT") or repo.default_project
-    return Run(repo, project, entity, config, name, job_type, tags, notes, quiet)
+    project = check_project(project or os.environ.get("MVC_PROJECT") or repo.default_project)
+    config = _filter_config(_config_dict(config), config_include_keys, config_exclude_keys)
+    run_id, resumed = _resume_target(repo, project, id, resume)
+    return Run(repo, project, entity, config, name, job_type, tags, notes, quiet, run_id=run_id, group=group,
+               resumed=resumed)
+
+
+_MODES = (None, "online", "offline", "shared", "disabled", "run", "dryrun")
+
+
+def _check_mode(mode):
+    if mode not in _MODES:
+        raise InvalidInputError(f"mode must be one of online, offline, shared, disabled, not {mode!r}",
+                                "leave mode out: every mvc run is local")
+    return mode
+
+
+_REINIT = {None: "create_new", "default": "create_new", "create_new": "create_new", True: "finish_previous",
+           "finish_previous": "finish_previous", False: "return_previous", "return_previous": "return_previous"}
+
+
+def _reinit(reinit) -> Run | None:
+    """W&B's reinit: "finish_previous" (True) finishes live runs first, "return_previous" (False)
+    returns the live run, "create_new" (mvc's default) starts another run beside them."""
+    try:
+        how = _REINIT[reinit]
+    except (KeyError, TypeError):
+        raise InvalidInputError(f"reinit must be True, False, 'default', 'create_new', 'finish_previous' or "
+                                f"'return_previous', not {reinit!r}", "leave reinit out") from None
+    if how == "finish_previous":
+        for r in reversed(list(_ACTIVE)):
+            r.finish()
+    elif how == "return_previous":
+        return active_run()
+    return None
+
+
+def _filter_config(config: dict, include, exclude) -> dict:
+    if include:
+        config = {k: v for k, v in config.items() if k in set(as_list(include, "config_include_keys"))}
+    if exclude:
+        config = {k: v for k, v in config.items() if k not in set(as_list(exclude, "config_exclude_keys"))}
+    return config
+
+
+_RESUME = (None, False, True, "allow", "must", "never", "auto")
+
+
+def _resume_target(repo: Repository, project: str, run_id: str | None, resume) -> tuple[str | None, dict | None]:
+    """(id, stored record to continue or None) for W&B's id= and resume=."""
+    if resume not in _RESUME:
+        raise InvalidInputError(f"resume must be 'allow', 'must', 'never', 'auto', True or False, not {resume!r}",
+                                "e.g. mvc.init(id='abc123', resume='allow')")
+    if run_id is None:
+        if resume == "must":
+            raise UsageError("resume='must' needs the id of the run to resume", "pass id='RUN_ID'")
+        return None, None
+    check_name(run_id, "run id")
+    where = repo.runs.find(run_id)
+    if where is not None and where != project:
+        raise ConflictError(f"run id {run_id!r} is taken by a run in project {where!r}",
+                            f"resume it in its project (project={where!r}), or choose another id")
+    record = repo.runs.read(project, run_id) if where else None
+    if record is None:
+        if resume == "must":
+            raise NotFoundError(f"no run {run_id!r} in project {project!r} to resume",
+                                "check the id (`mvc runs ls`), or pass resume='allow' to start it if absent")
+        return run_id, None
+    if resume in (None, False, "never"):
+        raise ConflictError(f"run {run_id!r} already exists in project {project!r}",
+                            "pass resume='allow' (or 'must') to continue it, or choose another id")
+    rec = RunRecord(repo, record)
+    _check_not_live(rec)
+    return run_id, dict(record, outputs=rec.outputs)  # a crashed run's outputs derive from the versions
+
+
+def _check_not_live(rec: RunRecord) -> None:
+    if rec.state != "running":
+        return
+    env = rec.record.get("env", {})
+    mine = env.get("host") == socket.gethostname() and env.get("pid") == os.getpid()
+    if mine and any(r.id == rec.id for r in _ACTIVE):
+        raise ConflictError(f"run {rec.id} is live in this process", "use the Run object mvc.init returned, "
+                            "or finish it before resuming")
+    if not mine and env.get("host") == socket.gethostname():
+        raise ConflictError(f"run {rec.id} is live in process {env.get('pid')} on this host",
+                            "wait for it to finish (or end it), then resume")
+
+
+def _resume_history(repo: Repository, project: str, run_id: str, path: str) -> int:
+    """Make the run's local history file hold its history (the store's copy if the file is gone,
+    e.g. a run fetched from a remote) and return the step after its last row."""
+    if not os.path.exists(path):
+        rows = repo.runs.history(project, run_id)
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    last = -1
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                last = max(last, int(json.loads(line).get("_step", -1)))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a torn last line of a crashed run
+    return last + 1
+
+
+_DISABLED: list = []  # the latest mode="disabled" run: module-level mvc.log() etc. reach it too
+
+
+def active_run() -> Run | None:
+    """The most recently started run that is still live (W&B's wandb.run), or None."""
+    live = list(_ACTIVE)
+    return live[-1] if live else (_DISABLED[0] if _DISABLED else None)

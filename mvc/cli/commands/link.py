@@ -17,8 +17,8 @@ def command(source, target, aliases, name, as_json) -> None:
     Linking never copies bytes; linking a linked version again returns its link."""
     import os
 
-    from mvc.names import check_alias, check_registered_model_name
-    check_registered_model_name(target[len("registry/"):] if target.startswith("registry/") else target)
+    from mvc.names import check_alias, registered_model_target
+    registered_model_target(target)  # NAME, registry/NAME or W&B's wandb-registry-model/NAME, model-registry/NAME
     for a in aliases:
         check_alias(a)  # refuse bad input before anything is logged
     c = context.get()

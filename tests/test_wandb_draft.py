@@ -1,0 +1,329 @@
+"""W&B's draft artifact (issue 11, section 1): mvc.Artifact(name, type, ...) filled with add_file,
+add_dir, add_reference and new_file, logged with run.log_artifact as one version."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import mvc
+from mvc.errors import ConflictError, InvalidInputError, NotFoundError, UsageError
+
+
+@pytest.fixture(autouse=True)
+def _no_live_runs():
+    """Each test starts and ends with no live run: mvc.run and draft.save() act on the active one."""
+    from mvc.api.runs import _ACTIVE, _DISABLED
+
+    def finish_all():
+        for r in reversed(list(_ACTIVE)):
+            r.finish(quiet=True)
+        _DISABLED.clear()
+    finish_all()  # runs other test files left live
+    yield
+    finish_all()
+
+
+def _write(path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _refs(project) -> dict:
+    """Every ref of the store and its target: a refused log must leave them as they were."""
+    import pygit2
+    repo = pygit2.Repository(str(project / ".mvc"))
+    return {r: str(repo.references[r].target) for r in repo.references if r.startswith("refs/mvc/")}
+
+
+def test_draft_logs_one_version_with_every_kind_of_entry(project):
+    weights = _write(project / "w.bin", os.urandom(5000))
+    _write(project / "data" / "a.txt", b"a")
+    _write(project / "data" / "sub" / "b.txt", b"b")
+    ref = _write(project / "outside" / "ref.bin", b"referenced bytes")
+    run = mvc.init()
+    art = mvc.Artifact("bundle", type="dataset", description="a bundle", metadata={"rows": 3})
+    entry = art.add_file(str(weights), name="weights/w.bin")
+    assert entry.path == "weights/w.bin" and entry.size == 5000 and entry.digest is None
+    art.add_dir(str(project / "data"), name="data")
+    art.add_reference(f"file://{ref}", name="ref.bin")
+    with art.new_file("notes.txt", mode="w") as f:
+        f.write("hello")
+    assert art.is_draft() and art.state == "PENDING" and art.file_count == 5
+    assert sorted(art.manifest.entries) == ["data/a.txt", "data/sub/b.txt", "notes.txt", "ref.bin", "weights/w.bin"]
+
+    out = run.log_artifact(art, aliases=["best"])
+    assert out is art  # W&B: the draft object becomes the logged version
+    assert not art.is_draft() and art.state == "COMMITTED"
+    assert (art.name, art.version, art.type) == ("bundle", "v0", "dataset")
+    assert art.aliases == ["best", "latest"] and art.metadata == {"rows": 3} and art.description == "a bundle"
+    files = {f.path: f for f in art.files()}
+    assert sorted(files) == sorted(art.manifest.entries)
+    assert files["ref.bin"].reference == f"file://{ref}"
+    folder = mvc.Api().artifact("bundle:best").download(root=str(project / "out"))
+    assert (project / "out" / "weights" / "w.bin").read_bytes() == weights.read_bytes()
+    assert (project / "out" / "notes.txt").read_text() == "hello"
+    assert (project / "out" / "data" / "sub" / "b.txt").read_bytes() == b"b"
+    assert folder == str(project / "out")
+    run.finish()
+    assert [o["version"] for o in mvc.Api().run(run.id).outputs] == ["v0"]
+
+
+def test_draft_same_content_dedups_and_moves_aliases(project):
+    f = _write(project / "m.bin", os.urandom(3000))
+    with mvc.init() as run:
+        a = mvc.Artifact("m", "model")
+        a.add_file(str(f))
+        run.log_artifact(a)
+        b = mvc.Artifact("m", "model")
+        b.add_file(str(f))
+        run.log_artifact(b, aliases=["prod"])
+    assert a.version == b.version == "v0"
+    assert mvc.Api().artifact("m:prod").version == "v0"
+    # the same content logged by path dedups against the draft's version too
+    with mvc.init() as run:
+        assert run.log_model(str(f), name="m").version == "v0"
+
+
+def test_draft_paths_match_a_path_log(project):
+    """add_dir at the root logs the same digest as `log FOLDER` of that folder."""
+    _write(project / "d" / "x.bin", os.urandom(100))
+    _write(project / "d" / "y" / "z.bin", os.urandom(100))
+    with mvc.init() as run:
+        by_path = run.log_artifact(str(project / "d"), name="by-path", type="model")
+        draft = mvc.Artifact("by-draft", "model")
+        draft.add_dir(str(project / "d"))
+        run.log_artifact(draft)
+    assert draft.digest == by_path.digest
+
+
+def test_draft_before_logging_says_what_needs_a_version(project):
+    art = mvc.Artifact("m", "model")
+    for what in (lambda: art.version, lambda: art.digest, lambda: art.size, art.files, art.download, art.wait,
+                 art.logged_by, art.used_by, art.links, lambda: art.link("registry/M"), art.delete, art.verify):
+        with pytest.raises(UsageError) as ei:
+            what()
+        assert "draft" in ei.value.message and "log_artifact" in ei.value.hint
+    assert art.source_name == "m" and art.project is None and art.ttl is None
+    assert "draft" in repr(art)
+
+
+def test_logged_artifact_refuses_changes_to_its_files(project, model_file):
+    with mvc.init() as run:
+        art = run.log_model(str(model_file), name="m")
+    with pytest.raises(UsageError) as ei:
+        art.add_file(str(model_file))
+    assert "new_draft" in ei.value.hint
+    with pytest.raises(UsageError):
+        with art.new_file("x.txt") as f:
+            f.write("x")
+
+
+def test_new_draft_keeps_files_and_logs_a_new_version(project):
+    a = _write(project / "a.bin", os.urandom(2000))
+    b = _write(project / "b.bin", os.urandom(2000))
+    with mvc.init() as run:
+        v0 = run.log_artifact(str(a), name="m", type="model")
+    draft = mvc.Api().artifact("m:v0").new_draft()
+    assert draft.is_draft() and list(draft.manifest.entries) == ["a.bin"]
+    draft.add_file(str(b))
+    with mvc.init() as run:
+        run.log_artifact(draft)
+    assert draft.version == "v1" and sorted(f.path for f in draft.files()) == ["a.bin", "b.bin"]
+    assert v0.files()[0].digest == {f.path: f for f in draft.files()}["a.bin"].digest
+
+
+def test_mutable_file_changed_after_add_is_refused_and_nothing_logged(project):
+    f = _write(project / "m.bin", b"first version")
+    run = mvc.init()
+    art = mvc.Artifact("m", "model")
+    art.add_file(str(f))
+    before = _refs(project)
+    f.write_bytes(b"second version, longer")
+    with pytest.raises(InvalidInputError) as ei:
+        run.log_artifact(art)
+    assert "changed after it was added" in ei.value.message and "policy='immutable'" in ei.value.hint
+    assert _refs(project) == before and art.is_draft()
+    art.add_file(str(f), overwrite=True)  # adding again takes the new bytes
+    run.log_artifact(art)
+    assert mvc.Api().artifact("m:v0").file(root=str(project / "o")).endswith("m.bin")
+    assert (project / "o" / "m.bin").read_bytes() == b"second version, longer"
+
+
+def test_immutable_policy_reads_bytes_at_log_time(project):
+    f = _write(project / "m.bin", b"one")
+    with mvc.init() as run:
+        art = mvc.Artifact("m", "model")
+        art.add_file(str(f), policy="immutable")
+        f.write_bytes(b"two!")
+        run.log_artifact(art)
+    assert art.size == 4
+    with pytest.raises(InvalidInputError):
+        mvc.Artifact("x", "model").add_file(str(f), policy="sometimes")
+
+
+def test_bad_draft_input_is_refused_with_hints(project, model_file):
+    art = mvc.Artifact("m", "model")
+    with pytest.raises(InvalidInputError):
+        art.add_file(str(project / "missing.bin"))
+    with pytest.raises(InvalidInputError):
+        art.add_file(str(model_file), name="../escape.bin")
+    with pytest.raises(InvalidInputError):
+        art.add_file(str(model_file), name=".git/config")
+    art.add_file(str(model_file), name="m.bin")
+    with pytest.raises(InvalidInputError) as ei:
+        art.add_file(str(model_file), name="m.bin")
+    assert "overwrite=True" in ei.value.hint
+    with pytest.raises(InvalidInputError):
+        art.add_reference(str(model_file))  # a path, not a URI
+    with pytest.raises(InvalidInputError):
+        art.add_dir(str(model_file))
+    with pytest.raises(mvc.InvalidNameError):
+        mvc.Artifact("bad name", "model")
+    with pytest.raises(InvalidInputError):
+        mvc.Artifact("m", "model", metadata={"x": float("inf")})
+    with pytest.raises(UsageError):
+        mvc.Artifact("m", "model", incremental=True)
+    with pytest.raises(InvalidInputError) as ei:
+        with mvc.init() as run:
+            run.log_artifact(mvc.Artifact("empty", "model"))
+    assert "holds no files" in ei.value.message
+    assert mvc.Api().artifact_exists("empty") is False
+
+
+def test_case_clash_between_entries_is_refused_before_any_write(project):
+    a = _write(project / "a.bin", b"a")
+    run = mvc.init()
+    art = mvc.Artifact("m", "model")
+    art.add_file(str(a), name="Model.bin")
+    art.add_file(str(a), name="model.bin")
+    before = _refs(project)
+    with pytest.raises(InvalidInputError) as ei:
+        run.log_artifact(art)
+    assert "case" in ei.value.message or "case" in ei.value.hint
+    assert _refs(project) == before
+
+
+def test_new_file_is_added_only_when_the_block_succeeds(project):
+    art = mvc.Artifact("m", "model")
+    with pytest.raises(RuntimeError):
+        with art.new_file("broken.txt", mode="w") as f:
+            f.write("half")
+            raise RuntimeError("boom")
+    assert "broken.txt" not in art.manifest.entries
+    with art.new_file("cfg/params.json", mode="w", encoding="utf-8") as f:
+        f.write('{"lr": 0.1}')
+    with pytest.raises(InvalidInputError):
+        with art.new_file("cfg/params.json", mode="w"):
+            pass
+    with pytest.raises(InvalidInputError):
+        with art.new_file("r.txt", mode="r"):
+            pass
+    staging = os.path.dirname(os.path.dirname(art.manifest.entries["cfg/params.json"].local_path))
+    with mvc.init() as run:
+        run.log_artifact(art)
+    assert not os.path.exists(staging)  # the staging folder goes once the draft is logged
+    got = art.get_entry("cfg/params.json").download(root=str(project / "o"))
+    assert open(got).read() == '{"lr": 0.1}'
+
+
+def test_remove_takes_files_and_folders_back_out(project):
+    _write(project / "d" / "a.txt", b"a")
+    _write(project / "d" / "sub" / "b.txt", b"b")
+    art = mvc.Artifact("m", "dataset")
+    art.add_dir(str(project / "d"))
+    art.remove("sub")
+    assert list(art.manifest.entries) == ["a.txt"]
+    with pytest.raises(FileNotFoundError):  # W&B's exception, and mvc's NotFoundError
+        art.remove("nothing")
+    with pytest.raises(NotFoundError):
+        art.remove("nothing")
+    assert art.get_added_local_path_name(str(project / "d" / "a.txt")) == "a.txt"
+
+
+def test_add_dir_merge_rules(project):
+    _write(project / "d" / "a.txt", b"a")
+    art = mvc.Artifact("m", "dataset")
+    art.add_dir(str(project / "d"))
+    with pytest.raises(InvalidInputError) as ei:
+        art.add_dir(str(project / "d"))
+    assert "merge=True" in ei.value.hint
+    art.add_dir(str(project / "d"), merge=True)
+    assert list(art.manifest.entries) == ["a.txt"]
+
+
+def test_reference_folder_and_name_placement(project):
+    _write(project / "refs" / "x.bin", b"x")
+    _write(project / "refs" / "y" / "z.bin", b"z")
+    single = _write(project / "one.bin", b"one")
+    art = mvc.Artifact("r", "dataset")
+    art.add_reference(f"file://{project / 'refs'}", name="ext")
+    art.add_reference(f"file://{single}")
+    with mvc.init() as run:
+        run.log_artifact(art)
+    files = {f.path: f.reference for f in art.files()}
+    assert files == {"ext/x.bin": f"file://{project / 'refs' / 'x.bin'}",
+                     "ext/y/z.bin": f"file://{project / 'refs' / 'y' / 'z.bin'}",
+                     "one.bin": f"file://{single}"}
+    assert art.get_entry("one.bin").ref_target() == f"file://{single}"
+    too_many = mvc.Artifact("r2", "dataset")
+    too_many.add_reference(f"file://{project / 'refs'}", max_objects=1)
+    with pytest.raises(InvalidInputError) as ei:
+        with mvc.init() as run:
+            run.log_artifact(too_many)
+    assert "max_objects" in ei.value.message
+
+
+def test_other_reference_schemes_reach_the_log_path_unchanged(project, monkeypatch):
+    """The draft passes a URI through to Repository._references, where the store's reference
+    schemes live (s3:// and https:// land there with the remotes work): whatever it answers is logged."""
+    from mvc.repo import Repository
+    from mvc.store import Pointer
+    seen = []
+
+    def references(self, uri):
+        seen.append(uri)
+        if not uri.startswith("s3://"):
+            raise InvalidInputError(f"unknown scheme {uri}")
+        return [("key.bin", Pointer(size=3, digest="blake3:" + "ab" * 32, ref=uri))]
+
+    monkeypatch.setattr(Repository, "_references", references)
+    art = mvc.Artifact("s3ref", "dataset")
+    art.add_reference("s3://bucket/prefix/key.bin", name="remote.bin", checksum=False)
+    with mvc.init() as run:
+        run.log_artifact(art)
+    assert seen == ["s3://bucket/prefix/key.bin"]
+    assert [(f.path, f.reference) for f in art.files()] == [("remote.bin", "s3://bucket/prefix/key.bin")]
+
+
+def test_type_clash_is_a_conflict(project, model_file):
+    with mvc.init() as run:
+        run.log_model(str(model_file), name="m")
+        art = mvc.Artifact("m", "dataset")
+        art.add_file(str(model_file))
+        with pytest.raises(ConflictError):
+            run.log_artifact(art)
+        assert art.is_draft()
+
+
+def test_draft_save_logs_with_the_active_run_or_an_auto_run(project, model_file):
+    art = mvc.Artifact("saved", "model")
+    art.add_file(str(model_file))
+    art.save()  # no run: W&B makes one of job type "auto"
+    assert art.version == "v0"
+    (rec,) = mvc.Api().runs()
+    assert rec.job_type == "auto" and rec.state == "finished"
+    with mvc.init() as run:
+        second = mvc.Artifact("saved", "model", metadata={"v": 2})
+        second.add_file(str(model_file))
+        second.save()
+    assert [o["name"] for o in mvc.Api().run(run.id).outputs] == ["saved"]
+
+
+def test_use_artifact_refuses_a_draft(project, model_file):
+    art = mvc.Artifact("m", "model")
+    art.add_file(str(model_file))
+    with mvc.init() as run:
+        with pytest.raises(UsageError):
+            run.use_artifact(art)

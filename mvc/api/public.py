@@ -1,10 +1,9 @@
 """Api: query a store without starting a run."""
 from __future__ import annotations
 
-from ..errors import NotFoundError
-from ..errors import InvalidNameError
-from ..names import check_alias, check_name, parse_address
-from ..repo import Repository
+from ..errors import InvalidInputError, InvalidNameError, NotFoundError
+from ..names import as_list, check_alias, check_name, check_project, parse_address
+from ..repo import Repository, owners
 from . import lineage
 from .artifact import Artifact, RegisteredModel
 from .runs import RunRecord
@@ -15,17 +14,38 @@ class Api:
         self.repo = Repository.find(dir, create=create)
         self.project = project or self.repo.default_project
 
-    def artifact(self, address: str) -> Artifact:
-        v, link = self.repo.resolve(address, self.project)
-        return Artifact(self.repo, v, link)
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """The version an address names (W&B's ``Api().artifact(name, type=None)``: ``type``, if
+        given, must be the version's type)."""
+        v, link = self.repo.resolve(name, self.project)
+        art = Artifact(self.repo, v, link)
+        if type is not None and art.type != type:
+            raise InvalidInputError(f"{art.address} has type {art.type!r}, not {type!r}",
+                                    f"pass type={art.type!r}, or leave type out to accept any type")
+        return art
 
-    def artifacts(self, name: str, project: str | None = None, alias: str | None = None, tag: str | None = None,
+    def artifacts(self, type_name: str | None = None, name: str | None = None, per_page: int = 50,
+                  tags=None, *, project: str | None = None, alias: str | None = None, tag: str | None = None,
                   type: str | None = None, since: float | None = None, deleted: bool = False) -> list[Artifact]:
-        """Every version of ``name`` (oldest first), filtered by alias, tag, type and creation time."""
+        """Every version of an artifact (oldest first), filtered by alias, tag(s), type and creation
+        time.  W&B's order ``artifacts(type_name, name)``; one positional argument is the name
+        (``artifacts("M", type="model")``).  A registry name lists the linked versions."""
+        if name is None:
+            type_name, name = None, type_name  # artifacts(NAME, ...): the mvc form
+        if name is None:
+            raise InvalidInputError("artifacts() needs an artifact name",
+                                    "write api.artifacts('model', 'MNIST') (W&B's order) or api.artifacts('MNIST')")
         addr = parse_address(name)
-        project = addr.project or project or self.project
-        st = self.repo.artifact_state(project, addr.name)
-        out = [Artifact(self.repo, v) for v in self.repo.artifacts.versions(st, trash=deleted)]
+        if addr.registry:
+            out = self.artifact_collection(type_name, f"registry/{addr.name}").artifacts()
+        else:
+            project = addr.project or project or self.project
+            owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
+            st = self.repo.artifact_state(project, addr.name)
+            out = [Artifact(self.repo, v) for v in self.repo.artifacts.versions(st, trash=deleted)]
+        type = type or type_name
+        for t in as_list(tags, "tags"):
+            out = [a for a in out if t in a.tags]
         if alias:
             out = [a for a in out if alias in a.aliases]
         if tag:
@@ -35,6 +55,73 @@ class Api:
         if since is not None:
             out = [a for a in out if a._info.record.get("created_at", 0) >= since]
         return out
+
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> list[Artifact]:
+        """W&B's older name of artifacts(type_name, name)."""
+        return self.artifacts(type_name, name)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        """Whether the address names a version (of ``type``, if given).  A malformed address is
+        still an error: a typo should not read as "absent"."""
+        try:
+            self.artifact(name, type)
+        except NotFoundError:
+            return False
+        except InvalidInputError:
+            if type is None:
+                raise
+            return False  # another type
+        return True
+
+    def artifact_collection(self, type_name: str | None, name: str):
+        """An artifact's versions as one object (W&B's ArtifactCollection); a registry name gives
+        the registered model's linked versions."""
+        from .collection import ArtifactCollection
+        addr = parse_address(name)
+        if addr.version or addr.alias or addr.digest:
+            raise InvalidNameError(f"{name!r} names a version; a collection is named without one",
+                                   "write e.g. api.artifact_collection('model', 'MNIST')")
+        if addr.registry:
+            self.registered_model(addr.name)  # NotFoundError with its hint
+            return ArtifactCollection(self.repo, None, addr.name, registry=True)
+        project = addr.project or self.project
+        owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
+        st = self.repo.artifact_state(project, addr.name)
+        if type_name is not None and st.type != type_name:
+            raise NotFoundError(f"{project}/{addr.name} has type {st.type!r}, not {type_name!r}",
+                                f"pass type_name={st.type!r}")
+        return ArtifactCollection(self.repo, project, addr.name)
+
+    def artifact_collection_exists(self, name: str, type: str | None = None) -> bool:
+        try:
+            self.artifact_collection(type, name)
+        except NotFoundError:
+            return False
+        return True
+
+    def artifact_collections(self, project_name: str | None = None, type_name: str | None = None) -> list:
+        """Every artifact of a project (of ``type_name``, if given) as a collection."""
+        from .collection import ArtifactCollection
+        project = self._project_path(project_name)
+        return [ArtifactCollection(self.repo, project, n) for n in self.artifact_names(project, type_name)]
+
+    def _project_path(self, path: str | None) -> str:
+        """The project of W&B's ``[entity/]project`` (entity checked); NotFoundError if the store has none."""
+        if not path:
+            return self.project
+        parts = path.split("/")
+        if len(parts) > 2 or not all(parts):
+            raise InvalidNameError(f"{path!r} is not [entity/]project", "write e.g. 'alice/mnist' or 'mnist'")
+        entity, project = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+        check_project(project)
+        if entity:
+            check_name(entity, "entity")
+        if not owners.project_exists(self.repo, project):
+            raise NotFoundError(f"no project {path!r} in the store at {self.repo.path}"
+                                + (f"; projects: {', '.join(self.projects())}" if self.projects() else ""),
+                                "list projects with `mvc status`")
+        owners.check_read(self.repo, project, entity, "project")
+        return project
 
     def artifact_names(self, project: str | None = None, type: str | None = None) -> list[str]:
         project = project or self.project
@@ -68,15 +155,30 @@ class Api:
     def registered_models(self) -> list[RegisteredModel]:
         return [RegisteredModel(self.repo, n) for n in self.repo.registry.names()]
 
-    def run(self, run_id: str) -> RunRecord:
-        r = RunRecord.load(self.repo, run_id)
+    def run(self, path: str) -> RunRecord:
+        """A run by id, or W&B's ``[entity/][project/]id``."""
+        if not isinstance(path, str) or not path:
+            raise InvalidNameError("empty run path", "write a run id, or entity/project/id")
+        *where, run_id = path.split("/")
+        if where:
+            project = self._project_path("/".join(where))
+            rec = self.repo.runs.read(project, run_id)
+            r = RunRecord(self.repo, rec) if rec is not None else None
+        else:
+            r = RunRecord.load(self.repo, run_id)
         if r is None:
-            raise NotFoundError(f"no run with id {run_id!r}", "list runs with `mvc runs ls`")
+            raise NotFoundError(f"no run with id {run_id!r}" + (f" in {'/'.join(where)}" if where else ""),
+                                "list runs with `mvc runs ls`")
         return r
 
-    def runs(self, project: str | None = None) -> list[RunRecord]:
-        project = project or self.project
+    def runs(self, path: str | None = None, filters: dict | None = None, order: str | None = None,
+             per_page: int = 50, include_sweeps: bool = True, lazy: bool = True) -> list[RunRecord]:
+        """The runs of a project (W&B's ``[entity/]project``; default: this Api's project), oldest
+        first.  An unknown project is a NotFoundError (the default project may have none yet).
+        ``filters``: W&B's simple equality form, e.g. {"state": "finished", "config.lr": 0.1}."""
+        project = self._project_path(path) if path else self.project
         recs = [RunRecord(self.repo, self.repo.runs.read(p, rid)) for p, rid in self.repo.runs.ids(project)]
+        recs = [r for r in recs if _matches(r, filters)]
         return sorted(recs, key=lambda r: r.record.get("started_at", 0))
 
     def alias_history(self, address: str) -> list[dict]:
@@ -256,3 +358,27 @@ def _bare(name: str):
         raise InvalidNameError(f"{name!r} names a version; give the artifact name alone",
                                "write e.g. MNIST or registry/MNIST-prod")
     return addr
+def _matches(run: RunRecord, filters: dict | None) -> bool:
+    """W&B's run filters in their equality form: {"state": ..., "config.KEY": ..., "summary_metrics.KEY":
+    ..., "display_name": ..., "tags": ...}; an operator form ({"$gt": ...}) is refused."""
+    for key, want in (filters or {}).items():
+        if isinstance(want, dict):
+            raise InvalidInputError(f"run filter {key!r}: operators such as {next(iter(want), '$op')!r} are not "
+                                    "supported", "filter on equality, or filter the returned list in Python")
+        head, _, rest = key.partition(".")
+        if head == "config":
+            have = run.config.get(rest)
+        elif head in ("summary", "summary_metrics"):
+            have = run.summary.get(rest)
+        elif key in ("display_name", "name"):
+            have = run.name
+        elif key == "tags":
+            if want not in run.tags:
+                return False
+            continue
+        else:
+            have = getattr(run, key, run.record.get(key))
+        if have != want:
+            return False
+    return True
+

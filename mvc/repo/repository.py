@@ -26,7 +26,7 @@ from ..store.digest import file_digest, hash_file
 from ..store.ingest import collect_files
 from ..store.materialise import check_manifest
 from ..store.statcache import StatCache
-from . import layout
+from . import layout, owners
 from .crash import crash_at
 from .lease import Lease
 
@@ -48,7 +48,7 @@ class LogResult:
 def _log_needs(path) -> int | None:
     """About what a log of ``path`` writes at most: its bytes (as if no chunk were in the store yet)
     and ~1 KiB of metadata per file plus 8 KiB (trees, commit, lease)."""
-    if isinstance(path, str) and "://" in path:
+    if isinstance(path, list) or (isinstance(path, str) and "://" in path):  # a list: a draft's sources
         return None
     total, files = 0, 0
     try:
@@ -136,6 +136,9 @@ class Repository:
 
     # ---- log -------------------------------------------------------------
     def ingest(self, path: str, progress=None) -> tuple[list[tuple[str, Pointer]], int]:
+        if isinstance(path, list):  # listed sources (a W&B-style draft artifact): repo/listed.py
+            from .listed import ingest_sources
+            return ingest_sources(self, path, progress)
         if isinstance(path, str) and "://" in path:
             return self._references(path), 0
         return ingest_tree(self.chunks, os.fspath(path), progress, cache=self.stat_cache)
@@ -165,6 +168,7 @@ class Repository:
         metadata = check_metadata(metadata)
         description = check_description(description)
         tags = [check_name(t, "tag") for t in (tags or [])]
+        owners.check_write(self, project, entity)  # a project belongs to the entity that created it
         try:
             return self._log(path, name, type_, project, entity, aliases, metadata, description, tags, run_id,
                              progress)
@@ -221,6 +225,7 @@ class Repository:
                                     f"unlink it with `mvc registry unlink {addr.name}:{li.link}`")
             return v, li
         project = addr.project or project or self.default_project
+        owners.check_read(self, project, addr.entity, f"artifact {addr.name!r}")
         st = self.artifact_state(project, addr.name)
         if addr.digest:
             found = self.artifacts.digest_prefix(st, addr.digest)

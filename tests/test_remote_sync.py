@@ -1,0 +1,206 @@
+"""Remotes end to end against real servers the tests start: a bare repository by path,
+`git daemon` (git://) and git smart HTTP for the metadata; a folder and moto's S3 server
+for the bytes.  Clone -> use round trips, two stores that logged the same name offline,
+pull, lazy bytes, and the `remote` bookkeeping."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import mvc
+from mvc.errors import InvalidInputError, NotFoundError, RemoteError
+from git_servers import git_daemon, http_git  # noqa: F401
+from remote_kit import TRANSPORTS, api, log, new_store, remote_ref, remote_url, remote_versions, versions  # noqa: F401
+from s3_server import s3_bucket, s3_env, s3_server  # noqa: F401
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_clone_then_use_is_byte_identical(transport, remote_url, tmp_path):
+    url, _ = remote_url
+    a = new_store(tmp_path, "a")
+    content = os.urandom(300_000)
+    log(a, content, aliases=["best"])
+    api(a).add_remote("origin", url, storage=str(tmp_path / "bytes"))
+    sent = api(a).push()
+    assert sent["chunks"] >= 1 and sent["bytes"] >= len(content) // 2
+    summary = mvc.clone(url, str(tmp_path / "c"))
+    assert summary["store"] == str(tmp_path / "c" / ".mvc") and summary["storage"] == str(tmp_path / "bytes")
+    c = str(tmp_path / "c")
+    assert api(c).remotes()[0]["name"] == "origin"
+    path = api(c).artifact("m:best").download(str(tmp_path / "out"))
+    assert (tmp_path / "out" / "w.bin").read_bytes() == content and path == str(tmp_path / "out")
+
+
+def test_clone_from_s3_storage_round_trip(s3_bucket, tmp_path):
+    bare = str(tmp_path / "r.git")
+    from git_servers import make_bare
+    make_bare(bare)
+    a = new_store(tmp_path, "a")
+    files = {f"f{i}.bin": os.urandom(2_000 + i) for i in range(30)} | {"big.bin": os.urandom(3_000_000)}
+    os.makedirs(os.path.join(a, "model"))
+    for n, data in files.items():
+        with open(os.path.join(a, "model", n), "wb") as f:
+            f.write(data)
+    with mvc.init(project="p", dir=a) as run:
+        run.log_model(os.path.join(a, "model"), name="m")
+    api(a).add_remote("origin", bare, storage=f"s3://{s3_bucket}/team")
+    api(a).push()
+    c = str(tmp_path / "c")
+    mvc.clone(bare, c, no_bytes=True)
+    assert not list(api(c).repo.chunks.ids())  # metadata alone
+    out = api(c).artifact("m:v0").download(str(tmp_path / "out"))
+    for n, data in files.items():
+        assert open(os.path.join(out, n), "rb").read() == data  # fetched lazily from the remote that has it
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_two_stores_log_offline_and_both_push(transport, remote_url, tmp_path):
+    url, bare = remote_url
+    a, b = new_store(tmp_path, "a"), new_store(tmp_path, "b")
+    log(a, b"a0")
+    log(a, b"shared", aliases=["best"], link="prod")
+    log(b, b"b0")
+    log(b, b"shared")
+    log(b, b"b2")
+    for d in (a, b):
+        api(d).add_remote("origin", url, storage=str(tmp_path / "bytes"))
+    assert api(b).push()["renumbered"] == {}
+    result = api(a).push()
+    assert result["renumbered"] == {"p/m:v0": "p/m:v3"}  # a0 takes the next free number
+    digests = {api(a).artifact(f"m:{v}").digest: v for v in ("v0", "v1", "v2", "v3")}
+    assert sorted(remote_versions(bare)) == ["v0", "v1", "v2", "v3"]  # contiguous, nothing lost
+    assert remote_versions(bare) == {v: d for d, v in digests.items()}
+    assert versions(a) == versions(b)[:3] + [versions(a)[3]]  # this store shows the final numbers
+    shared = api(a).artifact("m:best")
+    assert shared.version == "v1" == api(b).artifact("m:v1").version  # same digest -> same version
+    assert shared.digest == api(b).artifact("m:v1").digest
+    link = api(a).artifact("registry/prod:latest")
+    assert (link.version, link.digest) == ("v1", shared.digest)  # the link follows the numbers
+    outputs = {o["version"] for r in api(a).runs() for o in r.record.get("outputs", [])}
+    assert outputs == {"v1", "v3"}  # run records follow too
+    pulled = api(b).pull()
+    assert pulled["renumbered"] == {} and versions(b) == versions(a)
+
+
+def test_pull_fast_forwards_and_replays(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a, b = new_store(tmp_path, "a"), new_store(tmp_path, "b")
+    log(a, b"one")
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    mvc.clone(bare, b)
+    log(a, b"two")
+    api(a).push()
+    log(b, b"three")  # b's v1, offline
+    result = api(b).pull()
+    assert result["renumbered"] == {"p/m:v1": "p/m:v2"}
+    assert [v for v, _ in versions(b)] == ["v0", "v1", "v2"]
+    assert api(b).artifact("m:latest").version == "v2"
+    assert api(b).push()["refs"]
+    assert sorted(remote_versions(bare)) == ["v0", "v1", "v2"]
+
+
+@pytest.mark.parametrize("transport", ["path", "git"])
+def test_push_with_nothing_new_is_fast(transport, remote_url, tmp_path):
+    url, _ = remote_url
+    a = new_store(tmp_path, "a")
+    for i in range(5):
+        log(a, os.urandom(10_000), name=f"m{i}")
+    api(a).add_remote("origin", url, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        summary = api(a).push()
+        times.append(time.perf_counter() - start)
+        assert summary["refs"] == [] and summary["chunks"] == 0
+    assert sorted(times)[1] <= 0.3
+
+
+def test_push_names_only_what_it_is_given(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    log(a, b"x", name="keep")
+    log(a, b"y", name="send")
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    summary = api(a).push(addresses=["send"])
+    assert [r for r in summary["refs"] if "/artifacts/" in r] == ["refs/mvc/p/artifacts/send"]
+    assert remote_versions(bare, "keep") == {} and list(remote_versions(bare, "send")) == ["v0"]
+
+
+def test_remote_bookkeeping(tmp_path):
+    a = new_store(tmp_path, "a")
+    log(a, b"x")
+    r = api(a)
+    added = r.add_remote("team", "git://example.invalid/models.git", storage="s3://bucket/prefix", check=False)
+    assert added == {"name": "team", "url": "git://example.invalid/models.git", "storage": "s3://bucket/prefix",
+                     "kind": "git"}
+    assert [x["name"] for x in r.remotes()] == ["team"]
+    with pytest.raises(InvalidInputError, match="holds a password"):
+        r.add_remote("x", "https://me:secret@example.invalid/m.git")
+    with pytest.raises(InvalidInputError, match="bucket and a prefix only"):
+        r.add_remote("x", "/tmp/x.git", storage="s3://AKIA:secret@bucket/p", check=False)
+    with pytest.raises(InvalidInputError, match="exists already"):
+        r.add_remote("team", "/tmp/x.git")
+    with pytest.raises(InvalidInputError, match="not a usable remote name"):
+        r.add_remote("../x", "/tmp/x.git")
+    config = open(os.path.join(a, ".mvc", "config")).read()
+    assert "secret" not in config and "s3://bucket/prefix" in config
+    with pytest.raises(NotFoundError, match="no remote named 'origin'"):
+        r.push()
+    r.remove_remote("team")
+    assert r.remotes() == []
+
+
+def test_unreachable_remote_is_a_remote_error(tmp_path):
+    a = new_store(tmp_path, "a")
+    log(a, b"x")
+    api(a).add_remote("origin", str(tmp_path / "missing.git"), storage=str(tmp_path / "bytes"))
+    with pytest.raises(RemoteError, match="not a git repository"):
+        api(a).push()
+
+
+def test_push_without_storage_says_how(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    log(a, b"x")
+    api(a).add_remote("origin", bare)
+    with pytest.raises(RemoteError, match="no storage"):
+        api(a).push()
+    assert remote_ref(bare, "refs/mvc/p/artifacts/m") is None  # no name without its bytes
+
+
+def test_hooks_never_travel(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    log(a, b"x")
+    hook = os.path.join(a, ".mvc", "hooks", "post-log")
+    os.makedirs(os.path.dirname(hook), exist_ok=True)
+    with open(hook, "w") as f:
+        f.write("#!/bin/sh\necho pwned\n")
+    os.chmod(hook, 0o755)
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    mvc.clone(bare, str(tmp_path / "c"))
+    assert not os.path.exists(str(tmp_path / "c" / ".mvc" / "hooks" / "post-log"))
+
+
+def test_gc_keeps_what_a_pending_push_needs(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    content = os.urandom(100_000)
+    log(a, content)
+    api(a).gc(grace="0s")
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    c = str(tmp_path / "c")
+    mvc.clone(bare, c)
+    api(c).artifact("m:v0").download(str(tmp_path / "out"))
+    assert (tmp_path / "out" / "w.bin").read_bytes() == content

@@ -1,0 +1,44 @@
+"""Run the app: bind 127.0.0.1 on a free port, print the URL with its token, serve until
+Ctrl-C.  The socket is bound here, before uvicorn starts, so the printed port is the one
+being served and no other process can take it between a probe and the bind."""
+from __future__ import annotations
+
+import secrets
+import socket
+import sys
+
+HOST = "127.0.0.1"
+
+
+def bind(port: int = 0) -> socket.socket:
+    """A listening socket on 127.0.0.1 (``port`` 0: any free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, port))
+    sock.listen(64)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(store: str, project: str | None, port: int = 0, write: bool = False, open_browser: bool = True,
+          out=None) -> None:
+    """Serve the store's pages until interrupted."""
+    import uvicorn
+
+    from .app import Settings, create_app
+    out = out or sys.stdout
+    sock = bind(port)
+    port = sock.getsockname()[1]
+    token = secrets.token_urlsafe(32)
+    app = create_app(Settings(store, project, token, port, write))
+    url = f"http://{HOST}:{port}/?token={token}"
+    mode = "read-write (--write): aliases can be changed" if write else "read-only"
+    print(f"mvc ui: serving {store} ({mode})", file=out)
+    print(f"mvc ui: open {url}", file=out)
+    print("mvc ui: press Ctrl-C to stop", file=out, flush=True)
+    if open_browser:
+        import webbrowser
+        webbrowser.open(url)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
+                            server_header=False, ws="none", interface="asgi3",
+                            timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])

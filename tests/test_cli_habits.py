@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import mvc
 from mvc.cli import cli
 
 cli_main = importlib.import_module("mvc.cli.main")  # mvc.cli.main is also the name of a function
@@ -58,7 +60,7 @@ def test_dir_and_project_after_the_command_name(tmp_path, model_file):
     rows = json.loads(_mvc("ls", "--json", "--dir", store, "--project", "other").output)
     assert [r["name"] for r in rows] == ["X"]
     # and before the name, for a group's subcommand too
-    runs = json.loads(_mvc("--project", "other", "runs", "ls", "--json", "-C", store).output)
+    runs = json.loads(_mvc("--project", "other", "runs", "ls", "--all", "--json", "-C", store).output)
     assert len(runs) == 1 and runs[0]["project"] == "other"
     assert not os.path.exists(os.path.join(os.getcwd(), ".mvc"))  # nothing went to the cwd's store
 
@@ -105,3 +107,215 @@ def test_every_command_takes_the_global_options():
 def test_global_options_are_in_each_commands_help():
     res = _mvc("gc", "--help")
     assert "-C, --dir DIR" in res.output and "--project P" in res.output and "-q, --quiet" in res.output
+
+
+# ---- hints in the CLI's words ------------------------------------------------------
+PY_OPTION = r"(?<![-\w])([a-z_]\w*|\{\})=(?!=)"   # verify=False, name=, {what}=[...]
+# Hints below the API that only a Python caller can meet: the CLI never passes such values (it
+# passes strings and lists of strings, builds no draft artifact, names no run).  Each is named by
+# a piece of its text.  Hints in mvc/api answer that call's Python caller (mvc/cli/hints.py).
+PYTHON_ONLY = ["errors='replace'", "pass e.g. {}=['best']", "pass name='my run'", "add_file(), add_dir()",
+               "pass name= with a relative path", "another name= (or remove()"]
+
+
+def _hints():
+    """Every hint written in the mvc package: the second argument or hint=/fix= of an error
+    constructor (a name ending in Error or _error), and each class's default_hint.  f-string
+    holes read as {}."""
+    import ast
+    import pathlib
+
+    def text(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            a, b = text(node.left), text(node.right)
+            return None if a is None or b is None else a + b
+        if isinstance(node, ast.IfExp):
+            return text(node.body)
+        return None
+
+    pkg = pathlib.Path(cli_main.__file__).parents[1]
+    for path in sorted(pkg.rglob("*.py")):
+        for n in ast.walk(ast.parse(path.read_text())):
+            nodes = []
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+                if name.endswith(("Error", "_error")):
+                    nodes += n.args[1:2] + [k.value for k in n.keywords if k.arg in ("hint", "fix")]
+            elif isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "default_hint" for t in n.targets):
+                nodes.append(n.value)
+            for node in nodes:
+                if text(node):
+                    yield f"{path.relative_to(pkg.parent)}:{node.lineno}", text(node)
+
+
+def test_no_hint_names_a_python_option_to_a_cli_user():
+    import re
+    from mvc.cli.hints import for_cli
+    hints = list(_hints())
+    assert len(hints) > 100
+    below_api = [(w, h) for w, h in hints if not w.startswith(("mvc/api/", "mvc/cli/", "mvc/ui/"))]
+    assert len(below_api) > 50
+    bad = [(where, for_cli(h)) for where, h in below_api
+           if re.search(PY_OPTION, for_cli(h)) and not any(p in h for p in PYTHON_ONLY)]
+    assert bad == []
+    # the API's own hints the CLI can reach (it passes these through) are rewritten too
+    for h in ("pass direction='up', 'down' or 'both'", "pass depth=None for any depth, or e.g. depth=2"):
+        assert not re.search(PY_OPTION, for_cli(h)), for_cli(h)
+
+
+@pytest.mark.parametrize("python,cli_form", [
+    ("pass verify=False to take it as it is now, or log it again", "pass --no-verify to take it as it is now"),
+    ("use link='copy' (or 'auto', which falls back to a copy)", "use --link copy (or --link auto, which"),
+    ("unlink it first (`mvc registry unlink`), or pass delete_aliases=True (`mvc delete --delete-aliases`)",
+     "or pass --delete-aliases"),
+    ("pass --force (`mvc alias set --force ...`; Python: force=True), or unprotect it",
+     "pass --force (`mvc alias set --force ...`), or unprotect it"),
+    ("choose another folder with root=/-o, or fix its permissions", "choose another folder with -o, or fix"),
+    ("pass entity='alice' (or leave entity out), or use another", "write the address with entity 'alice' (or none)"),
+])
+def test_the_cli_rewrites_python_forms(python, cli_form):
+    from mvc.cli.hints import for_cli
+    assert for_cli(python).startswith(cli_form) or cli_form in for_cli(python)
+
+
+def test_a_changed_reference_hints_no_verify_and_no_verify_works(project):
+    src = project / "ref.bin"
+    src.write_bytes(b"one" * 1000)
+    assert _mvc("log", f"file://{src}", "--name", "R", "--type", "dataset").exit_code == 0
+    src.write_bytes(b"two" * 1000)
+    res = _mvc("use", "R", "-o", project / "a")
+    assert res.exit_code == 5
+    assert "hint: pass --no-verify" in res.stderr and "verify=False" not in res.stderr
+    res = _mvc("use", "R", "-o", project / "b", "--no-verify")
+    assert res.exit_code == 0, res.output
+    assert (project / "b" / "ref.bin").read_bytes() == b"two" * 1000
+    # and the Python face keeps the Python form
+    from mvc.errors import IntegrityError
+    with pytest.raises(IntegrityError) as e:
+        mvc.Api().artifact("R").download(str(project / "c"))
+    assert "verify=False" in e.value.hint
+    assert mvc.Api().artifact("R").download(str(project / "d"), verify=False)
+
+
+# ---- one duration grammar ------------------------------------------------------------
+TIME_WORDS = ("since", "until", "grace", "retention", "timeout", "older", "ttl", "interval", "expire", "age", "idle")
+
+
+def test_every_duration_or_time_option_uses_the_one_grammar():
+    from mvc.cli.params import Duration, Since
+    found = []
+    for name, cmd in _all_commands():
+        for p in cmd.params:
+            if isinstance(p, click.Option) and any(w in (p.name or "") for w in TIME_WORDS):
+                found.append(f"{name} {p.opts[0]}")
+                assert isinstance(p.type, (Duration, Since)), f"`mvc {name} {p.opts[0]}` parses its own time"
+    assert {"gc --grace", "gc --retention", "ls --since", "runs ls --since", "runs ls --until"} <= set(found)
+
+
+# ---- gc and fsck: results on stdout, progress and warnings on stderr -------------------------
+def test_gc_json_times_are_iso_strings(logged):
+    from datetime import datetime
+    res = _mvc("gc", "--dry-run", "--json")
+    d = json.loads(res.stdout)
+    assert d["dry_run"] is True and isinstance(d["cutoff"], str)
+    assert datetime.fromisoformat(d["cutoff"]).utcoffset().total_seconds() == 0
+
+
+def test_gc_dry_run_and_fsck_summaries_are_on_stdout(logged):
+    assert _mvc("delete", "M:v0").exit_code == 0
+    res = _sh(["gc", "--dry-run", "--grace", "0", "--retention", "0"], logged)
+    lines = res.stdout.splitlines()
+    assert res.returncode == 0 and res.stderr == ""
+    assert lines[0] == "would delete purge proj/M:v0" and any(x.startswith("would delete chunk ") for x in lines)
+    assert lines[-1].startswith("would delete ") and "chunks (" in lines[-1] and "reachable" in lines[-1]
+    res = _sh(["fsck", "--no-git"], logged)
+    assert res.returncode == 0 and res.stderr == "" and res.stdout.startswith("ok: ")
+    assert _sh(["-q", "fsck", "--no-git"], logged).stdout == res.stdout  # -q silences progress, not the result
+
+
+# ---- runs: none for a refused call; ls filters ------------------------------------------
+@pytest.mark.parametrize("args", [["log", "nope.bin"], ["log", "model.bin", "--metadata", "{bad"],
+                                  ["log", "model.bin", "--alias", "v3"], ["log", "model.bin", "--tag", "a b"],
+                                  ["log", "model.bin", "--type", "bad/type"], ["log", "model.bin", "--from", "Nope:v9"],
+                                  ["log", "model.bin", "--bogus-option"], ["use", "Nope:v1"],
+                                  ["link", "model.bin", "--to", "bad/name"], ["link", "model.bin", "--to", "R", "-a", "v1"]])
+def test_a_refused_cli_call_records_no_run(logged, args):
+    before = len(mvc.Api().runs())
+    res = _sh(args, logged)
+    assert res.returncode in (2, 3), res.stderr
+    assert len(mvc.Api().runs()) == before
+
+
+def test_runs_ls_filters_and_hides_cli_runs(logged, model_file):
+    with mvc.init(job_type="train") as run:
+        run.log({"loss": 1})
+    try:
+        with mvc.init(job_type="eval"):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+
+    def ids(*args):
+        res = _mvc("runs", "ls", "--json", *args)
+        assert res.exit_code == 0, res.output
+        return [(r["job_type"], r["state"]) for r in json.loads(res.stdout)]
+    assert ids() == [("train", "finished"), ("eval", "failed")]           # the `mvc log` run is hidden
+    assert ids("--all") == [("cli", "finished"), ("train", "finished"), ("eval", "failed")]
+    assert ids("--job-type", "cli") == [("cli", "finished")]
+    assert ids("--state", "failed") == [("eval", "failed")]
+    assert ids("--state", "failed", "--state", "finished", "--job-type", "train") == [("train", "finished")]
+    assert ids("--since", "1h") == ids() and ids("--until", "1h") == []
+    assert ids("--since", "2000-01-01", "--until", "2999-01-01", "--all") == ids("--all")
+    res = _mvc("runs", "ls", "--since", "yesterday")
+    assert res.exit_code == 2 and "--since" in res.output
+    text = _mvc("runs", "ls", "--state", "running").stdout
+    assert "no runs; 1 of `mvc log`, `use`, `link` hidden" in text
+
+
+# ---- completion ---------------------------------------------------------------------
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_clicks_script(project, shell):
+    res = _sh(["completion", shell], project)
+    assert res.returncode == 0 and "_MVC_COMPLETE" in res.stdout
+    assert res.stdout.strip() == _sh(["completion", shell], project, dict(os.environ, _MVC_COMPLETE=f"{shell}_source")
+                                     ).stdout.strip() or "_mvc_completion" in res.stdout
+
+
+def test_bash_completion_script_is_valid_and_completes_a_command(project, tmp_path):
+    bash = shutil.which("bash")
+    script = tmp_path / "mvc.bash"
+    script.write_text(_sh(["completion", "bash"], project).stdout)
+    check = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    # the shell itself: source the script, complete `mvc lin<TAB>` and `mvc runs ls --st<TAB>`
+    driver = (f'source {script}\n'
+              'COMP_WORDS=(mvc lin); COMP_CWORD=1; _mvc_completion mvc; echo "${COMPREPLY[*]}"\n'
+              'COMPREPLY=(); COMP_WORDS=(mvc runs ls --st); COMP_CWORD=3; _mvc_completion mvc; echo "${COMPREPLY[*]}"\n')
+    env = dict(os.environ, MVC_SERVER="0", PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    out = subprocess.run([bash, "-c", driver], capture_output=True, text=True, env=env, cwd=str(project), timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()
+    assert sorted(first.split()) == ["lineage", "link"]
+    assert second.split() == ["--state"]
+
+
+# ---- log --from: lineage without Python ------------------------------------------------
+def test_log_from_records_the_input_edge(logged, project):
+    tuned = project / "tuned.bin"
+    tuned.write_bytes(os.urandom(20_000))
+    res = _sh(["log", tuned, "--name", "tuned", "--from", "M:v0", "--from", "M:latest", "--json"], project)
+    assert res.returncode == 0, res.stderr
+    run_id = json.loads(res.stdout)["run"]
+    graph = json.loads(_sh(["lineage", "tuned", "--direction", "up", "--format", "json"], project).stdout)
+    edges = {(e["from"], e["to"], e["kind"]) for e in graph["edges"]}
+    assert ("artifact:proj/M:v0", f"run:{run_id}", "input") in edges
+    assert (f"run:{run_id}", "artifact:proj/tuned:v0", "output") in edges
+    detail = json.loads(_sh(["runs", "show", run_id, "--json"], project).stdout)
+    assert [i["address"] for i in detail["inputs"]] == ["proj/M:v0"]
+    text = _sh(["lineage", "M:v0", "--direction", "down"], project).stdout
+    assert "tuned" in text

@@ -12,8 +12,11 @@ from .. import context, output
 @click.option("--metadata", "-m", metavar="JSON", help="A JSON object of metadata, e.g. '{\"acc\": 0.93}'.")
 @click.option("--description", "-d", metavar="D", help="Free-text description of the version.")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag for the version (repeatable).")
+@click.option("--from", "sources", multiple=True, metavar="ADDRESS",
+              help="A version this one was made from (repeatable): recorded as an input of the run, so "
+              "`mvc lineage` shows it (e.g. the base model of a fine-tune).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(path, name, aliases, type_, metadata, description, tags, as_json) -> None:
+def command(path, name, aliases, type_, metadata, description, tags, sources, as_json) -> None:
     """Log PATH (a file, a folder, or a file:// reference) as a version of an
     artifact and print its address.  Content equal to an existing version makes
     no new version: that version gets the aliases and `latest` again."""
@@ -21,7 +24,13 @@ def command(path, name, aliases, type_, metadata, description, tags, as_json) ->
     # A CLI user logs the same file again and again: the default name must be
     # stable across invocations, unlike the API's per-run default.
     name = name or _default_name(path)
+    from mvc.api import checks
+    checks.check_log_input(path, name, type_, aliases, metadata, description, tags)  # refused: no run recorded
+    # Resolved before the run starts (a bad one records no run), once each, and used as resolved.
+    inputs = list({art.address: art for art in (c.api().artifact(a) for a in sources)}.values())
     with c.start_run() as run:
+        for art in inputs:
+            run.use_artifact(art)
         with output.Progress("logging", None, c.quiet) as meter:
             art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
                                    description=description, tags=list(tags), progress=meter)

@@ -1,0 +1,26 @@
+"""Input checks a caller can run before it starts a run: the CLI records no run for a call
+that fails on its input (docs/cli.md, "Runs"), so `mvc log` and `mvc link PATH` check
+what ``Repository.log`` would refuse before ``mvc.init``."""
+from __future__ import annotations
+
+import os
+
+from ..errors import InvalidInputError
+from ..names import check_alias, check_name
+from ..repo.repository import check_description, check_metadata
+
+
+def check_log_input(path: str, name: str, type: str, aliases=(), metadata=None, description=None, tags=()) -> None:
+    """Raise the error ``log_artifact`` would raise for these arguments (name, type, aliases,
+    metadata, description, tags; a local PATH or file:// reference that does not exist)."""
+    check_name(name, "artifact name")
+    check_name(type, "artifact type")
+    for a in aliases:
+        check_alias(a)
+    check_metadata(metadata)
+    check_description(description)
+    for t in tags:
+        check_name(t, "tag")
+    local = path[len("file://"):] if path.startswith("file://") else None if "://" in path else path
+    if local is not None and not os.path.lexists(local):
+        raise InvalidInputError(f"{path} does not exist", "check the path; log a file or a folder")

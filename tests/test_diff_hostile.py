@@ -125,3 +125,14 @@ def test_huge_header_claim_is_not_allocated(project):
     f = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert "over the 16 MiB" in f["note"] and grown_mib < 64
+
+
+def test_a_chunk_over_the_limit_is_never_loaded(project):
+    """A 33 MiB safetensors header is one 33 MiB chunk (the chunker keeps a header whole): the diff
+    compares that file by chunk lists and reads none of it."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    big = st_raw(header + b" " * (33 << 20), b"\0" * 16)
+    f = diff_against_good(project, big)
+    assert f["tensors"] is None and "over the 32 MiB a diff holds in memory" in f["note"], f["note"]
+    d = mvc.Api().diff("M:v0", "M:v1")
+    assert d["summary"]["bytes_read"] == len(GOOD)  # the old file's one chunk, nothing of the new one

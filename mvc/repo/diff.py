@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from ..errors import IntegrityError
 from . import diff_json
-from .diff_read import StoredFile
+from .diff_read import ChunkTooLarge, StoredFile
 from .diff_tensors import IndexError_, Tensor, TensorIndex, read_index, sniff
-from .diff_values import BLOCK, Change
+from .diff_values import Change
 
 SCHEMA = 1
 
@@ -80,6 +80,8 @@ def _changed(ctx: _Context, path: str, pa, pb) -> dict:
     fb = StoredFile(ctx.chunks, pb.chunks, f"{ctx.label_b}: {path}")
     try:
         _inside(e, path, fa, fb)
+    except ChunkTooLarge as err:
+        e.update(tensors=None, json=None, metadata=None, note=f"compared by chunks only: {err}")
     finally:
         ctx.bytes_read += fa.bytes_read + fb.bytes_read
         fa.close()
@@ -153,11 +155,11 @@ def _tensor(t: Tensor, status: str, ta: Tensor | None, tb: Tensor | None) -> dic
 
 
 def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor) -> dict:
-    """Stream both tensors in BLOCK-sized steps (one chunk per file in hand at a time)."""
+    """Stream both tensors in bounded steps (one chunk per file in hand at a time)."""
     change = Change(ta.dtype)
-    n = ta.end - ta.start
-    for off in range(0, n, BLOCK):
-        k = min(BLOCK, n - off)
+    n, step = ta.end - ta.start, change.block
+    for off in range(0, n, step):
+        k = min(step, n - off)
         x, y = fa.read(ta.start + off, k), fb.read(tb.start + off, k)
         if len(x) != k or len(y) != k:
             raise IntegrityError(f"{fa.label}: tensor {ta.name!r} ends past its file")

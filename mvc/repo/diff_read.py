@@ -4,13 +4,20 @@ A diff reads only the byte ranges it needs (a header, the tensors whose chunks
 differ), never a whole file: ``StoredFile`` maps an offset to the chunk holding
 it through the pointer's chunk list, loads that chunk from the store (verified
 against its id, as every read is) and keeps only the last one, so memory stays
-at one chunk (at most 16 MiB, chunkers.TENSOR_PIECE) per open file.
+at one chunk per open file (mvc cuts tensors at 16 MiB, chunkers.TENSOR_PIECE; a chunk over
+``MAX_CHUNK``, such as a very large header, is refused with ``ChunkTooLarge``).
 """
 from __future__ import annotations
 
 import bisect
 
 from ..errors import IntegrityError
+
+MAX_CHUNK = 32 << 20  # a diff holds one chunk per file; mvc writes none over 16 MiB but a header
+
+
+class ChunkTooLarge(Exception):
+    """A chunk over MAX_CHUNK: the diff compares that file by chunk lists instead of holding it."""
 
 
 class StoredFile:
@@ -62,6 +69,10 @@ class StoredFile:
     def _chunk(self, i: int):
         if i != self._index:
             self.close()
+            n = (self.starts[i + 1] if i + 1 < len(self.starts) else self.size) - self.starts[i]
+            if n > MAX_CHUNK:
+                raise ChunkTooLarge(f"its chunk at byte {self.starts[i]} holds {n} bytes, over the "
+                                    f"{MAX_CHUNK >> 20} MiB a diff holds in memory")
             self._data = self.store.get_view(self.ids[i]) if hasattr(self.store, "get_view") else \
                 self.store.get(self.ids[i])
             self._index = i

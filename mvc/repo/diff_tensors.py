@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .diff_read import Cursor, StoredFile
 
 MAX_HEADER = 16 << 20     # a safetensors header of 16 MiB lists ~150,000 tensors; real ones are < 2 MiB
-MAX_GGUF_HEADER = 256 << 20  # GGUF headers carry the tokenizer's vocabulary; the chunker's own limit
+MAX_GGUF_HEADER = 32 << 20  # GGUF headers carry the tokenizer's vocabulary: 5-10 MiB for 150,000 tokens
 MAX_TENSORS = 1 << 20
 MAX_DIMS = 16
 MAX_META_VALUE = 4096     # GGUF metadata strings longer than this are summarised, not kept

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import math
 
-BLOCK = 4 << 20  # bytes per side per step: ~40 MiB of float64 temporaries at most
+BLOCK_ELEMENTS = 1 << 20  # per side per step: two float64 arrays of 8 MiB, whatever the dtype
+BYTES_BLOCK = 4 << 20     # per side per step for types compared as bytes
 
 # dtype name (safetensors and GGUF spell these the same) -> numpy dtype; BF16 is handled apart
 NUMERIC = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
            "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "u1"}
+
+
+ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
+            "U16": 2, "U8": 1, "BOOL": 1}
 
 
 class Change:
@@ -24,6 +29,7 @@ class Change:
     def __init__(self, dtype: str):
         self.dtype = dtype
         self.values = dtype in NUMERIC
+        self.block = ITEMSIZE[dtype] * BLOCK_ELEMENTS if self.values else BYTES_BLOCK  # bytes per step
         self.bytes_changed = 0
         self.max_abs = 0.0
         self.d2 = self.a2 = self.b2 = self.ab = 0.0
@@ -36,16 +42,17 @@ class Change:
             self._add_values(_widen(a, self.dtype), _widen(b, self.dtype))
 
     def _add_values(self, x, y) -> None:
+        """Dot products first, then the difference in place of ``x``: two float64 arrays in all."""
         import numpy as np
-        d = x - y
-        if d.size:
-            m = float(np.max(np.abs(d)))
-            if m > self.max_abs or m != m:  # a NaN, once seen, stays (max() would drop it)
-                self.max_abs = m
-        self.d2 += float(np.dot(d, d))
         self.a2 += float(np.dot(x, x))
         self.b2 += float(np.dot(y, y))
         self.ab += float(np.dot(x, y))
+        d = np.subtract(x, y, out=x)
+        self.d2 += float(np.dot(d, d))
+        if d.size:
+            m = max(float(np.max(d)), -float(np.min(d)))  # max |d| without an abs() copy
+            if m > self.max_abs or m != m:  # a NaN, once seen, stays (max() would drop it)
+                self.max_abs = m
 
     def result(self) -> dict:
         """bytes_changed, and (numeric types) max_abs_delta, rel_l2, cosine: each None when undefined

@@ -173,16 +173,19 @@ def test_cli_fsck_names_the_version_git_fsck_complains_about(store, project, mat
 
 
 @pytest.mark.parametrize("count", [3, 20])   # loose git objects, and a git pack written by mvc itself
-def test_log_refuses_a_git_clone_with_a_typed_error(store, project, count):
+def test_log_of_a_git_clone_leaves_its_dotgit_out(store, project, count):
+    """Issue 11: a clone's .git (and any spelling git takes for it) is skipped with a note, so no
+    version ever holds a path git refuses; the files beside it are logged."""
     src = project / "clone"
     (src / ".git" / "hooks").mkdir(parents=True)
     (src / ".git" / "config").write_bytes(HOSTILE_CONFIG)
+    (src / "sub" / ".GIT").mkdir(parents=True)
+    (src / "sub" / ".GIT" / "config").write_bytes(HOSTILE_CONFIG)
     for i in range(count):
         (src / f"f{i}.txt").write_text(str(i))
-    with pytest.raises(InvalidInputError, match=r"\.git/config") as ei:
-        store.log(str(src), "G", "model", "proj")
-    assert "without it" in ei.value.hint
-    assert not store.meta.refnames("refs/mvc/proj/artifacts/")
+    res = store.log(str(src), "G", "model", "proj")
+    assert res.files == count and [s.path for s in res.skipped] == [".git/", "sub/.GIT/"]
+    assert all(not any(map(is_dotgit, p.split("/"))) for p, _ in store.entries(res.version))
 
 
 # ---- 2. swapped pointers under a sound record --------------------------------------

@@ -312,10 +312,12 @@ class Run:
 
     # ---- artifacts -------------------------------------------------------
     def log_artifact(self, path, name: str | None = None, type: str | None = None, aliases=None, metadata=None,
-                     description: str | None = None, tags=None, progress=None) -> Artifact:
+                     description: str | None = None, tags=None, progress=None, exclude=None) -> Artifact:
         """Log a file, folder or reference URI as a new version of ``name`` (W&B's
         ``log_artifact(artifact_or_path, name, type, aliases, tags)``), or log a draft made with
-        ``mvc.Artifact(name, type)``: the draft becomes that version and is returned."""
+        ``mvc.Artifact(name, type)``: the draft becomes that version and is returned.
+        ``exclude``: gitignore patterns a folder's log leaves out, besides its ``.mvcignore`` and
+        the defaults; a version-control folder (``.git``) left out is a UserWarning."""
         self._check_open()
         aliases, tags = as_list(aliases, "aliases"), as_list(tags, "tags")
         if isinstance(path, Artifact):
@@ -334,7 +336,9 @@ class Run:
                 raise InvalidInputError(f"the default name {name!r} breaks the name rules ({e.message})",
                                         "pass name= with 1-128 characters of A-Z a-z 0-9 _ - .") from None
         res = self._repo.log(path, name, type, self.project, self.entity, aliases, metadata, description, tags,
-                             self.id, progress)
+                             self.id, progress, exclude=exclude or ())
+        from ..store.ignore import warn_notes
+        warn_notes(res.notes)  # a .git left out: a UserWarning at the caller's line
         return self._logged_version(res, Artifact(self._repo, res.version))
 
     def _log_artifact_object(self, art: Artifact, aliases: list, tags: list, progress=None) -> Artifact:
@@ -359,8 +363,9 @@ class Run:
         return art
 
     def log_model(self, path, name: str | None = None, aliases=None, metadata=None, description=None,
-                  progress=None) -> Artifact:
-        return self.log_artifact(path, name, "model", aliases, metadata, description, progress=progress)
+                  progress=None, exclude=None) -> Artifact:
+        return self.log_artifact(path, name, "model", aliases, metadata, description, progress=progress,
+                                 exclude=exclude)
 
     def use_artifact(self, name, type: str | None = None, aliases=None, use_as=None) -> Artifact:
         """Resolve ``name`` (an address, or an Artifact already resolved) once, record the

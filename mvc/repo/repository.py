@@ -43,6 +43,13 @@ class LogResult:
     size: int
     committed: bool = True  # False: a no-op re-log (no artifact change); only the run records it
     outcome: str = "new"    # "new", "nothing", or "aliases" and/or "metadata" joined by "+" (a re-log)
+    skipped: tuple = ()     # what the walk left out (store/ignore.py Skipped): .git and the like, ignored files
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user is told about ``skipped`` (a note in the CLI, a warning in Python)."""
+        from ..store.ignore import skipped_notes
+        return skipped_notes(self.skipped)
 
 
 def _log_needs(path) -> int | None:
@@ -135,15 +142,18 @@ class Repository:
         return layout.default_project(self.path)
 
     # ---- log -------------------------------------------------------------
-    def ingest(self, path: str, progress=None) -> tuple[list[tuple[str, Pointer]], int]:
+    def ingest(self, path: str, progress=None, exclude=(), skipped: list | None = None
+               ) -> tuple[list[tuple[str, Pointer]], int]:
         if isinstance(path, list):  # listed sources (a W&B-style draft artifact): repo/listed.py
             from .listed import ingest_sources
             return ingest_sources(self, path, progress)
         if isinstance(path, str) and "://" in path:
-            return self._references(path), 0
-        return ingest_tree(self.chunks, os.fspath(path), progress, cache=self.stat_cache)
+            return self._references(path, exclude, skipped), 0
+        return ingest_tree(self.chunks, os.fspath(path), progress, cache=self.stat_cache, exclude=exclude,
+                           skipped=skipped)
 
-    def _references(self, uri: str) -> list[tuple[str, Pointer]]:
+    def _references(self, uri: str, exclude=(), skipped: list | None = None, checksum: bool = True,
+                    max_objects: int | None = None) -> list[tuple[str, Pointer]]:
         u = urlparse(uri)
         if u.scheme != "file":
             raise InvalidInputError(
@@ -152,7 +162,7 @@ class Repository:
             )
         local = unquote(u.path)
         entries = []
-        for fe in collect_files(local):
+        for fe in collect_files(local, exclude, skipped):
             digest, size = hash_file(fe.abspath)
             entries.append((fe.relpath, Pointer(size=size, digest=digest, ref="file://" + quote(fe.abspath))))
         return entries
@@ -160,7 +170,7 @@ class Repository:
     @nogc
     def log(self, path, name: str, type_: str, project: str, entity: str | None = None,
             aliases: list[str] | None = None, metadata: dict | None = None, description: str | None = None,
-            tags: list[str] | None = None, run_id: str | None = None, progress=None) -> LogResult:
+            tags: list[str] | None = None, run_id: str | None = None, progress=None, exclude=()) -> LogResult:
         check_project(project)
         check_name(name, "artifact name")
         check_name(type_, "artifact type")
@@ -171,16 +181,17 @@ class Repository:
         owners.check_write(self, project, entity)  # a project belongs to the entity that created it
         try:
             return self._log(path, name, type_, project, entity, aliases, metadata, description, tags, run_id,
-                             progress)
+                             progress, exclude)
         except StorageFullError as e:  # measured again now that the failed write's temp files are gone
             raise storage_full(f"logging {path}", self.path, _log_needs(path),
                                "free some space (`mvc gc` removes what the failed log wrote once its grace has "
                                "passed) and retry; nothing was changed") from e
 
-    def _log(self, path, name, type_, project, entity, aliases, metadata, description, tags, run_id, progress):
+    def _log(self, path, name, type_, project, entity, aliases, metadata, description, tags, run_id, progress,
+             exclude=()):
         with Lease(self.path, "log"):  # gc keeps every chunk younger than this lease
             crash_at("log:after-lease")
-            entries, new_bytes = self._ingest_present(path, progress)
+            entries, new_bytes, skipped = self._ingest_present(path, progress, exclude)
             crash_at("log:after-chunks")
             record = {"digest": artifact_digest(entries), "size": sum(p.size for _, p in entries),
                       "files": len(entries), "metadata": metadata, "description": description or "", "tags": tags}
@@ -195,19 +206,20 @@ class Repository:
         crash_at("log:after-ref-move")
         created = outcome == "new"
         return LogResult(v, created, new_bytes if created else 0, len(entries), record["size"],
-                         outcome != "nothing", outcome)
+                         outcome != "nothing", outcome, tuple(skipped))
 
     def _files_tree(self, entries: list[tuple[str, Pointer]]):
         """The files/ tree of a new version: one pointer blob per file."""
         return self.artifacts.write_files({p: ptr.encode() for p, ptr in entries})
 
-    def _ingest_present(self, path, progress=None):
+    def _ingest_present(self, path, progress=None, exclude=()):
         """Ingest, then check every chunk is still there before any ref moves
         (a gc that raced a dedup hit removes it; ingesting again writes it back)."""
         for _ in range(3):
-            entries, new_bytes = self.ingest(path, progress)
+            skipped: list = []  # what the walk left out (a fresh list each try)
+            entries, new_bytes = self.ingest(path, progress, exclude, skipped)
             if not self.chunks.missing(cid for _, ptr in entries for cid, _ in ptr.chunks):  # one index reload
-                return entries, new_bytes
+                return entries, new_bytes, skipped
         from ..errors import IntegrityError
         raise IntegrityError(f"chunks of {path} vanished from the store while it was logged, three times",
                              "a gc with a grace period shorter than the log ran meanwhile; retry the log")

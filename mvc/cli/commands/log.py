@@ -1,4 +1,6 @@
 """mvc log: log files as a new version (records a run, job type `cli`)."""
+import warnings
+
 import click
 
 from .. import context, output
@@ -12,14 +14,21 @@ from .. import context, output
 @click.option("--metadata", "-m", metavar="JSON", help="A JSON object of metadata, e.g. '{\"acc\": 0.93}'.")
 @click.option("--description", "-d", metavar="D", help="Free-text description of the version.")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag for the version (repeatable).")
+@click.option("--exclude", "-x", "exclude", multiple=True, metavar="PATTERN",
+              help="Leave out files matching PATTERN (gitignore syntax, repeatable), besides .mvcignore.")
 @click.option("--from", "sources", multiple=True, metavar="ADDRESS",
               help="A version this one was made from (repeatable): recorded as an input of the run, so "
               "`mvc lineage` shows it (e.g. the base model of a fine-tune).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(path, name, aliases, type_, metadata, description, tags, sources, as_json) -> None:
+def command(path, name, aliases, type_, metadata, description, tags, exclude, sources, as_json) -> None:
     """Log PATH (a file, a folder, or a file:// reference) as a version of an
     artifact and print its address.  Content equal to an existing version makes
-    no new version: that version gets the aliases and `latest` again."""
+    no new version: that version gets the aliases and `latest` again.
+
+    A folder's .git, .hg, .svn, .dvc and .mvc folders are left out (with a note),
+    and so are __pycache__ and .DS_Store, the patterns of a .mvcignore at its root
+    (gitignore syntax) and each --exclude PATTERN.  Symlinks are logged as the
+    files they point to."""
     c = context.get()
     # A CLI user logs the same file again and again: the default name must be
     # stable across invocations, unlike the API's per-run default.
@@ -31,14 +40,19 @@ def command(path, name, aliases, type_, metadata, description, tags, sources, as
     with c.start_run() as run:
         for art in inputs:
             run.use_artifact(art)
-        with output.Progress("logging", None, c.quiet) as meter:
+        with output.Progress("logging", None, c.quiet) as meter, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "skipped ", UserWarning)  # printed below, as notes
             art = run.log_artifact(path, name=name, type=type_, aliases=list(aliases), metadata=metadata,
-                                   description=description, tags=list(tags), progress=meter)
+                                   description=description, tags=list(tags), progress=meter, exclude=list(exclude))
         res = run.last_log
+        if not c.quiet:
+            for note in res.notes:
+                output.echo(f"mvc: note: {note}", err=True)
         created = res.created
     result = {"address": art.address, "name": art.name, "project": art.project, "version": art.version,
               "type": art.type, "created": created, "outcome": res.outcome, "digest": art.digest, "size": art.size,
-              "files": art.file_count, "aliases": sorted(art.aliases), "run": run.id}
+              "files": art.file_count, "aliases": sorted(art.aliases), "run": run.id,
+              "skipped": [s.path for s in res.skipped]}
     if as_json:
         output.emit_json(result)
         return

@@ -46,7 +46,7 @@ def log(d: str, content: bytes, name: str = "m", aliases=None, link: str | None 
 
 
 def api(d: str) -> "mvc.Api":
-    return mvc.Api(dir=d, project="p")
+    return mvc.Api(dir=d, project="p", create=True)
 
 
 def versions(d: str, name: str = "m") -> list[tuple[str, str]]:

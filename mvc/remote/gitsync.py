@@ -22,6 +22,7 @@ from ..meta import refstore
 from .remotes import CONFIG_REF, INCOMING, RemoteConfig, incoming_ref, local_path
 
 PREFIXES = ("refs/mvc/", CONFIG_REF)
+MOVED = "the remote moved since it was listed: "  # a failed ref to retry after a fetch, never a hard rejection
 GLOB_ABOVE = 64  # fetch with one glob refspec beyond this many refs (libgit2 matches refs x refspecs)
 
 
@@ -130,7 +131,7 @@ class GitRemote:
         except (pygit2.GitError, OSError) as e:
             text = str(e)
             if "fastforward" in text or "not present locally" in text or "rejected" in text:
-                return {ref: text for ref in updates}  # the remote moved since it was listed: retry
+                return {ref: MOVED + text for ref in updates}  # libgit2 refused the batch before sending it
             raise _transport_error(self.cfg, "push to", e) from None
         return dict(cb.rejected)
 
@@ -165,13 +166,13 @@ def cas(dst: pygit2.Repository, ref: str, old: str | None, new: str, message: st
             return None
         current = dst.references[ref]
         if str(current.target) != old:
-            return f"it moved to {current.target} meanwhile"
+            return f"{MOVED}it is at {current.target} now"
         current.set_target(new, message)  # libgit2 compares with the target read above, under the lock
         return None
     except pygit2.AlreadyExistsError:
-        return "it was created meanwhile"
+        return MOVED + "it was created meanwhile"
     except KeyError:
-        return "it was deleted meanwhile"
+        return MOVED + "it was deleted meanwhile"
     except (pygit2.GitError, OSError) as e:
         return str(e)
 

@@ -12,7 +12,7 @@ from ..errors import ConflictError, RemoteError
 from ..meta.gitdb import identity
 from ..repo.crash import crash_at
 from . import remotes
-from .gitsync import GitRemote
+from .gitsync import MOVED, GitRemote
 from .remotes import CONFIG_REF
 from .sync import (adopt_storage, apply, chunks_of, descends, fetch_checked, has, integrate, local_refs, new_version_trees,
                    set_ref, tracking_ref, version_trees)
@@ -144,7 +144,7 @@ def _refuse_hard_rejections(gr: GitRemote, before: dict, failed: dict) -> None:
     """A ref the server refused although nobody moved it (a hook, a protected ref, permissions):
     retrying cannot help, so it is an error naming the server's reason."""
     after = gr.heads()
-    hard = {r: why for r, why in failed.items() if after.get(r) == before.get(r)}
+    hard = {r: why for r, why in failed.items() if after.get(r) == before.get(r) and not why.startswith(MOVED)}
     if hard:
         ref, why = sorted(hard.items())[0]
         raise RemoteError(f"remote {gr.cfg.name} refused to update {ref}: {why}"

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import selectors
+import signal
 import struct
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def start_ui(store: str, *extra: str) -> UiServer:
 
 
 def stop_ui(server: UiServer) -> None:
-    server.proc.terminate()
+    """Stop it as a user does, with Ctrl-C."""
+    server.proc.send_signal(signal.SIGINT)
     try:
         server.proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
@@ -236,11 +238,14 @@ def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
     assert "/runs/" in page.url
     assert "vision/resnet:v0" in page.inner_text("#inputs") and "vision/resnet:v1" in page.inner_text("#outputs")
     shot(page, "run", tmp_path)
+    page.click("#lineage")                                # a run's own lineage
+    assert "run" in page.locator("#lineage-graph g.node.root").get_attribute("class")
+    page.go_back()
     page.click("#outputs a")
 
     page.select_option("#against", "v0")                  # diff against the other version
     page.click("#diff")
-    assert page.url.endswith("/p/vision/a/resnet/v1/diff?against=v0")
+    assert page.url.endswith("/p/vision/a/resnet/v1/diff?against=v0&other=")
     assert "vision/resnet:v0 → vision/resnet:v1" in page.inner_text("h1")
     rows = {r.split("\t")[1]: r for r in page.locator("#diff-files tbody tr").all_inner_texts()}
     assert set(rows) == {"config.json", "model.safetensors"}
@@ -265,6 +270,12 @@ def test_registry_and_its_links(page, tmp_path):
     assert any(re.search(r"staging\s+added on v0", m) for m in moves)
     page.click("#link-v0 a:text-is('vision/resnet:v1')")
     assert page.url.endswith("/p/vision/a/resnet/v1")
+    page.fill("#other", "registry/resnet-prod:staging")   # any address, here the link to this version
+    page.click("#diff")
+    assert "via registry/resnet-prod:v0" in page.inner_text("h1 + p")
+    assert "Identical" in page.inner_text("#identical")
+    page.goto(page.url.replace("registry%2Fresnet-prod%3Astaging", "resnet%3Av0"))
+    assert "vision/resnet:v0 → vision/resnet:v1" in page.inner_text("h1")
 
 
 def test_store_text_is_escaped_not_run(page, ui):
@@ -350,6 +361,8 @@ def test_write_mode_moves_an_alias_from_the_page(browser, ui_store):
         context.close()
     finally:
         stop_ui(server)
+    assert server.proc.returncode == 0                    # Ctrl-C ends it cleanly
+    assert b"Traceback" not in server.proc.stderr.read()
 
 
 # ---- the command ------------------------------------------------------------------------------

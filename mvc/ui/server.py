@@ -36,9 +36,28 @@ def serve(store: str, project: str | None, port: int = 0, write: bool = False, o
     print(f"mvc ui: open {url}", file=out)
     print("mvc ui: press Ctrl-C to stop", file=out, flush=True)
     if open_browser:
-        import webbrowser
-        webbrowser.open(url)
+        open_page(url, out)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
                             server_header=False, ws="none", interface="asgi3",
                             timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C it handled: stopping is the normal end
+        pass
+    print("mvc ui: stopped", file=out, flush=True)
+
+
+def open_page(url: str, out) -> None:
+    """Open the page in the user's browser, but only where there is a display: without one,
+    Python's webbrowser falls back to a text browser that would take over this terminal."""
+    import os
+    import webbrowser
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print("mvc ui: no display here: open the URL above in a browser", file=out, flush=True)
+        return
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print("mvc ui: could not start a browser: open the URL above yourself", file=out, flush=True)

@@ -185,6 +185,7 @@ def diff(api, project: str, name: str, ver: str, against: str, other: str = "") 
     old = other.strip() or (f"{project}/{name}:{against}" if against else "")
     if not old:
         raise UsageError("no version to compare with", "pick one in the version page's Diff form")
+    api.project = project        # an address typed without a project means this page's (a per-request Api)
     d = api.diff(old, this.address)
     return {"d": d, "a": side(d["a"]), "b": side(d["b"]), "files": [file_change(f) for f in d["files"]],
             "summary": d["summary"], "project": project, "name": name, "version": this.version,

@@ -155,6 +155,9 @@ class Repository:
     def _references(self, uri: str, exclude=(), skipped: list | None = None, checksum: bool = True,
                     max_objects: int | None = None) -> list[tuple[str, Pointer]]:
         u = urlparse(uri)
+        if u.scheme in ("s3", "http", "https"):  # recorded by identity (ETag, version), not read: store/references.py
+            from ..store.references import expand
+            return expand(uri, checksum=checksum, max_objects=max_objects)
         if u.scheme != "file":
             raise InvalidInputError(
                 f"{u.scheme}:// references are not supported yet: {uri}",
@@ -372,6 +375,12 @@ class Repository:
         except IntegrityError as e:
             problems.append(e.message)
         for p, ptr in entries:
+            if ptr.is_reference and urlparse(ptr.ref).scheme != "file":
+                from ..store.references import check
+                problem = check(ptr)
+                if problem:
+                    problems.append(f"{p}: {problem}")
+                continue
             if ptr.is_reference:
                 local = unquote(urlparse(ptr.ref).path)
                 try:

@@ -223,14 +223,7 @@ def _read_body(r, storage: S3Storage, key: str) -> bytes:
 
 
 def make_client(max_connections: int = 32):
-    """A thread-safe S3 client from boto3's own configuration chain.  The pool holds a
-    connection per parallel transfer; retries use boto3's standard mode."""
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise RemoteError("s3:// storage needs boto3, which is not installed",
-                          "pip install 'mvc-models[s3]'") from None
-    session = boto3.session.Session()
-    config = Config(max_pool_connections=max_connections, retries={"max_attempts": 5, "mode": "standard"})
-    return session.client("s3", config=config)
+    """A thread-safe S3 client from boto3's own configuration chain (the one references use):
+    the pool holds a connection per parallel transfer; retries use boto3's standard mode."""
+    from ...store.references import s3_client
+    return s3_client(max_connections)

@@ -11,7 +11,7 @@ from .errors import (AmbiguousAddressError, ConflictError, FormatError, Integrit
 __version__ = "0.1.0"
 
 _API_NAMES = ("init", "Api", "Artifact", "ArtifactCollection", "FileInfo", "Link", "RegisteredModel", "Run",
-              "RunRecord", "hash_file", "hash_folder")
+              "RunRecord", "hash_file", "hash_folder", "clone")
 
 
 # W&B's module-level calls on the active run (mvc/api/module.py): `import mvc as wandb` works

@@ -4,6 +4,7 @@ from .collection import ArtifactCollection
 from .hashing import HashedFolder, hash_file, hash_folder
 from .public import Api
 from .runs import Run, RunRecord, init
+from .remote import clone
 
 __all__ = ["Api", "Artifact", "ArtifactCollection", "FileInfo", "HashedFolder", "Link", "RegisteredModel", "Run", "RunRecord", "hash_file",
-           "hash_folder", "init"]
+           "hash_folder", "init", "clone"]

@@ -335,6 +335,8 @@ class Artifact:
             import glob
             include = (include or []) + [glob.escape(path_prefix.rstrip("/")) + "*"]
         root = root or default_root(self.name, self.version)
+        from .remote import ensure_local
+        ensure_local(self._repo, v)  # lazy bytes: chunks not here come from the remote that has the version
         return self._repo.download(v, root, include, verify, progress, link=link)
 
     def file(self, root: str | None = None) -> str:

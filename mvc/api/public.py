@@ -351,6 +351,42 @@ class Api:
         from . import lock
         return lock.use_locked(self, lockfile, keys, progress, run)
 
+    # ---- remotes (mvc/api/remote.py, mvc/remote/) ----
+    def add_remote(self, name: str, url: str, storage: str | None = None, check: bool = True) -> dict:
+        """Add a remote: metadata at ``url`` (path, file://, git://, http(s)://, ssh://), bytes at
+        ``storage`` (s3://bucket/prefix or a folder; probed for create-only writes)."""
+        from . import remote
+        return remote.add_remote(self.repo, name, url, storage, check)
+
+    def remotes(self) -> list[dict]:
+        from . import remote
+        return remote.list_remotes(self.repo)
+
+    def remove_remote(self, name: str) -> dict:
+        from . import remote
+        return remote.remove_remote(self.repo, name)
+
+    def push(self, remote: str | None = None, addresses=None, jobs: int = 4, verify: bool = False,
+             progress=None) -> dict:
+        """Send what ``remote`` (default origin) lacks: chunks first, then refs by compare-and-swap;
+        versions someone else numbered first are renumbered (``renumbered`` in the summary)."""
+        from . import remote as r
+        return r.push(self.repo, self.project, remote, addresses, jobs=jobs, verify=verify, progress=progress)
+
+    def fetch(self, remote: str | None = None, progress=None) -> dict:
+        from . import remote as r
+        return r.fetch(self.repo, remote, progress)
+
+    def pull(self, remote: str | None = None, no_bytes: bool = False, jobs: int = 4, progress=None) -> dict:
+        from . import remote as r
+        return r.pull(self.repo, remote, no_bytes=no_bytes, jobs=jobs, progress=progress)
+
+    @staticmethod
+    def clone(url: str, dir: str | None = None, storage: str | None = None, no_bytes: bool = False,
+              jobs: int = 4, progress=None) -> dict:
+        from . import remote as r
+        return r.clone(url, dir, storage, no_bytes=no_bytes, jobs=jobs, progress=progress)
+
 
 def _bare(name: str):
     addr = parse_address(name)

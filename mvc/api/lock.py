@@ -22,17 +22,23 @@ def pin_key(address: str) -> str:
     return "/".join(p for p in (addr.project, addr.name) if p)
 
 
-def save_pin(api, address: str, art, folder: str, lock: str | None = None, remote: str | None = None) -> dict:
-    """Record in mvc.lock that this code uses ``art`` (resolved from ``address``) in ``folder``."""
-    path = _lock_path(lock)
-    top = os.path.dirname(path)
+def pin_folder(folder: str, lock: str | None = None) -> str:
+    """``folder`` relative to the lock's folder ('/'-separated); InvalidInputError if it is outside."""
+    top = os.path.dirname(_lock_path(lock))
     rel = os.path.relpath(os.path.abspath(folder), top)
     if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
         raise InvalidInputError(f"{folder} is outside {top}, where {lockfile.NAME} is; a pin's folder must be "
                                 "inside the work tree", "pass -o with a folder inside the work tree")
+    return rel.replace(os.sep, "/")
+
+
+def save_pin(api, address: str, art, folder: str, lock: str | None = None, remote: str | None = None) -> dict:
+    """Record in mvc.lock that this code uses ``art`` (resolved from ``address``) in ``folder``."""
+    path = _lock_path(lock)
+    rel = pin_folder(folder, lock)
     via = f"registry/{art.via_link.model}:{art.via_link.link}" if getattr(art, "via_link", None) else None
     pin = lockfile.Pin(pin_key(address), art.project, art.name, art.version, art.digest,
-                       rel.replace(os.sep, "/"), remote if remote is not None else default_remote(api), via)
+                       rel, remote if remote is not None else default_remote(api), via)
     lockfile.save(path, pin)
     return dict(pin.as_dict(), lock=path)
 

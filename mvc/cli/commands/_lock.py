@@ -20,6 +20,9 @@ def check_use_options(c, address, root, include, save, locked) -> bool:
     if locked:
         _use_locked(c, address)
         return True
+    if save and root:
+        from mvc.api.lock import pin_folder
+        pin_folder(root)  # refused before anything is fetched
     if address is None:
         raise UsageError("missing ADDRESS", "write e.g. `mvc use MNIST:v3`, or `mvc use --locked` for mvc.lock's pins")
     return False

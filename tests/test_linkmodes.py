@@ -11,7 +11,7 @@ import pytest
 import mvc
 from mvc.errors import IntegrityError, InvalidInputError
 
-MODES = ["copy", "hardlink", "symlink", "auto"]
+MODES = ["copy", "hardlink", "auto"]
 
 
 @pytest.fixture
@@ -37,16 +37,26 @@ def test_every_mode_gives_identical_bytes(project, logged, mode):
         assert open(os.path.join(folder, name), "rb").read() == data
 
 
-@pytest.mark.parametrize("mode", ["hardlink", "symlink"])
-def test_linked_files_are_read_only(project, logged, mode):
-    folder = mvc.Api().artifact("M:v0").download(str(project / "out"), link=mode)
+def test_linked_files_are_read_only(project, logged):
+    folder = mvc.Api().artifact("M:v0").download(str(project / "out"), link="hardlink")
     for name in logged:
         path = os.path.join(folder, name)
-        assert os.path.islink(path) == (mode == "symlink")
+        assert not os.path.islink(path)
         st = os.stat(path)
         assert not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-        if mode == "hardlink":
-            assert st.st_nlink >= 2
+        assert st.st_nlink >= 2
+
+
+def test_use_never_writes_a_symlink(project, logged):
+    """Issue 11: link='symlink' is refused (a link into the store would dangle once gc trims the
+    whole-file cache), before anything is written; the CLI no longer offers it."""
+    with pytest.raises(InvalidInputError, match="never writes symlinks") as ei:
+        mvc.Api().artifact("M:v0").download(str(project / "out"), link="symlink")
+    assert "hardlink" in ei.value.hint and not (project / "out").exists()
+    from click.testing import CliRunner
+    from mvc.cli import cli
+    res = CliRunner().invoke(cli, ["use", "M:v0", "-o", str(project / "out"), "--link", "symlink"])
+    assert res.exit_code == 2 and not (project / "out").exists()
 
 
 def test_hardlink_twice_reuses_the_whole_file(project, logged):

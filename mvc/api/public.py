@@ -287,6 +287,13 @@ class Api:
         art.verify()
         return art
 
+    def file_cache(self) -> dict:
+        """The whole-file cache hardlinked uses build (``files/``): ``files``, ``bytes``, ``shared``
+        (held by hardlinked uses too), ``limit`` (gc trims to it), and ``built``: the bytes this
+        process has added to it (`mvc use --link hardlink` reports a first use's cost from it)."""
+        from ..store.linkmodes import built_bytes, cache_usage
+        return dict(cache_usage(self.repo.path), built=built_bytes())
+
     def du(self, name: str | None = None, all_projects: bool = False) -> dict:
         """Logical and stored bytes and the dedup ratio, of artifact ``name`` or of the store."""
         from . import upkeep

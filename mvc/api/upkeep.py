@@ -68,9 +68,11 @@ class GcReport:
     kept_young: int = 0
     cutoff: str | None = None                          # chunks older than this were eligible
     _lines: list[str] = field(default_factory=list, repr=False)
+    cache: list[str] = field(default_factory=list)     # whole files trimmed from the cache (LRU, to its limit)
+    cache_bytes: int = 0
 
     def lines(self) -> list[str]:
-        """One line per thing deleted (``expire``, ``purge``, ``chunk``, ``temp``, ``pack``, ``lease``)."""
+        """One line per thing deleted (``expire``, ``purge``, ``chunk``, ``temp``, ``pack``, ``lease``, ``cache``)."""
         return list(self._lines)
 
     def to_json(self) -> dict:
@@ -90,7 +92,7 @@ def gc(repo, dry_run: bool = False, grace="1h", retention="14d", keep_last: int 
     d = plan.to_json()
     return GcReport(dry_run, d["chunks"], d["bytes"], d["purge"], d["expire"], d["temps"], d["orphan_packs"],
                     d["leases"], d["marked"], d["kept_young"], iso(d["cutoff"]) if d["cutoff"] else None,
-                    plan.lines())
+                    plan.lines(), cache=d["cache"], cache_bytes=d["cache_bytes"])
 
 
 # ---- fsck, verify, du, unlock ---------------------------------------------------------

@@ -9,7 +9,10 @@ Mark every chunk named by a version tree that is
 then sweep the chunks not marked whose mtime is older than both the grace
 period and the start of the oldest live writer's lease.  Trash older than the
 retention is purged (one commit per artifact) before the sweep, and keep_last
-moves unaliased, unlinked versions beyond the last N to the trash.
+moves unaliased, unlinked versions beyond the last N to the trash.  The
+whole-file cache (``files/``, built by hardlinked uses) is trimmed to its size
+limit, least recently used first, never an entry used after the cutoff
+(store/linkmodes.py).
 
 Anything unreadable (ref in an unknown namespace, unreadable commit or tree, a
 pointer that does not decode) stops gc before it deletes anything.
@@ -54,6 +57,8 @@ class GcPlan:
     temps: list[str] = field(default_factory=list)
     orphan_packs: list[str] = field(default_factory=list)  # .pack files a crash left without their .idx
     leases: list[str] = field(default_factory=list)
+    cache: list[str] = field(default_factory=list)  # whole files the cache's size limit trims (LRU)
+    cache_bytes: int = 0
     marked: int = 0
     kept_young: int = 0
     cutoff: float = 0.0
@@ -66,12 +71,14 @@ class GcPlan:
         out += [f"temp {t}" for t in self.temps]
         out += [f"pack {t}" for t in self.orphan_packs]
         out += [f"lease {le}" for le in self.leases]
+        out += [f"cache {c}" for c in self.cache]
         return out
 
     def to_json(self) -> dict:
         return {"chunks": self.chunks, "bytes": self.bytes, "purge": [f"{p}/{n}:{v}" for p, n, v in self.purge],
                 "expire": [f"{p}/{n}:{v}" for p, n, v in self.expire], "temps": self.temps,
                 "orphan_packs": self.orphan_packs, "leases": self.leases,
+                "cache": self.cache, "cache_bytes": self.cache_bytes,
                 "marked": self.marked, "kept_young": self.kept_young, "cutoff": self.cutoff}
 
 
@@ -261,7 +268,15 @@ def plan(repo, opts: GcOptions | None = None, now: float | None = None) -> GcPla
     p.temps = _old_temps(repo, now - opts.grace_s)
     p.orphan_packs = _orphan_packs(repo, p.cutoff)
     p.leases = [le.path for le in lease.list_leases(repo.path) if le.stale(now)]
+    p.cache, p.cache_bytes = _cache_to_trim(repo, p.cutoff)
     return p
+
+
+def _cache_to_trim(repo, keep_after: float) -> tuple[list[str], int]:
+    """The whole-file cache's least recently used entries beyond its size limit."""
+    from ..store.linkmodes import cache_limit, cache_to_trim, cached_files
+    trim = cache_to_trim(cached_files(repo.path), cache_limit(repo.path), keep_after)
+    return [e.path for e in trim], sum(e.size for e in trim)
 
 
 # ---- execute ------------------------------------------------------------------
@@ -355,7 +370,23 @@ def execute(repo, p: GcPlan, opts: GcOptions, now: float) -> GcPlan:
     tmp = os.path.join(repo.path, "tmp")
     p.orphan_packs = [path for path in p.orphan_packs if path in still and _remove_orphan_pack(path, before, tmp)]
     p.leases = [le.path for le in lease.remove_stale(repo.path) if le.path in p.leases]
+    p.cache, p.cache_bytes = _trim_cache(p.cache, min(before, cutoff(repo, opts, time.time())))
     return p
+
+
+def _trim_cache(paths: list[str], keep_after: float) -> tuple[list[str], int]:
+    """Remove the planned cache entries not used since the plan (each looked at again, now)."""
+    from ..store.linkmodes import remove_cached
+    done, total = [], 0
+    for path in paths:
+        try:
+            size = os.lstat(path).st_size
+        except FileNotFoundError:
+            continue
+        if remove_cached(path, keep_after):
+            done.append(path)
+            total += size
+    return done, total
 
 
 def parse_duration(text: str | float) -> float:

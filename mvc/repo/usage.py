@@ -9,6 +9,8 @@ whole store, per artifact and per version.
 - the store's ``stored`` is every chunk the store holds (``referenced`` is the
   part some live version uses; the rest is for gc).
 References (bytes outside the store) count as logical, never as stored.
+The whole-file cache (``files/``, what hardlinked uses link to) is shown apart
+(``file_cache``): it is derived, and gc trims it to its size limit.
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ def store_usage(repo, project: str | None = None) -> dict:
     logical = sum(a["logical"] for a in arts)
     ref_bytes = sum(map(sizes, referenced))
     all_bytes = sum(map(sizes, repo.chunks.ids()))
+    from ..store.linkmodes import cache_usage
     return {"logical": logical, "stored": all_bytes, "referenced": ref_bytes,
             "unreferenced": all_bytes - ref_bytes, "dedup_ratio": _ratio(logical, ref_bytes),
-            "chunks": len(sizes.known), "artifacts": arts}
+            "chunks": len(sizes.known), "artifacts": arts, "file_cache": cache_usage(repo.path)}

@@ -6,10 +6,13 @@
   (``os.copy_file_range``, no bytes through Python) and the copy checked.
 - ``reflink``: clone a whole file in the store (FICLONE ioctl: btrfs, XFS,
   bcachefs ...); an error where the filesystem cannot.
-- ``hardlink`` / ``symlink``: link to a whole file in the store.  The files are
-  read-only (mode 0444): they ARE the store's bytes, so editing one in place
-  would corrupt the store for every version that shares it (reads re-hash, so
-  the damage would be detected, not silently served).
+- ``hardlink``: link to a whole file in the store.  The files are read-only
+  (mode 0444): they ARE the store's bytes, so editing one in place would
+  corrupt the store for every version that shares it (reads re-hash, so the
+  damage would be detected, not silently served).
+- ``symlink`` is refused: ``use`` never writes a symlink (a link into the
+  store dangles once gc trims the whole-file cache, and a version holds files,
+  not links: docs/design.md, "Logging what users have on disk").
 - ``auto``: reflink when a whole file already exists and the filesystem can,
   else copy.
 
@@ -18,13 +21,21 @@ an entry of the whole-file cache ``files/<2 hex>/<62 hex>`` (named by the
 file's digest), built on first use from the chunks and verified.  The cache is
 derived: deleting ``files/`` loses nothing.  Every whole file is re-verified
 unless the stat cache says it is unchanged since it was last verified.
+
+The cache is bounded: ``mvc gc`` removes its least recently used entries down to
+``cache.max_size`` (``MVC_CACHE_MAX``; ``DEFAULT_CACHE_MAX`` if unset), never one
+used since the oldest live lease began.  A cache entry handed out has its atime
+set to now (its mtime, which the stat cache checks, kept), so "last used" does
+not depend on the filesystem's atime policy (relatime, noatime).  Removing an
+entry a hardlinked use still holds frees no disk until that use's files go, and
+breaks nothing: the inode lives on.
 """
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
-
+from dataclasses import dataclass
 
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..fsutil import WRITEBACK_FROM, AtomicFile, start_writeback
@@ -33,7 +44,8 @@ from .digest import PARALLEL_FROM, Checks, file_matches
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
 
-MODES = ("copy", "hardlink", "symlink", "reflink", "auto")
+MODES = ("copy", "hardlink", "reflink", "auto")
+DEFAULT_CACHE_MAX = 20 << 30  # bytes of whole files gc keeps (cache.max_size / MVC_CACHE_MAX override it)
 FICLONE = 0x40049409  # _IOW(0x94, 9, int)
 STAMP_AGE_NS = 2_000_000_000
 WRITEBACK_PIECE = 16 << 20  # a whole file is copied in pieces this size, so its flush starts early
@@ -42,6 +54,10 @@ WHOLE_COPY_FROM = 1 << 20  # a copy use of a smaller file streams its chunk (no 
 
 def check_mode(mode: str | None) -> str:
     mode = mode or "copy"
+    if mode == "symlink":
+        raise InvalidInputError("use never writes symlinks: link='symlink' is not a link mode any more",
+                                "use link='hardlink' (read-only files that share the store's bytes), "
+                                "'reflink' or 'copy'")
     if mode not in MODES:
         raise InvalidInputError(f"unknown link mode {mode!r}", f"use one of: {', '.join(MODES)}")
     return mode
@@ -60,6 +76,8 @@ class WholeFiles:
         only if the stat cache vouches for it, so nothing is read twice)."""
         for path in self._candidates(ptr):
             if self._verified(path, ptr, rehash):
+                if self.folder and path.startswith(self.folder):
+                    _mark_used(path)
                 return path
         return None
 
@@ -113,7 +131,8 @@ class WholeFiles:
         with AtomicFile(path, tmp_dir=os.path.join(self.store.root, "tmp"), mode=0o444) as f:
             copy_chunks(self.store, ptr, f.fileno(), label)
             stamp = now_ns() - STAMP_AGE_NS  # an old mtime lets the stat cache trust it at once
-            os.utime(f.tmp, ns=(stamp, stamp))
+            os.utime(f.tmp, ns=(now_ns(), stamp))  # atime: used now (gc's LRU order)
+        _BUILT[0] += ptr.size
         if self.cache:
             self.cache.remember(path, os.stat(path), ptr, now_ns(), use_ctime=False)
             self.cache.commit()
@@ -217,13 +236,114 @@ def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> 
         return False
     src = whole.get(ptr, label)
     try:
-        if mode == "hardlink":
+        try:
             os.link(src, dest)
-        else:
-            os.symlink(os.path.abspath(src), dest)
+        except FileNotFoundError:  # a gc trimmed the cache between its check and the link: build it again
+            if os.path.lexists(dest):
+                raise
+            os.link(whole._build(ptr, label), dest)
     except OSError as e:
         if e.errno == errno.EXDEV:
             raise InvalidInputError(f"{label}: cannot hardlink across filesystems ({dest} vs the store)",
                                     "download onto the store's filesystem, or use link='copy'") from None
         raise
+    return True
+
+
+# ---- the whole-file cache's size and its LRU trim (mvc du, mvc gc) --------------------------
+_BUILT = [0]  # bytes of whole files this process added to a cache (use's first-use note)
+
+
+def built_bytes() -> int:
+    """Bytes of whole files this process has built into a store's cache so far."""
+    return _BUILT[0]
+
+
+def _mark_used(path: str) -> None:
+    """Set a cache entry's atime to now, its mtime kept (the stat cache checks it): gc's LRU order."""
+    try:
+        st = os.stat(path)
+        os.utime(path, ns=(now_ns(), st.st_mtime_ns))
+    except OSError:  # a read-only store or another user's file: the order is only less exact
+        pass
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    path: str
+    size: int
+    used: float  # last use: the later of atime (set on every hand-out) and mtime
+    links: int   # st_nlink: above 1 while a hardlinked use still holds it
+
+
+def _cached(path: str) -> CachedFile | None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return CachedFile(path, st.st_size, max(st.st_atime, st.st_mtime), st.st_nlink)
+
+
+def cache_folder(store_root: str) -> str:
+    return os.path.join(store_root, "files")
+
+
+def cached_files(store_root: str) -> list[CachedFile]:
+    """Every whole file in the store's cache (``files/<2 hex>/<62 hex>``)."""
+    out = []
+    top = cache_folder(store_root)
+    try:
+        shards = sorted(os.scandir(top), key=lambda e: e.name)
+    except FileNotFoundError:
+        return out
+    for shard in shards:
+        if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+            continue
+        for e in os.scandir(shard.path):
+            if e.is_file(follow_symlinks=False):
+                entry = _cached(e.path)
+                if entry is not None:
+                    out.append(entry)
+    return out
+
+
+def cache_limit(store_root: str | None) -> int:
+    """The cache's size limit: the ``cache.max_size`` setting (``MVC_CACHE_MAX``), else the default."""
+    from .. import settings
+    value = settings.get("cache.max_size", store_root)
+    return DEFAULT_CACHE_MAX if value is None else int(value)
+
+
+def cache_usage(store_root: str) -> dict:
+    """What the cache holds: ``files``, ``bytes``, ``shared`` (bytes of entries a hardlinked use
+    still holds: no extra disk while it does) and ``limit``."""
+    entries = cached_files(store_root)
+    return {"files": len(entries), "bytes": sum(e.size for e in entries),
+            "shared": sum(e.size for e in entries if e.links > 1), "limit": cache_limit(store_root)}
+
+
+def cache_to_trim(entries: list[CachedFile], limit: int, keep_after: float) -> list[CachedFile]:
+    """The least recently used entries to remove so the rest fit in ``limit`` bytes; none used at
+    or after ``keep_after`` (gc's cutoff: a live lease's start, or the grace period)."""
+    total = sum(e.size for e in entries)
+    out = []
+    for e in sorted(entries, key=lambda e: (e.used, e.path)):
+        if total <= limit:
+            break
+        if e.used >= keep_after:
+            continue
+        out.append(e)
+        total -= e.size
+    return out
+
+
+def remove_cached(path: str, keep_after: float) -> bool:
+    """Remove a cache entry unless it was used since ``keep_after`` (looked at again, now)."""
+    e = _cached(path)
+    if e is None or e.used >= keep_after:
+        return False
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
     return True

@@ -8,7 +8,8 @@ from .. import context, output
 @click.argument("name", required=False)
 @click.option("--all-projects", is_flag=True, help="Count the artifacts of every project, not only this one.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print JSON: logical, stored, referenced, unreferenced, dedup_ratio, artifacts[].versions[].")
+              help="Print JSON: logical, stored, referenced, unreferenced, dedup_ratio, file_cache, "
+                   "artifacts[].versions[].")
 def command(name, all_projects, as_json) -> None:
     """Without NAME: the store and each artifact.  With NAME: its versions
     (logical size, distinct stored bytes, bytes new in that version)."""
@@ -33,6 +34,10 @@ def command(name, all_projects, as_json) -> None:
                  ["artifact", "versions", "logical", "stored", "dedup"], empty="(no artifacts)")
     click.echo(f"store: {output.human_size(data['logical'])} logical, {output.human_size(data['stored'])} stored "
                f"({output.human_size(data['unreferenced'])} unreferenced), dedup {_x(data['dedup_ratio'])}")
+    cache = data["file_cache"]
+    click.echo(f"file cache: {cache['files']} whole files, {output.human_size(cache['bytes'])} "
+               f"({output.human_size(cache['shared'])} shared with hardlinked uses), "
+               f"limit {output.human_size(cache['limit'])}; `mvc gc` trims it")
 
 
 def _x(ratio) -> str:

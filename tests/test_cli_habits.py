@@ -104,6 +104,14 @@ def test_every_command_takes_the_global_options():
     assert seen > 20
 
 
+def test_json_before_the_command_name(logged):
+    assert json.loads(_mvc("--json", "ls").stdout) == json.loads(_mvc("ls", "--json").stdout)
+    assert json.loads(_mvc("--json", "runs", "ls", "--all").stdout)[0]["job_type"] == "cli"
+    assert json.loads(_mvc("--json", "show", "M").stdout)["address"] == "proj/M:v0"
+    res = _mvc("--json", "init")  # a command without --json refuses it
+    assert res.exit_code == 2 and "--json" in res.output
+
+
 def test_global_options_are_in_each_commands_help():
     res = _mvc("gc", "--help")
     assert "-C, --dir DIR" in res.output and "--project P" in res.output and "-q, --quiet" in res.output
@@ -115,7 +123,7 @@ PY_OPTION = r"(?<![-\w])([a-z_]\w*|\{\})=(?!=)"   # verify=False, name=, {what}=
 # passes strings and lists of strings, builds no draft artifact, names no run).  Each is named by
 # a piece of its text.  Hints in mvc/api answer that call's Python caller (mvc/cli/hints.py).
 PYTHON_ONLY = ["errors='replace'", "pass e.g. {}=['best']", "pass name='my run'", "add_file(), add_dir()",
-               "pass name= with a relative path", "another name= (or remove()"]
+               "pass name= with a relative path", "another name= (or remove()", "pass max_objects= with"]
 
 
 def _hints():
@@ -211,7 +219,7 @@ def test_every_duration_or_time_option_uses_the_one_grammar():
     found = []
     for name, cmd in _all_commands():
         for p in cmd.params:
-            if isinstance(p, click.Option) and any(w in (p.name or "") for w in TIME_WORDS):
+            if isinstance(p, click.Option) and set((p.name or "").split("_")) & set(TIME_WORDS):
                 found.append(f"{name} {p.opts[0]}")
                 assert isinstance(p.type, (Duration, Since)), f"`mvc {name} {p.opts[0]}` parses its own time"
     assert {"gc --grace", "gc --retention", "ls --since", "runs ls --since", "runs ls --until"} <= set(found)
@@ -243,7 +251,9 @@ def test_gc_dry_run_and_fsck_summaries_are_on_stdout(logged):
                                   ["log", "model.bin", "--alias", "v3"], ["log", "model.bin", "--tag", "a b"],
                                   ["log", "model.bin", "--type", "bad/type"], ["log", "model.bin", "--from", "Nope:v9"],
                                   ["log", "model.bin", "--bogus-option"], ["use", "Nope:v1"],
-                                  ["link", "model.bin", "--to", "bad/name"], ["link", "model.bin", "--to", "R", "-a", "v1"]])
+                                  ["use", "M", "--include", "*.nothing", "-o", "out"],
+                                  ["link", "model.bin", "--to", "bad/name"], ["link", "model.bin", "--to", "R", "-a", "v1"],
+                                  ["link", "model.bin", "--to", "R", "--name", "bad name"]])
 def test_a_refused_cli_call_records_no_run(logged, args):
     before = len(mvc.Api().runs())
     res = _sh(args, logged)

@@ -10,10 +10,12 @@ from ..names import check_alias, check_name
 from ..repo.repository import check_description, check_metadata
 
 
-def check_log_input(path: str, name: str, type: str, aliases=(), metadata=None, description=None, tags=()) -> None:
-    """Raise the error ``log_artifact`` would raise for these arguments (name, type, aliases,
-    metadata, description, tags; a local PATH or file:// reference that does not exist)."""
-    check_name(name, "artifact name")
+def check_log_input(path: str, name: str | None, type: str, aliases=(), metadata=None, description=None,
+                    tags=()) -> None:
+    """Raise the error ``log_artifact`` would raise for these arguments (name unless None, type,
+    aliases, metadata, description, tags; a local PATH or file:// reference that does not exist)."""
+    if name is not None:
+        check_name(name, "artifact name")
     check_name(type, "artifact type")
     for a in aliases:
         check_alias(a)

@@ -24,6 +24,7 @@ class CliContext:
     dir: str | None = None
     project: str | None = None
     quiet: bool = False
+    json: bool = False                           # `mvc --json CMD`: passed on to CMD as its --json
     given: dict = field(default_factory=dict)   # option name -> value, as given on the command line
     _saved_env: dict | None = field(default=None, repr=False)
 

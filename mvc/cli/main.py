@@ -41,6 +41,16 @@ class LazyGroup(click.Group):
         import importlib
         return with_global_options(getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), "command"))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """`mvc --json ls` is `mvc ls --json`: a --json before the command name goes to the command
+        (to the subcommand of a group); a command without --json then refuses it (exit 2)."""
+        name, cmd, rest = super().resolve_command(ctx, args)
+        obj = ctx.find_object(CliContext)
+        if obj is not None and obj.json and ctx.parent is None:
+            cut = rest.index("--") if "--" in rest else len(rest)
+            rest = [*rest[:cut], "--json", *rest[cut:]]
+        return name, cmd, rest
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -131,7 +141,14 @@ def cli(ctx: click.Context) -> None:
     obj.export(ctx)
 
 
-cli.params[:0] = global_options()
+def _json_first(ctx: click.Context, param: click.Parameter, value) -> None:
+    if value:
+        ctx.ensure_object(CliContext).json = True
+
+
+cli.params[:0] = global_options() + [
+    click.Option(["--json", "json_first"], is_flag=True, expose_value=False, callback=_json_first,
+                 help="Print JSON: the same as the command's own --json, for commands that have one.")]
 
 
 def main(argv: list[str] | None = None) -> None:

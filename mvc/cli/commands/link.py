@@ -23,6 +23,8 @@ def command(source, target, aliases, name, as_json) -> None:
         check_alias(a)  # refuse bad input before anything is logged
     c = context.get()
     if os.path.exists(source):
+        from mvc.api import checks
+        checks.check_log_input(source, name, "model")  # refused input records no run
         with c.start_run() as run:
             with output.Progress("logging", None, c.quiet) as meter:
                 art = run.log_model(source, name=name, progress=meter)

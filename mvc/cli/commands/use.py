@@ -9,9 +9,9 @@ from .. import context, output
 @click.option("-o", "--output", "root", metavar="DIR", type=click.Path(file_okay=False),
               help="Folder to put the files in (default: $MVC_ARTIFACT_DIR or ./artifacts, then NAME:vN).")
 @click.option("--include", "-i", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable).")
-@click.option("--link", "link", type=click.Choice(["copy", "hardlink", "symlink", "reflink", "auto"]),
+@click.option("--link", "link", type=click.Choice(["copy", "hardlink", "reflink", "auto"]),
               default="copy", show_default=True,
-              help="How files get their bytes; hardlink/symlink files are read-only (they are the store's bytes).")
+              help="How files get their bytes; hardlinked files are read-only (they are the store's bytes).")
 @click.option("--no-verify", "no_verify", is_flag=True,
               help="Take a reference (file:// source) as it is now even if it changed since it was logged.")
 @click.option("--save", is_flag=True, help="Pin the version in mvc.lock (top of the git work tree): name, "
@@ -42,13 +42,28 @@ def command(address, root, include, link, no_verify, save, locked) -> None:
             path = _download(art, root, include, meter, link, not no_verify)
         _done(c, address, art, root, path, save)
         return
+    built = c.api().file_cache()["built"] if link == "hardlink" else 0
     with run:
         with output.Progress("fetching", None, c.quiet) as meter:  # the download tells it the total
             if "model" in (art.type or ""):
                 path = run.use_model(art, root=root, include=include, verify=not no_verify, progress=meter, link=link)
             else:
                 path = _use_any(run, art, root, include, meter, link, not no_verify)
+    if link == "hardlink" and not c.quiet:
+        _cache_cost(c.api().file_cache(), built)
     _done(c, address, art, root, path, save)
+
+
+def _cache_cost(cache: dict, built_before: int) -> None:
+    """A hardlinked use's first use of a file builds it whole in the store's cache: say what that
+    cost (nothing when every file was there already, or is one chunk linked as it is)."""
+    added = cache["built"] - built_before
+    if added <= 0:
+        return
+    output.echo(f"mvc: note: --link hardlink added {output.human_size(added)} of whole files to the store's "
+                f"file cache (now {output.human_size(cache['bytes'])}, limit {output.human_size(cache['limit'])}); "
+                "your hardlinked files share those bytes, so they cost no more disk while they exist; "
+                "`mvc gc` trims the cache to its limit (cache.max_size, MVC_CACHE_MAX)", err=True)
 
 
 def _done(c, address, art, root, path, save) -> None:

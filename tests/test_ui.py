@@ -146,7 +146,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, ui):
-    context = browser.new_context(viewport={"width": 1100, "height": 700})
+    context = browser.new_context(viewport={"width": 1100, "height": 520})
     pg = context.new_page()
     errors = []                  # script errors, CSP refusals, and any style or icon that failed to load
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -164,7 +164,7 @@ def shot(page, name: str, tmp_path) -> None:
     """A screenshot of the page: into MVC_UI_SCREENSHOTS (docs/ui-<name>.png) when set."""
     folder = os.environ.get("MVC_UI_SCREENSHOTS") or str(tmp_path)
     path = os.path.join(folder, f"ui-{name}.png")
-    page.screenshot(path=path)
+    page.screenshot(path=path, full_page=True)
     assert os.path.getsize(path) > 1000
 
 

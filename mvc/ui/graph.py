@@ -12,7 +12,8 @@ from .views import artifact_href, run_href
 NODE_W, NODE_H = 210, 46
 GAP_X, GAP_Y = 56, 22
 MARGIN = 20
-LABEL_CHARS = 30
+LABEL_CHARS = 26   # at 13 px bold, what fits a node; the sub-line is smaller
+SUB_CHARS = 34
 
 
 def layout(graph: dict) -> dict:
@@ -65,17 +66,20 @@ def _node(graph: dict, node_id: str, x: int, y: int) -> dict:
     attrs = next((n for n in graph["nodes"] if n["id"] == node_id), {"kind": "artifact", "label": node_id})
     kind = attrs.get("kind", "artifact")
     if kind == "run":
+        run_id = node_id[len("run:"):]
         title = f"run {attrs.get('label', '')}"
-        sub = " · ".join(s for s in (attrs.get("job_type"), attrs.get("state")) if s)
-        link = run_href(node_id[len("run:"):])
+        label = "run " + attrs.get("label", "").removesuffix(f" ({run_id})")
+        sub = " · ".join(s for s in (run_id, attrs.get("job_type"), attrs.get("state")) if s)
+        link = run_href(run_id)
     else:
         title = node_id[len("artifact:"):]
+        label = attrs.get("label", node_id)
         sub = ", ".join(attrs.get("aliases") or []) or (attrs.get("type") or "")
         project, _, rest = title.partition("/")
         name, _, version = rest.rpartition(":")
         link = None if attrs.get("missing") else artifact_href(project, name, version)
-    return {"id": node_id, "x": x, "y": y, "kind": kind, "label": _short(attrs.get("label", node_id)),
-            "sub": _short(sub), "title": title, "href": link, "root": node_id == graph["root"]}
+    return {"id": node_id, "x": x, "y": y, "kind": kind, "label": _short(label),
+            "sub": _short(sub, SUB_CHARS), "title": title, "href": link, "root": node_id == graph["root"]}
 
 
 def _edge(src: tuple[int, int], dst: tuple[int, int], kind: str) -> dict:
@@ -94,5 +98,5 @@ def _edge(src: tuple[int, int], dst: tuple[int, int], kind: str) -> dict:
     return {"d": d, "kind": kind}
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+def _short(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -15,7 +15,6 @@ def bind(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((HOST, port))
     sock.listen(64)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -31,20 +30,25 @@ def serve(store: str, project: str | None, port: int = 0, write: bool = False, o
     token = secrets.token_urlsafe(32)
     app = create_app(Settings(store, project, token, port, write))
     url = f"http://{HOST}:{port}/?token={token}"
+    try:
+        announce(store, url, write, out)
+        if open_browser:
+            open_page(url, out)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
+                                server_header=False, ws="none", interface="asgi3", timeout_graceful_shutdown=2)
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C it handled (or it came before uvicorn's
+        pass                    # handler was in place): stopping is the normal end
+    finally:
+        sock.close()
+    print("mvc ui: stopped", file=out, flush=True)
+
+
+def announce(store: str, url: str, write: bool, out) -> None:
     mode = "read-write (--write): aliases can be changed" if write else "read-only"
     print(f"mvc ui: serving {store} ({mode})", file=out)
     print(f"mvc ui: open {url}", file=out)
     print("mvc ui: press Ctrl-C to stop", file=out, flush=True)
-    if open_browser:
-        open_page(url, out)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
-                            server_header=False, ws="none", interface="asgi3",
-                            timeout_graceful_shutdown=2)
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C it handled: stopping is the normal end
-        pass
-    print("mvc ui: stopped", file=out, flush=True)
 
 
 def open_page(url: str, out) -> None:

@@ -395,12 +395,6 @@ class Api:
         return r.clone(url, dir, storage, no_bytes=no_bytes, jobs=jobs, progress=progress)
 
 
-def _bare(name: str):
-    addr = parse_address(name)
-    if addr.version or addr.alias or addr.digest:
-        raise InvalidNameError(f"{name!r} names a version; give the artifact name alone",
-                               "write e.g. MNIST or registry/MNIST-prod")
-    return addr
 def _matches(run: RunRecord, filters: dict | None) -> bool:
     """W&B's run filters in their equality form: {"state": ..., "config.KEY": ..., "summary_metrics.KEY":
     ..., "display_name": ..., "tags": ...}; an operator form ({"$gt": ...}) is refused."""
@@ -425,3 +419,10 @@ def _matches(run: RunRecord, filters: dict | None) -> bool:
             return False
     return True
 
+
+def _bare(name: str):
+    addr = parse_address(name)
+    if addr.version or addr.alias or addr.digest:
+        raise InvalidNameError(f"{name!r} names a version; give the artifact name alone",
+                               "write e.g. MNIST or registry/MNIST-prod")
+    return addr

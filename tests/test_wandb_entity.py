@@ -1,0 +1,91 @@
+"""A project belongs to the entity that created it (issue 11, section 1): `bob/p/model` no longer
+returns alice's version; it is a NotFoundError with a hint, and writing as bob into alice's
+project is refused before anything is written."""
+from __future__ import annotations
+
+import pygit2
+import pytest
+
+import mvc
+from mvc.errors import ConflictError, NotFoundError
+
+
+@pytest.fixture(autouse=True)
+def _no_live_runs():
+    from mvc.api.runs import _ACTIVE, _DISABLED
+
+    def finish_all():
+        for r in reversed(list(_ACTIVE)):
+            r.finish(quiet=True)
+        _DISABLED.clear()
+    finish_all()
+    yield
+    finish_all()
+
+
+def _refs(project) -> dict:
+    repo = pygit2.Repository(str(project / ".mvc"))
+    return {r: str(repo.references[r].target) for r in repo.references if r.startswith("refs/mvc/")}
+
+
+@pytest.fixture
+def alices(project, model_file):
+    with mvc.init(project="p", entity="alice") as run:
+        run.log_model(str(model_file), name="model")
+    return project
+
+
+def test_another_entity_is_not_found_with_a_hint(alices):
+    api = mvc.Api()
+    assert api.artifact("alice/p/model").entity == "alice"
+    assert api.artifact("alice/p/model").qualified_name == "alice/p/model:v0"
+    assert api.artifact("p/model").version == "v0"  # the entity is optional
+    with pytest.raises(NotFoundError) as ei:
+        api.artifact("bob/p/model")
+    assert "belongs to entity 'alice'" in ei.value.message and "alice/p/" in ei.value.hint
+    with pytest.raises(NotFoundError):
+        api.artifact("bob/p/model:v0")
+    with pytest.raises(NotFoundError):
+        api.artifacts("model", "bob/p/model")
+    assert api.artifact_exists("bob/p/model") is False
+    with pytest.raises(NotFoundError):
+        api.artifact_collection("model", "bob/p/model")
+    with pytest.raises(NotFoundError):
+        api.runs("bob/p")
+    with mvc.init(project="p", entity="alice") as run:
+        with pytest.raises(NotFoundError):
+            run.use_model("bob/p/model")
+        assert run.use_artifact("alice/p/model").version == "v0"
+
+
+def test_writing_as_another_entity_is_refused_before_anything_is_written(alices, model_file):
+    before = _refs(alices)
+    with pytest.raises(ConflictError) as ei:
+        mvc.init(project="p", entity="bob")
+    assert "belongs to entity 'alice'" in ei.value.message and "entity='alice'" in ei.value.hint
+    assert _refs(alices) == before
+    # a run without an entity may still work in the project; it takes no entity of its own
+    with mvc.init(project="p") as run:
+        run.log_model(str(model_file), name="model", aliases=["again"])
+    assert mvc.Api().artifact("alice/p/model:again").version == "v0"
+
+
+def test_the_first_entity_claims_an_unowned_project(project, model_file):
+    with mvc.init(project="q") as run:  # no entity: the project has no owner yet
+        run.log_model(str(model_file), name="m")
+    assert mvc.Api().artifact("anyone/q/m").version == "v0"  # an unowned project answers to any entity
+    with mvc.init(project="q", entity="carol"):
+        pass
+    assert mvc.Api().artifact("carol/q/m").version == "v0"
+    with pytest.raises(NotFoundError):
+        mvc.Api().artifact("dave/q/m")
+
+
+def test_cli_show_and_use_apply_the_rule(alices):
+    from click.testing import CliRunner
+
+    from mvc.cli import cli
+    res = CliRunner().invoke(cli, ["show", "bob/p/model"])
+    assert res.exit_code == 3 and "belongs to entity 'alice'" in res.output + (res.stderr or "")
+    res = CliRunner().invoke(cli, ["use", "alice/p/model", "-o", str(alices / "o")])
+    assert res.exit_code == 0, res.output

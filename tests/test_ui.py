@@ -365,6 +365,28 @@ def test_write_mode_moves_an_alias_from_the_page(browser, ui_store):
     assert b"Traceback" not in server.proc.stderr.read()
 
 
+def test_a_damaged_ref_is_named_not_a_crash(ui_store, tmp_path):
+    """A store is hostile input: an emptied artifact ref shows on the home page and as the typed
+    error with its hint on the artifact's pages; everything else still shows."""
+    import shutil
+
+    from mvc.meta import refs
+    store = shutil.copytree(ui_store, tmp_path / "store")
+    (store / ".mvc" / refs.artifact("vision", "resnet")).write_bytes(b"")
+    server = start_ui(str(store))
+    try:
+        jar = {"Cookie": f"mvc-ui-{server.port}={server.token}"}
+        home = request(server, "/", headers=jar)
+        assert home.status == 200 and "Unreadable refs" in home.text and "artifact vision/resnet" in home.text
+        broken = request(server, "/p/vision/a/resnet/v1", headers=jar)
+        assert broken.status == 500 and "is damaged" in broken.text and "mvc fsck --repair" in broken.text
+        models = request(server, "/registry", headers=jar)
+        assert models.status == 200 and "resnet-prod" in models.text
+    finally:
+        stop_ui(server)
+    assert b"Traceback" not in server.proc.stderr.read()
+
+
 # ---- the command ------------------------------------------------------------------------------
 def test_missing_ui_dependency_says_what_to_install(ui_store):
     code = ("import sys, runpy; sys.modules['uvicorn'] = None; "

@@ -402,3 +402,18 @@ def test_no_store_fails_before_serving(tmp_path):
     r = subprocess.run([sys.executable, "-m", "mvc", "-C", str(tmp_path), "ui", "--no-open"],
                        capture_output=True, text=True, timeout=60, env=dict(os.environ, MVC_SERVER="0"))
     assert r.returncode == 3 and "mvc ui: open" not in r.stdout
+
+
+def test_a_port_in_use_is_a_clear_error(ui_store):
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "mvc", "-C", ui_store, "ui", "--no-open", "--port", str(port)],
+                           capture_output=True, text=True, timeout=60, env=dict(os.environ, MVC_SERVER="0"))
+    finally:
+        taken.close()
+    assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+    assert "Traceback" not in r.stderr

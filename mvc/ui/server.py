@@ -7,14 +7,22 @@ import secrets
 import socket
 import sys
 
+from ..errors import MvcError
+
 HOST = "127.0.0.1"
 
 
 def bind(port: int = 0) -> socket.socket:
     """A listening socket on 127.0.0.1 (``port`` 0: any free port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((HOST, port))
-    sock.listen(64)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # a restart on the same --port: not
+    try:                                                          # refused for the last run's TIME_WAIT
+        sock.bind((HOST, port))
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        raise MvcError(f"mvc ui cannot listen on {HOST}:{port}: {exc.strerror or exc}",
+                       "pick another port with --port N, or leave it out for any free one") from None
     return sock
 
 

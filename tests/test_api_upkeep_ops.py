@@ -102,3 +102,11 @@ def test_unlock_removes_a_dead_writers_lock(api):
     found = api.unlock()
     assert [(x["kind"], x["removed"]) for x in found] == [("lock", True)] and not os.path.exists(lock)
     assert api.unlock() == []
+
+
+def test_artifacts_since_takes_the_duration_grammar(api):
+    assert [a.version for a in api.artifacts("M", since="1d")] == ["v0"]
+    assert api.artifacts("M", since="2999-01-01") == [] and len(api.artifacts("M", since=0)) == 1
+    with pytest.raises(UsageError) as e:
+        api.artifacts("M", since="soon")
+    assert "since" in e.value.message and "2d" in e.value.hint

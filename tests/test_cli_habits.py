@@ -352,3 +352,11 @@ def test_docs_name_every_command_and_option():
         missing += [f"mvc {name} {o}" for p in cmd.params for o in p.opts
                     if o.startswith("--") and getattr(p, "callback", None) is not cli_main._given and o not in doc]
     assert missing == []
+
+
+def test_a_refused_delete_hints_the_cli_option(logged):
+    assert _mvc("alias", "set", "M:v0", "keep").exit_code == 0
+    res = _mvc("delete", "M:v0")
+    assert res.exit_code == 4
+    assert "hint: move or remove them first, or pass --delete-aliases" in res.stderr
+    assert "delete_aliases=True" not in res.stderr

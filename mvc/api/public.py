@@ -52,7 +52,8 @@ class Api:
             out = [a for a in out if tag in a.tags]
         if type:
             out = [a for a in out if a.type == type]
-        if since is not None:
+        if since is not None:  # epoch seconds, or text in the one grammar: "2d" (ago), "2024-05-01"
+            since = _epoch(since, "since")
             out = [a for a in out if a._info.record.get("created_at", 0) >= since]
         return out
 
@@ -418,6 +419,18 @@ def _matches(run: RunRecord, filters: dict | None) -> bool:
         if have != want:
             return False
     return True
+
+
+def _epoch(value, what: str) -> float:
+    """Epoch seconds from a number, or from text mvc.durations reads (a duration ago, an ISO date)."""
+    from .. import durations
+    from ..errors import UsageError
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return durations.parse_since(str(value))
+    except ValueError as e:
+        raise UsageError(f"{what}: {e}", "pass epoch seconds, or text such as '2d' or '2024-05-01'") from None
 
 
 def _bare(name: str):

@@ -156,14 +156,16 @@ def _tensor(t: Tensor, status: str, ta: Tensor | None, tb: Tensor | None) -> dic
 
 def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor) -> dict:
     """Stream both tensors in bounded steps (one chunk per file in hand at a time)."""
+    import numpy as np
     change = Change(ta.dtype)
     n, step = ta.end - ta.start, change.block
-    for off in range(0, n, step):
-        k = min(step, n - off)
-        x, y = fa.read(ta.start + off, k), fb.read(tb.start + off, k)
-        if len(x) != k or len(y) != k:
-            raise IntegrityError(f"{fa.label}: tensor {ta.name!r} ends past its file")
-        change.add(x, y)
+    with np.errstate(all="ignore"):  # NaN and infinities end as None in the result, not as warnings
+        for off in range(0, n, step):
+            k = min(step, n - off)
+            x, y = fa.read(ta.start + off, k), fb.read(tb.start + off, k)
+            if len(x) != k or len(y) != k:
+                raise IntegrityError(f"{fa.label}: tensor {ta.name!r} ends past its file")
+            change.add(x, y)
     return change.result()
 
 

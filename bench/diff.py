@@ -1,0 +1,226 @@
+"""`mvc diff` speed and memory (issue 14), against baselines measured in the same run.
+
+1. Two identical versions (one content logged under two names): `Api().diff` in process
+   (goal <= 0.3 s) and the `mvc diff` command in its own process (start-up included).
+2. Two versions of a model folder (64 F16 tensors of normal values; the second adds small
+   noise to 6 of them, as a fine-tune does; 1 GiB at --mib 1024): `Api().diff` against reading the changed tensors' bytes
+   once, both versions, in the same run:
+     raw       plain reads of exactly those bytes from the chunk files (page cache warm, as the
+               diff's are; no hashing);
+     verified  the same chunks through the store's verified read (BLAKE3-checked, as `use` reads).
+   Each cold (the store's chunk files evicted from the page cache with posix_fadvise, before
+   every timed run, baseline and diff alike) and warm.  Goal: diff <= 2x the plain read.
+3. With --rss-gib G: two G GiB versions whose every tensor differs, diffed by `Api().diff` in a
+   fresh process; its peak RSS (VmHWM, the process's own high-water mark; goal <= 150 MB at
+   4 GiB) and time.
+
+    python bench/diff.py [--mib 1024] [--runs 5] [--dir /var/tmp] [--rss-gib 0]
+
+Prints a markdown table (medians); deletes its data at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MiB = 1 << 20
+ROWS: list[tuple[str, str, str]] = []
+
+
+def write_model(folder: str, changed: int, n: int, tensor_bytes: int) -> None:
+    """A model folder as a fine-tune looks: model.safetensors of ``n`` F16 tensors of normal values
+    (each distinct), config.json; the first ``changed`` tensors get small noise added."""
+    import numpy as np
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+    from diff_kit import write_safetensors_stream
+    os.makedirs(folder, exist_ok=True)
+    elems = tensor_bytes // 2
+    base = (np.random.default_rng(0).standard_normal(elems) * 0.02).astype(np.float16)
+    noise = (np.random.default_rng(1).standard_normal(elems) * 1e-3).astype(np.float16)
+
+    def fill(name, nbytes):
+        i = int(name.split(".")[1])
+        t = np.roll(base, i * 7919)
+        if i < changed:
+            t = t + noise
+        yield t.tobytes()
+    write_safetensors_stream(os.path.join(folder, "model.safetensors"),
+                             [(f"layers.{i}.weight", "F16", (elems,), elems * 2) for i in range(n)], fill)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        f.write(f'{{"hidden_size": 4096, "layers": {n}, "changed": {changed}}}')
+
+
+def evict(store: str) -> None:
+    """Drop the store's chunk files from the page cache (only these files: the machine is shared)."""
+    os.sync()
+    for base, _, names in os.walk(os.path.join(store, "chunks")):
+        for name in names:
+            fd = os.open(os.path.join(base, name), os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def env_for(store: str) -> dict:
+    return dict(os.environ, MVC_DIR=store, MVC_PROJECT="bench", MVC_SILENT="1", MVC_SERVER="0")
+
+
+def mvc_cli(store: str, *args, capture=False) -> str:
+    res = subprocess.run([sys.executable, "-m", "mvc", *args], env=env_for(store), check=True,
+                         stdout=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
+    return res.stdout or ""
+
+
+def median_time(fn, runs: int, before=None) -> float:
+    """Median of ``runs`` timed calls after one untimed one (imports, page cache); ``before`` runs
+    untimed ahead of each timed call (evict: a cold read)."""
+    fn()
+    times = []
+    for _ in range(runs):
+        if before:
+            before()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def changed_ranges(api, d: dict) -> list[tuple[str, int, int]]:
+    """(chunk path or id, offset, length) of every chunk slice holding a changed tensor, both sides."""
+    from mvc.repo.diff_read import StoredFile
+    from mvc.repo.diff_tensors import read_index
+    out = []
+    for f in d["files"]:
+        if not f["tensors"]:
+            continue
+        names = {t["name"] for t in f["tensors"]["changed"]}
+        for side in ("a", "b"):
+            v, _ = api.repo.resolve(d[side]["address"])
+            ptr = dict(api.repo.entries(v))[f["path"] if side == "b" else f["old_path"]]
+            sf = StoredFile(api.repo.chunks, ptr.chunks, side)
+            for t in read_index(sf, f["format"]).tensors.values():
+                if t.name in names:
+                    for cid, lo, hi in sf.covering(t.start, t.end):
+                        out.append((cid, max(lo, 0), min(hi, t.end - t.start) - max(lo, 0)))
+            sf.close()
+    return out
+
+
+def read_raw(store_chunks, ranges) -> int:
+    total = 0
+    for cid, off, n in ranges:
+        with open(store_chunks.path(cid), "rb", buffering=0) as fh:
+            fh.seek(off)
+            total += len(fh.read(n))
+    return total
+
+
+def read_verified(store_chunks, ranges) -> int:
+    total = 0
+    for cid in dict.fromkeys(c for c, _, _ in ranges):
+        total += len(store_chunks.get(cid))
+    return total
+
+
+def bench_identical(w: str, runs: int, mib: int) -> None:
+    import mvc
+    store, src = os.path.join(w, "same"), os.path.join(w, "src-same")
+    write_model(src, 0, 64, mib * MiB // 64)
+    mvc_cli(store, "init")
+    mvc_cli(store, "log", src, "--name", "A")
+    mvc_cli(store, "log", src, "--name", "B")
+    shutil.rmtree(src)
+    api = mvc.Api(store, "bench")
+    t_api = median_time(lambda: api.diff("A:v0", "B:v0"), runs)
+    t_cli = median_time(lambda: mvc_cli(store, "diff", "A:v0", "B:v0"), runs)
+    t_help = median_time(lambda: subprocess.run([sys.executable, "-m", "mvc", "--help"], env=env_for(store),
+                                                check=True, stdout=subprocess.DEVNULL), runs)
+    ROWS.append((f"identical, {mib} MiB: Api().diff", f"{t_api * 1000:.1f} ms", "<= 0.3 s"))
+    ROWS.append((f"identical, {mib} MiB: `mvc diff` in its own process",
+                 f"{t_cli:.3f} s (`mvc --help`: {t_help:.3f} s)", ""))
+
+
+def bench_changed(w: str, runs: int, mib: int) -> None:
+    import mvc
+    store = os.path.join(w, "ft")
+    mvc_cli(store, "init")
+    for k in (0, 1):
+        src = os.path.join(w, f"src-{k}")
+        write_model(src, 6 * k, 64, mib * MiB // 64)
+        mvc_cli(store, "log", src, "--name", "M")
+        shutil.rmtree(src)
+    api = mvc.Api(store, "bench")
+    d = api.diff("M:v0", "M:v1")
+    s = d["summary"]
+    ranges = changed_ranges(api, d)
+    nbytes = sum(n for _, _, n in ranges)
+    what = f"{s['tensors_changed']} of {s['tensors_changed'] + s['tensors_unchanged']} tensors changed"
+    ROWS.append((f"{mib} MiB, {what}: bytes the diff read / bytes of the changed tensors (both sides)",
+                 f"{s['bytes_read'] / MiB:.1f} MiB / {nbytes / MiB:.1f} MiB", "only those"))
+    cold = lambda: evict(store)  # noqa: E731
+    for label, before in (("cold (chunk files evicted from the page cache)", cold), ("warm (page cache)", None)):
+        t_diff = median_time(lambda: api.diff("M:v0", "M:v1"), runs, before)
+        t_raw = median_time(lambda: read_raw(api.repo.chunks, ranges), runs, before)
+        t_ver = median_time(lambda: read_verified(api.repo.chunks, ranges), runs, before)
+        ROWS.append((f"  {label}: Api().diff", f"{t_diff:.3f} s", ""))
+        ROWS.append(("    read the changed tensors' bytes once (plain reads)",
+                     f"{t_raw:.3f} s: diff at {t_diff / t_raw:.2f}x", "<= 2x"))
+        ROWS.append(("    the same chunks through the store's verified read",
+                     f"{t_ver:.3f} s: diff at {t_diff / t_ver:.2f}x", ""))
+
+
+def bench_rss(w: str, gib: int) -> None:
+    store = os.path.join(w, "rss")
+    mvc_cli(store, "init")
+    n = 64
+    for k in (0, 1):
+        src = os.path.join(w, f"rss-{k}")
+        write_model(src, n * k, n, gib * 1024 * MiB // n)
+        mvc_cli(store, "log", src, "--name", "R")
+        shutil.rmtree(src)
+    code = ("import json, mvc, time\n"
+            "t = time.perf_counter(); d = mvc.Api().diff('R:v0', 'R:v1'); t = time.perf_counter() - t\n"
+            "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')][0].split()[1]\n"
+            "print(json.dumps({'hwm_kib': int(hwm), 'secs': t, 's': d['summary']}))")
+    import json
+    out = json.loads(subprocess.run([sys.executable, "-c", code], env=env_for(store), check=True,
+                                    capture_output=True, text=True).stdout)
+    base = json.loads(subprocess.run([sys.executable, "-c", code.replace("'R:v1'", "'R:v0'")], env=env_for(store),
+                                     check=True, capture_output=True, text=True).stdout)
+    ROWS.append((f"two {gib} GiB versions, all {out['s']['tensors_changed']} tensors changed: peak RSS",
+                 f"{out['hwm_kib'] / 1024:.0f} MiB (same process diffing identical versions: "
+                 f"{base['hwm_kib'] / 1024:.0f} MiB)", "<= 150 MB"))
+    ROWS.append(("  time, and bytes read", f"{out['secs']:.1f} s, {out['s']['bytes_read'] / MiB / 1024:.2f} GiB", ""))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mib", type=int, default=1024, help="size of each version of sections 1 and 2")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", default=None, help="folder for the stores (default: the temp folder)")
+    ap.add_argument("--rss-gib", type=int, default=0, help="section 3 at this size (0: skip)")
+    args = ap.parse_args()
+    w = tempfile.mkdtemp(prefix="mvc-bench-diff-", dir=args.dir)
+    try:
+        bench_identical(w, args.runs, args.mib)
+        bench_changed(w, args.runs, args.mib)
+        if args.rss_gib:
+            bench_rss(w, args.rss_gib)
+    finally:
+        shutil.rmtree(w, ignore_errors=True)
+    print(f"`python bench/diff.py --mib {args.mib} --runs {args.runs} --rss-gib {args.rss_gib}`, medians\n")
+    print("| measure | figure | goal |\n| --- | --- | --- |")
+    for row in ROWS:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -67,6 +67,8 @@ def build_store(root: str) -> str:
                       metadata={"accuracy": 0.91, "note": HOSTILE})
     with mvc.init(project="vision", dir=store, config={"lr": 0.001}, job_type="fine-tune") as run:
         run.use_model("resnet:v0", root=os.path.join(root, "used"))
+        run.log({"loss": 0.42})
+        run.log({"loss": 0.17})
         run.log_model(make_model(os.path.join(root, "m1"), 1.01, True), name="resnet",
                       metadata={"accuracy": 0.94}, description="fine-tuned " + HOSTILE)
     api = mvc.Api(store, "vision")
@@ -198,7 +200,9 @@ def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
     assert page.url.endswith("/")                     # the token went into a cookie, out of the URL
     assert "token" not in page.url
     project = page.locator("#project-vision")
-    assert "resnet" in project.inner_text() and "1 artifact" in project.inner_text()
+    assert "resnet" in project.inner_text() and "1 artifact · 2 runs" in project.inner_text()
+    project.locator("summary").click()                  # the runs, folded away until asked for
+    assert [r.split("\t")[2] for r in project.locator("table.runs tbody tr").all_inner_texts()] == ["fine-tune", "train"]
     shot(page, "home", tmp_path)
 
     page.click("a.artifact:text-is('resnet')")           # artifact: its versions
@@ -237,6 +241,7 @@ def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
     graph.locator("g.node.run", has_text="fine-tune").locator("a").click()
     assert "/runs/" in page.url
     assert "vision/resnet:v0" in page.inner_text("#inputs") and "vision/resnet:v1" in page.inner_text("#outputs")
+    assert '"loss": 0.17' in page.inner_text("#summary")
     shot(page, "run", tmp_path)
     page.click("#lineage")                                # a run's own lineage
     assert "run" in page.locator("#lineage-graph g.node.root").get_attribute("class")

@@ -36,7 +36,7 @@ def home(api) -> dict:
     projects = []
     for p in api.projects():
         projects.append({"name": p, "artifacts": [artifact_row(api, p, n) for n in sorted(api.artifact_names(p))],
-                         "runs": len(api.runs(p))})
+                         "runs": [run_row(r) for r in reversed(api.runs(p))]})
     return {"projects": projects, "models": len(api.registered_models()), "store": api.repo.path,
             "damaged": api.damaged_refs()}
 

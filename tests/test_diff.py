@@ -220,3 +220,27 @@ def test_addresses_alias_digest_registry_and_other_artifact(project):
     assert other.version == "v0"
     with pytest.raises(NotFoundError):
         api.diff("M:v0", "M:v9")
+
+
+@pytest.mark.parametrize("dtype", ["F32", "BF16", "I8"])
+def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype):
+    """A tensor of several blocks (diff_values.BLOCK_ELEMENTS) where most blocks are unchanged:
+    the per-block sums add up to the whole-array figures."""
+    from mvc.repo.diff_values import BLOCK_ELEMENTS
+    n = 3 * BLOCK_ELEMENTS + 123
+    rng = np.random.default_rng(11)
+    a = rng.integers(-100, 100, n) if dtype == "I8" else rng.standard_normal(n).astype(np.float32)
+    b = a.copy()
+    b[BLOCK_ELEMENTS + 5] += 7
+    b[-1] -= 3
+    log_dir(project, {"m.safetensors": _st({"t": (dtype, a)})})
+    log_dir(project, {"m.safetensors": _st({"t": (dtype, b)})})
+    [ch] = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")["tensors"]["changed"]
+    raw_a, raw_b = tensor_bytes(dtype, a), tensor_bytes(dtype, b)
+    width = {"F32": "<f4", "I8": "i1", "BF16": "<u2"}[dtype]
+    va, vb = np.frombuffer(raw_a, width), np.frombuffer(raw_b, width)
+    if dtype == "BF16":
+        va, vb = (va.astype(np.uint32) << 16).view(np.float32), (vb.astype(np.uint32) << 16).view(np.float32)
+    for k, v in reference_stats(va, vb).items():
+        assert math.isclose(ch[k], v, rel_tol=1e-9, abs_tol=1e-12), (k, ch[k], v)
+    assert ch["bytes_changed"] == int(np.count_nonzero(np.frombuffer(raw_a, np.uint8) != np.frombuffer(raw_b, np.uint8)))

@@ -223,3 +223,19 @@ def test_link_an_artifact_version_to_a_registry(project):
     assert art.source_name == "classifier:v0" and art.entity == "team-awesome"
     assert art.file(root=str(project / "o")).endswith("classifier.onnx")
     assert (project / "o" / "classifier.onnx").read_bytes() == src.read_bytes()
+
+
+def test_readme_wandb_snippet_runs(project):
+    """README.md, "Coming from W&B": the snippet as printed, with its two input paths present."""
+    import pathlib
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    block = readme[readme.index("### Coming from W&B"):]
+    start = block.index("```python\n") + len("```python\n")
+    code = block[start:block.index("```\n", start)]
+    (project / "model.onnx").write_bytes(os.urandom(1000))
+    (project / "tokenizer").mkdir()
+    (project / "tokenizer" / "vocab.txt").write_text("a b")
+    res = run_snippet(project, code)
+    assert "classifier:v0 ['labels.txt', 'model.onnx', 'tokenizer/vocab.txt']" in res.stdout
+    art = mvc.Api().artifact("wandb-registry-model/classifiers")
+    assert art.source_name == "classifier:v0" and art.metadata == {"top1": 0.81}

@@ -25,13 +25,16 @@ def project_entity(repo, project: str) -> str | None:
 
 
 def _first_entity(repo, project: str) -> str | None:
-    for p, name in repo.artifacts.list(project):
-        st = repo.artifacts.state(p, name)
-        if st is not None and st.info.get("entity"):
-            return st.info["entity"]
-    for p, rid in repo.runs.ids(project):
-        tip = repo.meta.tip(refs.run(p, rid))
-        entity = repo.meta.json(tip.tree, "run.json", {}).get("entity") if tip is not None else None
+    """Artifacts first (a project has few), then runs; one listing of the refs for both."""
+    arts, runs = [], []
+    for ref in repo.meta.refnames():
+        parsed = refs.parse(ref)
+        if parsed and parsed[1] == project:
+            (arts if parsed[0] == "artifact" else runs).append((ref, "artifact.json" if parsed[0] == "artifact"
+                                                                else "run.json"))
+    for ref, record in arts + runs:
+        tip = repo.meta.tip(ref)
+        entity = repo.meta.json(tip.tree, record, {}).get("entity") if tip is not None else None
         if entity:
             return entity
     return None

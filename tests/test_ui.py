@@ -298,6 +298,16 @@ def test_unknown_version_is_a_404_page_with_a_hint(page, ui):
     assert "v9" in page.inner_text("#error")
 
 
+def test_a_path_segment_must_be_a_name(ui):
+    jar = {"Cookie": f"mvc-ui-{ui.port}={ui.token}"}
+    assert request(ui, "/p/vision/a/res%2Fnet", headers=jar).status == 400   # never project 'res'
+    spaced = request(ui, "/p/vision/a/res%20net", headers=jar)
+    assert spaced.status == 400 and "artifact name" in spaced.text
+    assert request(ui, "/p/vision/a/resnet/best", headers=jar).status == 400
+    assert request(ui, "/p/registry/a/resnet", headers=jar).status == 400
+    assert request(ui, "/p/vision/a/resnet/v1", headers=jar).status == 200
+
+
 # ---- who may ask ----------------------------------------------------------------------------
 def test_requests_without_the_token_or_for_another_host_are_refused(ui):
     assert request(ui, "/").status == 403

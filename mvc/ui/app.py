@@ -19,7 +19,8 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import MvcError, NotFoundError, UsageError
+from ..errors import InvalidNameError, MvcError, NotFoundError, UsageError
+from ..names import check_name, check_project, is_version_name
 from . import graph, views
 from .guard import Guard
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings):
     def handler(fn, template: str):
         def endpoint(request: Request):
             try:
+                check_params(request.path_params)
                 return page(template, request, **fn(api(), request.path_params, request))
             except MvcError as err:
                 return page("error.html", request, status=_status(err), **views.error(err))
@@ -86,6 +88,18 @@ def create_app(settings: Settings):
         routes.append(Route("/p/{project}/a/{name}/aliases", _alias_post(api, settings, page), methods=["POST"]))
     app = Starlette(routes=routes)
     return Guard(app, settings.token, settings.port, settings.write)
+
+
+def check_params(params: dict) -> None:
+    """Refuse path segments that are not names (``res%2Fnet`` decodes to ``res/net``, which an
+    address would read as project ``res``), so a URL always means the version it spells."""
+    for key, value in params.items():
+        if key == "project":
+            check_project(value)
+        elif key == "version" and not is_version_name(value):
+            raise InvalidNameError(f"{value!r} is not a version number", "versions are v0, v1, ...")
+        else:
+            check_name(value, {"model": "registered model name", "run_id": "run id"}.get(key, "artifact name"))
 
 
 def _status(err: MvcError) -> int:

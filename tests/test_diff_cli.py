@@ -115,7 +115,9 @@ def _big(n_tensors: int, changed: set[int], shift: bool = False) -> bytes:
 def test_reads_only_the_tensors_whose_chunks_differ(project):
     log_dir(project, {"m.safetensors": _big(8, set())})
     log_dir(project, {"m.safetensors": _big(8, {2, 5})})
-    d = mvc.Api().diff("M:v0", "M:v1")
+    seen = []
+    d = mvc.Api().diff("M:v0", "M:v1", progress=seen.append)
+    assert sum(seen) == 2 * 2 * 256 * 1024  # the progress callback hears of the bytes compared
     t = file_of(d, "m.safetensors")["tensors"]
     assert sorted(x["name"] for x in t["changed"]) == ["t02", "t05"]
     assert t["read"] == 2 and t["unchanged"] == 6

@@ -200,11 +200,12 @@ class Api:
         v, _ = self.repo.resolve(address, self.project)
         return lineage.build(self.repo, f"artifact:{v.project}/{v.name}:{v.version}", direction, depth)
 
-    def diff(self, a: str, b: str) -> dict:
+    def diff(self, a: str, b: str, progress=None) -> dict:
         """What changed from version ``a`` to version ``b`` (any two addresses): files, tensors and
-        JSON keys, as the JSON object docs/cli.md documents under `mvc diff`."""
+        JSON keys, as the JSON object docs/cli.md documents under `mvc diff`.  ``progress(nbytes)``
+        hears of the tensor bytes compared (both sides), as they are."""
         from .diff import diff
-        return diff(self.repo, self.project, a, b)
+        return diff(self.repo, self.project, a, b, progress)
 
     def stats(self) -> dict:
         """What the store holds (for `mvc status`): counts of artifacts, versions, models, runs, chunks."""

@@ -18,13 +18,14 @@ from .diff_values import Change
 SCHEMA = 1
 
 
-def diff_versions(repo, va, vb) -> dict:
-    """The diff of version ``va`` (old) against ``vb`` (new), as the documented JSON object."""
+def diff_versions(repo, va, vb, progress=None) -> dict:
+    """The diff of version ``va`` (old) against ``vb`` (new), as the documented JSON object;
+    ``progress(nbytes)`` is told of the tensor bytes compared (both sides) as they are."""
     from .repository import _label, check_digest
     ea, eb = repo.entries(va), repo.entries(vb)
     check_digest(_label(va), va.record, ea)
     check_digest(_label(vb), vb.record, eb)
-    ctx = _Context(repo.chunks, _label(va), _label(vb))
+    ctx = _Context(repo.chunks, _label(va), _label(vb), progress)
     a, b = dict(ea), dict(eb)
     files = _file_changes(ctx, a, b)
     same = sum(1 for p in a.keys() & b.keys() if a[p].digest == b[p].digest)
@@ -34,8 +35,9 @@ def diff_versions(repo, va, vb) -> dict:
 
 
 class _Context:
-    def __init__(self, chunks, label_a: str, label_b: str):
+    def __init__(self, chunks, label_a: str, label_b: str, progress=None):
         self.chunks, self.label_a, self.label_b = chunks, label_a, label_b
+        self.progress = progress or (lambda nbytes: None)
         self.bytes_read = 0
 
 
@@ -79,7 +81,7 @@ def _changed(ctx: _Context, path: str, pa, pb) -> dict:
     fa = StoredFile(ctx.chunks, pa.chunks, f"{ctx.label_a}: {path}")
     fb = StoredFile(ctx.chunks, pb.chunks, f"{ctx.label_b}: {path}")
     try:
-        _inside(e, path, fa, fb)
+        _inside(e, path, fa, fb, ctx.progress)
     except ChunkTooLarge as err:
         e.update(tensors=None, json=None, metadata=None, note=f"compared by chunks only: {err}")
     finally:
@@ -95,7 +97,7 @@ def _shared_bytes(pa, pb) -> int:
     return sum(n for cid, n in pb.chunks if cid in old)
 
 
-def _inside(e: dict, path: str, fa: StoredFile, fb: StoredFile) -> None:
+def _inside(e: dict, path: str, fa: StoredFile, fb: StoredFile, progress) -> None:
     """Fill in the tensor or key-level changes of one changed file, or a note saying why not."""
     fmt = sniff(fa, path)
     if fmt and fmt == sniff(fb, path):
@@ -105,7 +107,7 @@ def _inside(e: dict, path: str, fa: StoredFile, fb: StoredFile) -> None:
         except IndexError_ as err:
             e["note"] = f"tensor index unreadable, compared by chunks only: {err}"
             return
-        e["tensors"] = _tensor_changes(fa, fb, ia, ib)
+        e["tensors"] = _tensor_changes(fa, fb, ia, ib, progress)
         if (ia.metadata or {}) != (ib.metadata or {}):
             e["metadata"] = diff_json.changes(ia.metadata or {}, ib.metadata or {})
     elif path.endswith(".json"):
@@ -125,7 +127,7 @@ def _json_changes(e: dict, fa: StoredFile, fb: StoredFile) -> None:
     e["json"] = diff_json.changes(old, new)
 
 
-def _tensor_changes(fa: StoredFile, fb: StoredFile, ia: TensorIndex, ib: TensorIndex) -> dict:
+def _tensor_changes(fa: StoredFile, fb: StoredFile, ia: TensorIndex, ib: TensorIndex, progress) -> dict:
     a, b = ia.tensors, ib.tensors
     out = {"added": [_tensor(b[n], "added", None, b[n]) for n in sorted(b.keys() - a.keys())],
            "removed": [_tensor(a[n], "removed", a[n], None) for n in sorted(a.keys() - b.keys())],
@@ -138,7 +140,7 @@ def _tensor_changes(fa: StoredFile, fb: StoredFile, ia: TensorIndex, ib: TensorI
             out["unchanged"] += 1
         else:
             out["read"] += 1
-            stats = _compare(fa, fb, ta, tb)
+            stats = _compare(fa, fb, ta, tb, progress)
             if stats["bytes_changed"]:
                 out["changed"].append({**_tensor(ta, "changed", ta, tb), **stats})
             else:
@@ -154,7 +156,7 @@ def _tensor(t: Tensor, status: str, ta: Tensor | None, tb: Tensor | None) -> dic
             "bytes_changed": None, "max_abs_delta": None, "rel_l2": None, "cosine": None}
 
 
-def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor) -> dict:
+def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor, progress) -> dict:
     """Stream both tensors in bounded steps (one chunk per file in hand at a time)."""
     import numpy as np
     change = Change(ta.dtype)
@@ -166,6 +168,7 @@ def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor) -> dict:
             if len(x) != k or len(y) != k:
                 raise IntegrityError(f"{fa.label}: tensor {ta.name!r} ends past its file")
             change.add(x, y)
+            progress(2 * k)
     return change.result()
 
 

@@ -16,7 +16,9 @@ def command(a, b, as_json, stat) -> None:
     the tensors added, removed and changed (with max |delta|, relative L2 and
     cosine); inside JSON files the keys.  Tensors whose chunks are the same in
     both versions are known unchanged without being read."""
-    d = context.get().api().diff(a, b)
+    c = context.get()
+    with output.Progress("comparing", None, c.quiet) as meter:
+        d = c.api().diff(a, b, progress=meter)
     if as_json:
         output.emit_json(d)
     elif stat:
@@ -76,7 +78,7 @@ def _detail(f: dict) -> str:
 def _print_tensors(t: dict) -> None:
     rows = [[x["name"], x["status"], _pair(x["old_dtype"], x["new_dtype"]), _pair(_shape(x["old_shape"]),
              _shape(x["new_shape"])), _num(x["bytes_changed"], "d"), _num(x["max_abs_delta"], ".4g"),
-             _num(x["rel_l2"], ".4g"), _num(x["cosine"], ".6f")]
+             _num(x["rel_l2"], ".4g"), _num(x["cosine"], ".10g")]
             for x in t["changed"] + t["added"] + t["removed"]]
     output.table(rows, ["tensor", "change", "dtype", "shape", "bytes changed", "max abs diff", "rel L2", "cosine"])
 

@@ -327,3 +327,16 @@ def test_use_artifact_refuses_a_draft(project, model_file):
     with mvc.init() as run:
         with pytest.raises(UsageError):
             run.use_artifact(art)
+
+
+def test_immutable_file_gone_before_logging_is_refused_and_nothing_logged(project):
+    f = _write(project / "gone.bin", b"bytes")
+    run = mvc.init()
+    art = mvc.Artifact("m", "model")
+    art.add_file(str(f), policy="immutable")
+    before = _refs(project)
+    f.unlink()
+    with pytest.raises(InvalidInputError) as ei:
+        run.log_artifact(art)
+    assert "gone.bin" in ei.value.message and "add it again" in ei.value.hint
+    assert _refs(project) == before and art.is_draft()

@@ -261,6 +261,7 @@ def test_api_runs_and_run_by_wandb_paths(project):
     with pytest.raises(InvalidInputError):
         api.runs("exp", filters={"summary_metrics.acc": {"$gt": 0.5}})
     assert api.run(f"team/exp/{a.id}").name == "first"
+    assert api.run(f"team/exp/runs/{a.id}").name == "first"  # the form of W&B's run URLs
     assert api.run(f"exp/{a.id}").path == ["team", "exp", a.id]
     with pytest.raises(NotFoundError) as ei:
         api.runs("team/nothing")

@@ -161,6 +161,8 @@ class Api:
         if not isinstance(path, str) or not path:
             raise InvalidNameError("empty run path", "write a run id, or entity/project/id")
         *where, run_id = path.split("/")
+        if len(where) >= 2 and where[-1] == "runs":  # W&B's entity/project/runs/id (its URL's form)
+            where = where[:-1]
         if where:
             project = self._project_path("/".join(where))
             rec = self.repo.runs.read(project, run_id)

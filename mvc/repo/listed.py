@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from dataclasses import dataclass
 
 from ..errors import InvalidInputError
 from ..paths import collision, path_problem
 from ..store import Pointer
 from ..store.ingest import ingest_file
+from ..store.statcache import now_ns
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,17 @@ def ingest_sources(repo, sources: list[Source], progress=None) -> tuple[list[tup
             refs += _reference_entries(repo, s)
     paths = [s.path for s in sources if s.ref is None] + [p for p, _ in refs]
     _check(paths)
-    files = [s for s in sources if s.file is not None]
+    started = now_ns()  # before the stats: the stat cache's racy-clean check counts from here (as ingest_tree)
+    files = [(s, _stat(s.file)) for s in sources if s.file is not None]  # a file gone is refused before any write
     if progress is not None and hasattr(progress, "expect"):
-        progress.expect(sum(_size(s.file) for s in files))
+        progress.expect(sum(st.st_size for _, st in files))
     out = [(s.path, s.pointer) for s in sources if s.pointer is not None] + refs
     new_total = 0
     cache = repo.stat_cache
     try:
         with repo.chunks.batch():
-            for s in files:
-                ptr, new = ingest_file(repo.chunks, s.file, cache=cache)
+            for s, st in files:
+                ptr, new = ingest_file(repo.chunks, s.file, cache=cache, st=st, started=started)
                 out.append((s.path, ptr))
                 new_total += new
                 if progress:
@@ -62,12 +65,15 @@ def ingest_sources(repo, sources: list[Source], progress=None) -> tuple[list[tup
     return sorted(out, key=lambda e: e[0]), new_total
 
 
-def _size(path: str) -> int:
+def _stat(path: str) -> os.stat_result:
     try:
-        return os.stat(path).st_size
+        st = os.stat(path)
     except OSError as e:
         raise InvalidInputError(f"{path} cannot be read ({e.strerror})",
                                 "it was added to the artifact but is gone or unreadable now; add it again") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInputError(f"{path} is no longer a regular file", "add the file again, then log the artifact")
+    return st
 
 
 def _reference_entries(repo, s: Source) -> list[tuple[str, Pointer]]:

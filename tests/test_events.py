@@ -226,3 +226,33 @@ def test_a_hook_others_can_write_is_not_run(two_versions):
     os.chmod(os.path.join(two_versions.path, "hooks", "post-alias"), 0o777)
     r = mvc_cmd("alias", "set", "M:v0", "production")
     assert r.returncode == 0 and "writable by others" in r.stderr and runs_of(out) == []
+
+
+def test_a_clone_of_a_store_with_hooks_never_runs_them(project, tmp_path):
+    """The origin's .mvc/hooks (a veto and post-hooks that leave a mark) never reach a clone:
+    clone and pull transfer refs and objects, not that folder."""
+    origin = Repository.find(str(project)).path
+    mark = tmp_path / "hook-ran"
+    for event in ("pre-alias", "pre-link", "post-log", "post-alias", "post-link"):
+        path = os.path.join(origin, "hooks", event)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\necho {event} >> {mark}\nexit 1\n")
+        os.chmod(path, 0o755)
+    (project / "m.bin").write_bytes(b"weights")
+    r = mvc_cmd("log", "m.bin", "--name", "M")
+    assert r.returncode == 0 and mark.read_text() == "post-log\n"     # they are live in the origin
+    mark.unlink()
+    dest = tmp_path / "dest"
+    r = mvc_cmd("clone", origin, str(dest), "--storage", origin, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not set(os.listdir(dest / ".mvc" / "hooks")) & {"pre-alias", "post-log", "post-alias"}
+    assert mvc_cmd("alias", "set", "M:v0", "production", env={"MVC_PROJECT": "proj"}, cwd=dest).returncode == 0
+    (dest / "n.bin").write_bytes(b"more weights")
+    assert mvc_cmd("log", "n.bin", "--name", "M", env={"MVC_PROJECT": "proj"}, cwd=dest).returncode == 0
+    assert mvc_cmd("link", "M:v1", "--to", "prod", env={"MVC_PROJECT": "proj"}, cwd=dest).returncode == 0
+    (project / "m.bin").write_bytes(b"weights 2")
+    assert mvc_cmd("log", "m.bin", "--name", "M").returncode == 0         # the origin moves on ...
+    mark.unlink()
+    pulled = mvc_cmd("pull", cwd=dest)                                     # ... a pull brings refs only
+    assert pulled.returncode == 0, pulled.stderr
+    assert not mark.exists()

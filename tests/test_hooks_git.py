@@ -179,17 +179,23 @@ def pinned(repo, model_dir):
 
 
 def test_pre_push_pushes_the_pinned_versions_through_mvc_push(pinned):
+    meta, storage = pinned.parent / "models-meta.git", pinned.parent / "models-bytes"
+    git("init", "-q", "--bare", str(meta))
+    assert mvc_cmd("remote", "add", "origin", str(meta), "--storage", str(storage)).returncode == 0
     assert mvc_cmd("hooks", "install").returncode == 0
     _pin_and_commit(pinned, "v0", "pin v0")
     digest = mvc.Api().artifact("net:v0").digest
+    assert 'remote = "origin"' in (pinned / "mvc.lock").read_text()
     r = git("push", "origin", "main", check=False)
-    assert f"mvc push proj/net@{digest}" in r.stderr         # the pinned version, by content
-    remote_main = git("rev-parse", "main", cwd=pinned.parent / "remote.git", check=False).stdout.strip()
-    if r.returncode != 0:                                    # `mvc push` failed (no mvc remote here) ...
-        assert "the git push is stopped" in r.stderr
-        assert remote_main != git("rev-parse", "main").stdout.strip()   # ... and git sent nothing
-    r = git("push", "--no-verify", "origin", "main", check=False)
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
+    assert f"mvc push origin proj/net@{digest}" in r.stderr      # the pinned version, by content
+    assert git("rev-parse", "main", cwd=pinned.parent / "remote.git").stdout == git("rev-parse", "main").stdout
+    clone = pinned.parent / "elsewhere"                        # the models went before the code
+    r = mvc_cmd("clone", str(meta), str(clone))
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "mvc", "-C", str(clone), "ls", "net", "--json"], capture_output=True,
+                       text=True, env=dict(os.environ, MVC_PROJECT="proj"))
+    assert digest in r.stdout, r.stdout + r.stderr
 
 
 def test_a_failing_mvc_push_stops_the_git_push(pinned):

@@ -46,8 +46,8 @@ def save_pin(api, address: str, art, folder: str, lock: str | None = None, remot
 def default_remote(api) -> str | None:
     """The remote a pinned version is pushed to: ``origin``, or the store's only remote, or none."""
     try:
-        names = list(api.repo.meta.git.remotes.names())
-    except Exception:  # noqa: BLE001 - no remotes configured, or none readable: record none
+        names = [r["name"] for r in api.remotes()]
+    except MvcError:  # the remotes cannot be read: record none (the pin still names the version)
         return None
     return "origin" if "origin" in names else (names[0] if len(names) == 1 else None)
 

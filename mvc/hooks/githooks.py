@@ -143,18 +143,22 @@ def pre_commit_ref_lines() -> list[str]:
     return [f"HEAD {git('rev-parse', to).decode().strip()} {to} {git('rev-parse', frm, check=False).decode().strip() or '0' * 40}"]
 
 
-def pins_to_push(remote: str, lines: list[str]) -> dict[str | None, list[str]]:
-    """remote name (None: the store's default) -> addresses (``project/name@digest``) of every
+DEFAULT_REMOTE = "origin"  # `mvc push`'s default, named: its first argument is the remote
+
+
+def pins_to_push(remote: str, lines: list[str]) -> dict[str, list[str]]:
+    """mvc remote name (the pin's, else origin) -> addresses (``project/name@digest``) of every
     model version that a commit being pushed pins, in first-seen order."""
-    out: dict[str | None, list[str]] = {}
+    out: dict[str, list[str]] = {}
     for commit in pushed_lock_commits(remote, lines):
         text = git("show", f"{commit}:{lockfile.NAME}", check=False)
         if not text:
             continue  # the commit deleted mvc.lock
         for pin in lockfile.parse(text.decode("utf-8", "replace"), f"{lockfile.NAME} of commit {commit[:12]}"):
             addr = pin.push_address()
-            if addr not in out.setdefault(pin.remote, []):
-                out[pin.remote].append(addr)
+            target = out.setdefault(pin.remote or DEFAULT_REMOTE, [])
+            if addr not in target:
+                target.append(addr)
     return out
 
 

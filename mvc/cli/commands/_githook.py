@@ -45,7 +45,7 @@ def _pre_push(args: list[str]) -> int:
         click.echo(f"mvc pre-push: {e.message}; the git push is stopped\n  hint: {e.hint}", err=True)
         return 1
     for mvc_remote, addresses in plan.items():
-        cmd = [sys.executable, "-m", "mvc", "push", *([mvc_remote] if mvc_remote else []), *addresses]
+        cmd = [sys.executable, "-m", "mvc", "push", mvc_remote, *addresses]
         click.echo(f"mvc pre-push: pushing {len(addresses)} model version{'s' if len(addresses) > 1 else ''} "
                    f"pinned in mvc.lock: mvc push {' '.join(cmd[4:])}", err=True)
         code = subprocess.run(cmd).returncode

@@ -285,3 +285,31 @@ def test_post_merge_restores_when_the_merge_changed_the_lock(pinned):
     shutil.rmtree(pinned / "models", ignore_errors=True)
     git("merge", "-q", "--ff-only", "pins")
     assert mvc.Api().artifact("net:v1").verify(str(pinned / "models" / "net")) is None
+
+
+def test_the_pre_commit_framework_entries(repo):
+    """.pre-commit-hooks.yaml runs `mvc hooks run pre-commit --files FILE...` (the framework passes
+    the staged files) and `mvc hooks run pre-push` (refs in PRE_COMMIT_* variables)."""
+    with open(os.path.join(os.path.dirname(HOOKS_FOLDER), ".pre-commit-hooks.yaml")) as f:
+        text = f.read()
+    assert "entry: mvc hooks run pre-commit --files" in text and "entry: mvc hooks run pre-push" in text
+    (repo / "a.pt").write_bytes(b"w")
+    (repo / "b.txt").write_text("ok")
+    git("add", "a.pt", "b.txt")
+    r = mvc_cmd("hooks", "run", "pre-commit", "--files", "a.pt", "b.txt")
+    assert r.returncode == 1 and "a.pt" in r.stderr and "b.txt" not in r.stderr
+    assert mvc_cmd("hooks", "run", "pre-commit", "--files", "b.txt").returncode == 0
+    head = git("rev-parse", "HEAD").stdout.strip()
+    r = subprocess.run([sys.executable, "-m", "mvc", "hooks", "run", "pre-push"], capture_output=True, text=True,
+                       input="", env=dict(os.environ, PRE_COMMIT_FROM_REF=head, PRE_COMMIT_TO_REF=head,
+                                          PRE_COMMIT_REMOTE_NAME="origin"))
+    assert r.returncode == 0 and "mvc push" not in r.stderr                # nothing between the refs
+
+
+def test_hooks_status_json(repo):
+    assert mvc_cmd("hooks", "install").returncode == 0
+    import json
+    report = json.loads(mvc_cmd("hooks", "status", "--json").stdout)
+    states = {row["hook"]: row["state"] for row in report["hooks"]}
+    assert states == {"pre-commit": "mvc", "pre-push": "mvc", "post-checkout": "absent", "post-merge": "absent"}
+    assert report["hooks_dir"] == os.path.join(str(repo), ".git", "hooks")

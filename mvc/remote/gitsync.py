@@ -15,6 +15,11 @@ Facts measured with pygit2 1.21 / libgit2 1.9.7 that shape this module:
 - push refspecs cannot be globs (fetch ones can): one explicit refspec per ref."""
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+
 import pygit2
 
 from ..errors import RemoteError
@@ -24,6 +29,20 @@ from .remotes import CONFIG_REF, INCOMING, RemoteConfig, incoming_ref, local_pat
 PREFIXES = ("refs/mvc/", CONFIG_REF)
 MOVED = "the remote moved since it was listed: "  # a failed ref to retry after a fetch, never a hard rejection
 GLOB_ABOVE = 64  # fetch with one glob refspec beyond this many refs (libgit2 matches refs x refspecs)
+
+
+@contextlib.contextmanager
+def no_fsync(on: bool = True):
+    """libgit2 writes refs without fsync meanwhile: for mvc's own bookkeeping refs (incoming,
+    remote-tracking), a cache a fetch rebuilds, never the store's own refs."""
+    if not on:
+        yield
+        return
+    pygit2.settings.enable_fsync_gitdir(False)
+    try:
+        yield
+    finally:
+        pygit2.settings.enable_fsync_gitdir(True)
 
 
 class _Callbacks(pygit2.RemoteCallbacks):
@@ -98,23 +117,29 @@ class GitRemote:
         return self._dst
 
     # ---- fetching ------------------------------------------------------------
-    def fetch(self, refnames: list[str], progress=None) -> dict[str, str]:
-        """Fetch ``refnames`` into refs/mvc-incoming/<remote>/ (unchecked; the caller checks and
-        moves them on).  Returns incoming ref -> hex id of what arrived."""
+    def fetch(self, refnames: list[str], known: dict[str, str], progress=None) -> None:
+        """Bring the objects of ``refnames`` here, unchecked and unreferenced (the caller checks
+        them and then moves its own refs).  libgit2 fetches into a quarantine repository under
+        tmp/ that borrows this store's objects (alternates) and knows its refs ``known`` (so
+        only what is new travels); its packs move into the store only once complete, pack
+        before index, so a fetch killed at any point leaves no pack index without its pack
+        (which would stop every read of the store)."""
         if not refnames:
-            return {}
-        name = self.cfg.name
-        if len(refnames) > GLOB_ABOVE:
-            specs = [f"+refs/mvc/*:{INCOMING}{name}/mvc/*", f"+{CONFIG_REF}:{incoming_ref(name, CONFIG_REF)}"]
-        else:
-            specs = [f"+{r}:{incoming_ref(name, r)}" for r in refnames]
+            return
+        quarantine = Quarantine(self.git.path, known)
         try:
-            self._anonymous().fetch(specs, callbacks=_FetchCallbacks(progress))
-        except (pygit2.GitError, OSError) as e:
-            raise _transport_error(self.cfg, "fetch from", e) from None
-        wanted = {incoming_ref(name, r) for r in refnames}
-        got = refstore.read_refs(self.git.path, f"{INCOMING}{name}/").good
-        return {r: oid for r, oid in got.items() if r in wanted}
+            few = len(refnames) <= GLOB_ABOVE
+            specs = list(refnames) if few else [f"+refs/mvc/*:{INCOMING}{self.cfg.name}/mvc/*",
+                                                f"+{CONFIG_REF}:{incoming_ref(self.cfg.name, CONFIG_REF)}"]
+            try:
+                with no_fsync(not few):  # incoming refs live in the quarantine only
+                    quarantine.repo.remotes.create_anonymous(self.cfg.url).fetch(
+                        specs, callbacks=_FetchCallbacks(progress))
+            except (pygit2.GitError, OSError) as e:
+                raise _transport_error(self.cfg, "fetch from", e) from None
+            quarantine.publish(self.git)
+        finally:
+            quarantine.remove()
 
     # ---- pushing -------------------------------------------------------------
     def push(self, updates: dict[str, tuple[str | None, str]], progress=None) -> dict[str, str]:
@@ -209,3 +234,55 @@ def _children(obj) -> list[pygit2.Oid]:
     if obj.type == pygit2.GIT_OBJECT_TAG:
         return [obj.target]
     return []
+
+
+class Quarantine:
+    """A bare repository under <store>/tmp/ for one fetch: objects/info/alternates points at
+    the store's objects, packed-refs lists the store's refs (libgit2 tells the server it has
+    them).  ``publish`` moves what arrived into the store: loose objects through the odb,
+    then each pack, its .pack renamed before its .idx."""
+
+    def __init__(self, store: str, known: dict[str, str]):
+        self.path = tempfile.mkdtemp(prefix="fetch-", suffix=".git", dir=_tmp_dir(store))
+        self.repo = pygit2.init_repository(self.path, bare=True)
+        with open(os.path.join(self.path, "objects", "info", "alternates"), "w") as f:
+            f.write(os.path.join(os.path.abspath(store), "objects") + "\n")
+        lines = "".join(f"{oid} {ref}\n" for ref, oid in sorted(known.items()) if oid)
+        with open(os.path.join(self.path, "packed-refs"), "w") as f:
+            f.write("# pack-refs with: peeled fully-peeled sorted \n" + lines)
+        self.repo = pygit2.Repository(self.path)
+
+    def publish(self, store: pygit2.Repository) -> None:
+        objects = os.path.join(self.path, "objects")
+        for fan in sorted(os.listdir(objects)):
+            if len(fan) == 2:
+                for name in os.listdir(os.path.join(objects, fan)):
+                    kind, data = self.repo.odb.read(pygit2.Oid(hex=fan + name))
+                    store.odb.write(kind, data)
+        src, dst = os.path.join(objects, "pack"), os.path.join(store.path, "objects", "pack")
+        os.makedirs(dst, exist_ok=True)
+        for idx in sorted(n for n in os.listdir(src) if n.endswith(".idx")):
+            stem = idx[:-4]
+            for ext in (".pack", ".rev", ".idx"):
+                if os.path.exists(os.path.join(src, stem + ext)):
+                    _durable_rename(os.path.join(src, stem + ext), os.path.join(dst, stem + ext))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _tmp_dir(store: str) -> str:
+    path = os.path.join(store, "tmp")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _durable_rename(src: str, dst: str) -> None:
+    with open(src, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(src, dst)
+    fd = os.open(os.path.dirname(dst), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

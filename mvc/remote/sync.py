@@ -13,11 +13,12 @@ from ..meta import refs, refstore
 from ..meta.layout import numbered
 from ..store import Pointer
 from .checks import Checker
-from .gitsync import GitRemote, cas
-from .remotes import CONFIG_REF, INCOMING, TRACKING, incoming_ref, tracking_ref
+from .gitsync import GitRemote, cas, no_fsync
+from .remotes import CONFIG_REF, TRACKING, tracking_ref
 from .renumber import Rebaser, Renumbering
 
 KIND_ORDER = {"artifact": 0, "registry": 1, "run": 2}
+BULK = 64
 _CHUNK_ID = re.compile(r"\b[0-9a-f]{64}\b")
 
 
@@ -73,18 +74,16 @@ def fetch_checked(meta, gr: GitRemote, refnames: list[str] | None = None, progre
     wanted = [r for r in (refnames if refnames is not None else heads) if r in heads]
     changed = [r for r in wanted if (tracking_cfg if r == CONFIG_REF else tracking.get(r)) != heads[r]]
     missing = [r for r in changed if not has(meta, heads[r])]
-    if missing:
-        gr.fetch(missing, progress)
-    checker = Checker(meta, name)
     local = local_refs(meta)
-    try:
-        for r in ordered(changed):
-            checker.check_ref(r, heads[r], [tracking.get(r), local.get(r)])
-    finally:
-        for r in list(refstore.read_refs(meta.path, f"{INCOMING}{name}/").good):
-            set_ref(meta, r, None)
-    for r in changed:
-        set_ref(meta, tracking_ref_config(name) if r == CONFIG_REF else tracking_ref(name, r), heads[r])
+    if missing:
+        known = {**local, **{tracking_ref(name, r): oid for r, oid in tracking.items()}}
+        gr.fetch(missing, known, progress)
+    checker = Checker(meta, name)
+    for r in ordered(changed):
+        checker.check_ref(r, heads[r], [tracking.get(r), local.get(r)])
+    with no_fsync():  # remote-tracking refs are a cache the next fetch rebuilds
+        for r in changed:
+            set_ref(meta, tracking_ref_config(name) if r == CONFIG_REF else tracking_ref(name, r), heads[r])
     return Fetched(heads, changed)
 
 
@@ -134,12 +133,18 @@ def _follows_numbers(rb: Rebaser, ref: str, tip: str) -> bool:
 
 
 def apply(meta, plan: Plan) -> dict[str, str]:
-    """Move the local refs of ``plan`` by compare-and-swap; ref -> why, for those that did not move."""
+    """Move the local refs of ``plan`` by compare-and-swap; ref -> why, for those that did not
+    move.  Beyond BULK refs (a first pull of a big remote), they are written without fsync and
+    then packed into one fsynced packed-refs file: one fsync instead of one per ref."""
     failed = {}
-    for ref, (old, new) in plan.moves.items():
-        why = cas(meta.git, ref, old, new, "mvc: fold in the remote")
-        if why:
-            failed[ref] = why
+    bulk = len(plan.moves) > BULK
+    with no_fsync(bulk):
+        for ref, (old, new) in plan.moves.items():
+            why = cas(meta.git, ref, old, new, "mvc: fold in the remote")
+            if why:
+                failed[ref] = why
+    if bulk:
+        meta.git.compress_references()
     return failed
 
 

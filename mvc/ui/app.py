@@ -91,8 +91,9 @@ def create_app(settings: Settings):
 
 
 def check_params(params: dict) -> None:
-    """Refuse path segments that are not names (``res%2Fnet`` decodes to ``res/net``, which an
-    address would read as project ``res``), so a URL always means the version it spells."""
+    """Refuse path segments that break the naming rules (a ':' or '@' in a name would change the
+    address the page builds from it) before the API reads anything, so a URL always means the
+    version it spells."""
     for key, value in params.items():
         if key == "project":
             check_project(value)
@@ -150,6 +151,7 @@ def _alias_post(api_factory, settings: Settings, page):
             return HTMLResponse("mvc ui refused a write without its form token\n", status_code=403)
         project, name = request.path_params["project"], request.path_params["name"]
         try:
+            check_params(dict(request.path_params, version=form.get("version") or "v0"))
             await run_in_threadpool(_change_alias, api_factory(), project, name, form)
         except MvcError as err:
             return page("error.html", request, status=_status(err), **views.error(err))

@@ -53,12 +53,14 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self.rejected: dict[str, str] = {}
         self.progress = progress
         self._sent = 0
+        self.objects = 0
 
     def push_update_reference(self, refname, message):
         if message:
-            self.rejected[refname] = message
+            self.rejected[refname] = (MOVED + message) if _contention(message) else message
 
     def push_transfer_progress(self, objects_pushed, total_objects, bytes_pushed):
+        self.objects = max(self.objects, objects_pushed)
         if self.progress is not None and bytes_pushed > self._sent:
             self.progress(bytes_pushed - self._sent)
             self._sent = bytes_pushed
@@ -86,6 +88,7 @@ class GitRemote:
         self.cfg = cfg
         self.path = local_path(cfg.url) if cfg.kind == "path" else None
         self._dst: pygit2.Repository | None = None
+        self.objects_sent = 0  # git objects a push sent (copied, for a path remote)
 
     # ---- listing -------------------------------------------------------------
     def heads(self) -> dict[str, str]:
@@ -153,6 +156,7 @@ class GitRemote:
         specs = [f"{ref}:{ref}" for ref in updates]
         try:
             self._anonymous().push(specs, callbacks=cb)
+            self.objects_sent += cb.objects
         except (pygit2.GitError, OSError) as e:
             text = str(e)
             if "fastforward" in text or "not present locally" in text or "rejected" in text:
@@ -164,7 +168,7 @@ class GitRemote:
         dst = self._open_path()
         failed: dict[str, str] = {}
         for ref, (old, new) in updates.items():
-            copy_objects(self.git, dst, pygit2.Oid(hex=new))
+            self.objects_sent += copy_objects(self.git, dst, pygit2.Oid(hex=new))
             why = cas(dst, ref, old, new)
             if why:
                 failed[ref] = why
@@ -199,7 +203,13 @@ def cas(dst: pygit2.Repository, ref: str, old: str | None, new: str, message: st
     except KeyError:
         return MOVED + "it was deleted meanwhile"
     except (pygit2.GitError, OSError) as e:
-        return str(e)
+        return (MOVED + str(e)) if _contention(str(e)) else str(e)
+
+
+def _contention(text: str) -> bool:
+    """Another writer held or moved the ref (retry after a fetch), as opposed to a refusal."""
+    text = text.lower()
+    return any(w in text for w in ("lock", "old reference value", "fetch first", "non-fast-forward", "stale info"))
 
 
 def copy_objects(src: pygit2.Repository, dst: pygit2.Repository, oid: pygit2.Oid) -> int:

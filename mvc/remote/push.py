@@ -42,7 +42,7 @@ def push(repo, remote: str | None = None, refnames: list[str] | None = None, job
         storage_url = _storage_url(repo, gr, cfg, heads)
         _config_update(repo, heads, storage_url, updates)
         if not updates:
-            return summary.done()
+            return summary.done(gr)
         _send_chunks(repo, storage_url, cfg, updates, jobs, verify, progress, summary)
         crash_at("push:after-chunks")
         failed = gr.push(updates)
@@ -51,7 +51,7 @@ def push(repo, remote: str | None = None, refnames: list[str] | None = None, job
             set_ref(repo.meta, _tracking(cfg.name, r), updates[r][1])
             summary.refs.append(r)
         if not failed:
-            return summary.done()
+            return summary.done(gr)
         _refuse_hard_rejections(gr, heads, failed)
         time.sleep(0.01 * attempt)
     raise ConflictError(f"push to {cfg.name} gave up after {attempts} attempts: other pushers kept moving "
@@ -67,8 +67,9 @@ class Summary:
         self.attempts = 0
         self.start = time.monotonic()
 
-    def done(self) -> dict:
-        return {"remote": self.remote, "refs": sorted(set(self.refs)), "chunks": self.chunks, "bytes": self.bytes,
+    def done(self, gr: GitRemote) -> dict:
+        return {"remote": self.remote, "refs": sorted(set(self.refs)), "objects": gr.objects_sent,
+                "chunks": self.chunks, "bytes": self.bytes,
                 "requests": self.requests, "skipped": self.skipped, "renumbered": dict(sorted(self.renumbered.items())),
                 "attempts": self.attempts, "seconds": round(time.monotonic() - self.start, 3)}
 

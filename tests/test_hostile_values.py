@@ -115,7 +115,10 @@ def test_hostile_value_is_refused_by_key_and_nothing_is_written(ready, case):
 
 def test_summary_set_by_hand_is_refused_at_finish(ready):
     run, _ = ready
-    run.summary["best"] = {"epoch": deep(500)}
+    with pytest.raises(InvalidInputError, match=r"summary\['best'\]\['epoch'\]\['a'\]"):
+        run.summary["best"] = {"epoch": deep(500)}  # refused where it is set (run.summary checks values)
+    run.summary["best"] = {"epoch": 1}
+    run.summary["best"]["epoch"] = deep(500)  # a change inside a value is still caught at finish
     with pytest.raises(InvalidInputError, match=r"summary\['best'\]\['epoch'\]\['a'\]"):
         run.finish()
 

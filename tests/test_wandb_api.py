@@ -142,6 +142,10 @@ def test_wait_and_ttl(logged):
     with pytest.raises(UsageError) as ei:
         art.ttl = datetime.timedelta(days=30)
     assert "not supported" in ei.value.message
+    assert art.url is None and art.use_as is None
+    with pytest.raises(UsageError) as ei:
+        mvc.Artifact("t", "dataset").add(object(), "table")  # W&B media objects
+    assert "new_file" in ei.value.hint
 
 
 def test_download_path_prefix_and_verify_root(logged, project):

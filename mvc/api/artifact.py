@@ -140,6 +140,8 @@ class Artifact:
     source_qualified_name = property(lambda self: self.qualified_name)
     source_artifact = property(lambda self: self)
     is_link = property(lambda self: self.via_link is not None)
+    url = None        # W&B's web page of the version; a local store has none
+    use_as = None     # deprecated in W&B; kept for code that reads it
 
     @property
     def state(self) -> str:
@@ -264,6 +266,10 @@ class Artifact:
             if not ok and os.path.exists(staged):
                 os.remove(staged)
         draft.add_local(staged, path, "immutable", overwrite=False)
+
+    def add(self, obj, name: str, overwrite: bool = False):
+        raise UsageError("artifact.add() stores W&B media objects (tables, images), which mvc does not store",
+                         "write the object to a file and add_file() it, or write it with new_file()")
 
     def remove(self, item) -> None:
         """Take a file (or a folder of files) back out of a draft."""

@@ -256,3 +256,25 @@ def test_a_clone_of_a_store_with_hooks_never_runs_them(project, tmp_path):
     pulled = mvc_cmd("pull", cwd=dest)                                     # ... a pull brings refs only
     assert pulled.returncode == 0, pulled.stderr
     assert not mark.exists()
+
+
+def test_concurrent_commands_deliver_a_left_event_once(two_versions):
+    out = hook(two_versions.path, "post-alias", "import time; time.sleep(0.3)")
+    r = mvc_cmd("alias", "set", "M:v1", "production", env={"MVC_TEST_CRASH_AT": "alias:after-ref-move"})
+    assert r.returncode == -9 and runs_of(out) == []
+    env = dict(os.environ, MVC_SERVER="0")
+    procs = [subprocess.Popen([sys.executable, "-m", "mvc", "hooks", "run-pending"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    assert [(d["alias"], d["new"]) for d in runs_of(out)] == [("production", "v1")]   # one take-over won
+
+
+def test_a_pre_hook_that_hangs_is_a_veto(two_versions, monkeypatch):
+    hook(two_versions.path, "pre-alias", "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(30)")
+    monkeypatch.setenv("MVC_HOOK_TIMEOUT", "1")
+    import time
+    start = time.monotonic()
+    with pytest.raises(HookVetoError, match="timed out"):
+        mvc.Api().set_alias("M:v0", "production")
+    assert time.monotonic() - start < 20          # its grandchild holding the pipe did not keep us waiting
+    assert "production" not in mvc.Api().artifact("M:v0").aliases

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -66,14 +67,28 @@ def run(store: str, path: str, doc: dict) -> HookResult:
     returned, not printed."""
     env = dict(os.environ, MVC_EVENT=doc.get("event", ""), MVC_DIR=os.path.abspath(store))
     data = (json.dumps(doc, sort_keys=True) + "\n").encode()
-    try:
-        p = subprocess.run([path], input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                           cwd=os.path.dirname(os.path.abspath(store)), timeout=timeout())
-    except subprocess.TimeoutExpired as e:
-        return HookResult(path, None, (e.output or b"").decode("utf-8", "replace"))
+    try:  # its own process group, so a timeout (or our Ctrl-C) also ends what the hook started
+        p = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             env=env, cwd=os.path.dirname(os.path.abspath(store)), start_new_session=True)
     except OSError as e:  # not a valid executable (no #! line, bad interpreter)
         return HookResult(path, 126, f"cannot run it: {e.strerror}")
-    return HookResult(path, p.returncode, p.stdout.decode("utf-8", "replace"))
+    try:
+        out, _ = p.communicate(data, timeout=timeout())
+    except subprocess.TimeoutExpired:
+        _kill_group(p)
+        return HookResult(path, None, "")
+    except BaseException:
+        _kill_group(p)
+        raise
+    return HookResult(path, p.returncode, out.decode("utf-8", "replace"))
+
+
+def _kill_group(p: subprocess.Popen) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    p.wait()
 
 
 def warn(text: str) -> None:

@@ -340,3 +340,37 @@ def test_immutable_file_gone_before_logging_is_refused_and_nothing_logged(projec
         run.log_artifact(art)
     assert "gone.bin" in ei.value.message and "add it again" in ei.value.hint
     assert _refs(project) == before and art.is_draft()
+
+
+def test_concurrent_draft_logs_each_get_their_own_version(project):
+    """Real processes logging drafts of one name at once: every log returns its own version,
+    numbers contiguous, none lost (the draft goes through log's compare-and-swap)."""
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent("""
+        import os, sys, mvc
+        n = int(sys.argv[1])
+        with mvc.init() as run:
+            for i in range(4):
+                art = mvc.Artifact("shared", "model")
+                with art.new_file("weights.bin", mode="wb") as f:
+                    f.write(os.urandom(2000))
+                art.add_file(sys.argv[2], name="config.txt")
+                run.log_artifact(art)
+                print(art.version, flush=True)
+    """)
+    cfg = _write(project / "config.txt", b"shared config")
+    env = dict(os.environ, MVC_SERVER="0")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(n), str(cfg)], cwd=str(project), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]
+    got = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+        got += out.split()
+    assert sorted(got, key=lambda v: int(v[1:])) == [f"v{i}" for i in range(16)]
+    versions = mvc.Api().artifacts("model", "shared")
+    assert [a.version for a in versions] == [f"v{i}" for i in range(16)]
+    for a in versions[:3]:
+        a.verify()

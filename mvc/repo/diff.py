@@ -9,13 +9,18 @@ are read, block by block (diff_values), and every chunk read is verified by the 
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from ..errors import IntegrityError
+from ..store.digest import cores
 from . import diff_json
 from .diff_read import ChunkTooLarge, StoredFile
 from .diff_tensors import IndexError_, Tensor, TensorIndex, read_index, sniff
 from .diff_values import Change
 
 SCHEMA = 1
+WORKERS = 2  # threads comparing tensors; each holds one chunk per file (docs/performance.md, "Diff")
 
 
 def diff_versions(repo, va, vb, progress=None) -> dict:
@@ -132,6 +137,7 @@ def _tensor_changes(fa: StoredFile, fb: StoredFile, ia: TensorIndex, ib: TensorI
     out = {"added": [_tensor(b[n], "added", None, b[n]) for n in sorted(b.keys() - a.keys())],
            "removed": [_tensor(a[n], "removed", a[n], None) for n in sorted(a.keys() - b.keys())],
            "changed": [], "unchanged": 0, "read": 0}
+    to_read = []
     for name in sorted(a.keys() & b.keys()):
         ta, tb = a[name], b[name]
         if ta.dtype != tb.dtype or ta.shape != tb.shape or ta.end - ta.start != tb.end - tb.start:
@@ -139,13 +145,45 @@ def _tensor_changes(fa: StoredFile, fb: StoredFile, ia: TensorIndex, ib: TensorI
         elif fa.covering(ta.start, ta.end) == fb.covering(tb.start, tb.end):
             out["unchanged"] += 1
         else:
-            out["read"] += 1
-            stats = _compare(fa, fb, ta, tb, progress)
-            if stats["bytes_changed"]:
-                out["changed"].append({**_tensor(ta, "changed", ta, tb), **stats})
-            else:
-                out["unchanged"] += 1
+            to_read.append((ta, tb))
+    out["read"] = len(to_read)
+    for (ta, tb), stats in zip(to_read, _compare_all(fa, fb, to_read, progress)):
+        if stats["bytes_changed"]:
+            out["changed"].append({**_tensor(ta, "changed", ta, tb), **stats})
+        else:
+            out["unchanged"] += 1
+    out["changed"].sort(key=lambda t: t["name"])
     return out
+
+
+def _compare_all(fa: StoredFile, fb: StoredFile, pairs: list, progress) -> list[dict]:
+    """``_compare`` each tensor pair, on up to WORKERS threads: numpy and BLAKE3 release the GIL,
+    so the widening and sums of one tensor overlap the reading of the next.  Each thread reads
+    through its own clones of the two files (one chunk each in hand), all closed before return."""
+    workers = min(WORKERS, cores(), len(pairs))
+    if workers <= 1:
+        return [_compare(fa, fb, ta, tb, progress) for ta, tb in pairs]
+    local, lock, clones = threading.local(), threading.Lock(), []
+
+    def one(pair):
+        if not hasattr(local, "files"):
+            local.files = (fa.clone(), fb.clone())
+            with lock:
+                clones.append(local.files)
+        return _compare(*local.files, *pair, told)
+
+    def told(nbytes: int) -> None:
+        with lock:
+            progress(nbytes)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, pairs))
+    finally:
+        for ca, cb in clones:
+            fa.bytes_read += ca.bytes_read
+            fb.bytes_read += cb.bytes_read
+            ca.close()
+            cb.close()
 
 
 def _tensor(t: Tensor, status: str, ta: Tensor | None, tb: Tensor | None) -> dict:

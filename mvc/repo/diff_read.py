@@ -10,6 +10,7 @@ at one chunk per open file (mvc cuts tensors at 16 MiB, chunkers.TENSOR_PIECE; a
 from __future__ import annotations
 
 import bisect
+import mmap
 
 from ..errors import IntegrityError
 
@@ -34,6 +35,14 @@ class StoredFile:
         self.size = pos
         self.bytes_read = 0          # bytes of chunks loaded from the store
         self._index, self._data = -1, b""
+
+    def clone(self) -> "StoredFile":
+        """Another reader of the same file, with its own chunk in hand (one per thread)."""
+        other = object.__new__(StoredFile)
+        other.store, other.label, other.ids, other.starts, other.size = (self.store, self.label, self.ids,
+                                                                         self.starts, self.size)
+        other.bytes_read, other._index, other._data = 0, -1, b""
+        return other
 
     def covering(self, start: int, end: int) -> list[tuple[str, int, int]]:
         """The chunks that hold bytes ``[start, end)``, each as (id, its start, its end) relative to
@@ -62,6 +71,7 @@ class StoredFile:
             if not len(piece):
                 raise IntegrityError(f"{self.label}: chunk {self.ids[i]} is shorter than its pointer says")
             parts.append(bytes(piece))
+            self._release(off, len(piece))
             start += len(piece)
             n -= len(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -77,7 +87,19 @@ class StoredFile:
                 self.store.get(self.ids[i])
             self._index = i
             self.bytes_read += len(self._data)
+            self._release(0, len(self._data))  # verified: its pages may go until read
         return self._data
+
+    def _release(self, off: int, n: int) -> None:
+        """Let the pages of a mapped chunk's ``[off, off + n)`` go from this process's memory (they stay
+        in the page cache; a later read faults them back): a chunk costs RSS only while it is hashed,
+        not for as long as it is in hand."""
+        owner = getattr(self._data, "obj", None)
+        if isinstance(owner, mmap.mmap) and hasattr(owner, "madvise"):
+            lo = off - off % mmap.PAGESIZE
+            hi = min(len(owner), -(-(off + n) // mmap.PAGESIZE) * mmap.PAGESIZE)
+            if hi > lo:
+                owner.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
     def close(self) -> None:
         """Drop the chunk in hand (unmapping a loose chunk's file at once, not at the next gc)."""

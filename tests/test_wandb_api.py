@@ -207,3 +207,11 @@ def test_unlink_through_the_link(logged):
     assert mvc.Api().registered_model("M-prod").links() == []
     with pytest.raises(UsageError):
         mvc.Api().artifact("M:v0").unlink()
+
+
+def test_api_takes_wandb_overrides(logged):
+    assert mvc.Api({"project": "proj", "entity": "me"}).artifact("M:v0").version == "v0"
+    api = mvc.Api(overrides={"project": "other"}, timeout=30, api_key="unused")
+    assert api.project == "other" and api.entity is None
+    with pytest.raises(NotFoundError):
+        api.artifact("M")  # the override's project has no M

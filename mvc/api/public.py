@@ -10,9 +10,16 @@ from .runs import RunRecord
 
 
 class Api:
-    def __init__(self, dir: str | None = None, project: str | None = None, create: bool = False):
+    def __init__(self, dir: str | None = None, project: str | None = None, create: bool = False, *,
+                 overrides: dict | None = None, timeout=None, api_key=None):
+        """``overrides`` (W&B's first argument, a dict) may set "project" (and "entity", kept as
+        ``api.entity``); ``timeout`` and ``api_key`` change nothing for a local store."""
+        if isinstance(dir, dict):  # W&B's Api({"project": ...})
+            overrides, dir = dir, None
+        overrides = dict(overrides or {})
         self.repo = Repository.find(dir, create=create)
-        self.project = project or self.repo.default_project
+        self.project = project or overrides.get("project") or self.repo.default_project
+        self.entity = overrides.get("entity")
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:
         """The version an address names (W&B's ``Api().artifact(name, type=None)``: ``type``, if

@@ -151,3 +151,11 @@ def test_a_folder_outside_the_work_tree_is_not_pinned(repo, tmp_path):
 def test_the_lock_round_trips_odd_keys():
     pin = lockfile.Pin('we"ird\\key\n', "p", "n", "v3", "a" * 64, "models/x", "origin", None)
     assert lockfile.parse(lockfile.dumps([pin])) == [pin]
+
+
+def test_pin_from_python_then_restore(repo):
+    api = mvc.Api()
+    row = api.pin("net:production", root="models/net")
+    assert (row["key"], row["version"], row["path"]) == ("net", "v0", "models/net")
+    assert [r["action"] for r in api.use_locked()] == ["restored"]
+    assert api.lock_check()["ok"] is True

@@ -357,6 +357,14 @@ class Api:
         from . import hooks
         return hooks.run_pending(self, retry_failed)
 
+    def pin(self, address: str, root: str | None = None, lockfile: str | None = None) -> dict:
+        """Pin the version ``address`` names in mvc.lock (as `mvc use ADDRESS -o ROOT --save`), with
+        the folder it is used from (``root``, default ``artifacts/NAME:vN``); returns the entry."""
+        from . import lock
+        from .artifact import default_root
+        art = self.artifact(address)
+        return lock.save_pin(self, address, art, root or default_root(art.name, art.version), lockfile)
+
     def lock_check(self, lockfile: str | None = None) -> dict:
         """Are the pins of mvc.lock present and intact in this store, and their folders as pinned?"""
         from . import lock

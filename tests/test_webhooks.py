@@ -177,3 +177,13 @@ def test_webhook_cli_add_ls_rm_and_bad_input(versions, receiver):
     assert json.loads(mvc_cmd("webhook", "ls", "--json").stdout) == []
     with pytest.raises(InvalidInputError):
         mvc.Api().add_webhook("ftp://x/y", "alias")
+
+
+def test_a_crash_after_the_commit_still_posts_once(versions, receiver):
+    versions.add_webhook(receiver.url, "alias", secret_env="HOOK_SECRET")
+    r = mvc_cmd("alias", "set", "M:v1", "production", env={"MVC_TEST_CRASH_AT": "alias:after-ref-move"})
+    assert r.returncode == -9 and receiver.requests == []
+    assert mvc_cmd("ls").returncode == 0                       # the next command delivers it
+    assert mvc_cmd("ls").returncode == 0
+    assert [(d["alias"], d["new"]) for d in receiver.delivered()] == [("production", "v1")]
+    assert len(receiver.requests) == 1

@@ -187,13 +187,13 @@ def test_registry_commands(logged):
 
 
 def test_runs_ls_and_show(logged):
-    rows = json.loads(mvc("runs", "ls", "--json").output)
+    rows = json.loads(mvc("runs", "ls", "--all", "--json").output)
     assert len(rows) == 2 and all(r["job_type"] == "cli" and r["state"] == "finished" for r in rows)
     assert {"id", "name", "project", "job_type", "state", "started_at", "ended_at", "inputs", "outputs"} <= set(rows[0])
     assert rows[0]["outputs"] == ["proj/MNIST:v0"]
     out = mvc("runs", "show", rows[0]["id"]).output
     assert f"({rows[0]['id']})" in out and "logged  proj/MNIST:v0" in out
-    assert rows[0]["id"] in mvc("runs", "ls").output
+    assert rows[0]["id"] in mvc("runs", "ls", "--all").output
 
 
 def test_lineage_formats(logged):

@@ -50,7 +50,7 @@ INVOCATIONS = {
 }
 
 # Commands that open no store: they must work, and leave the store as it is.
-STORELESS = {"hash": ["hash", "model.bin"]}
+STORELESS = {"hash": ["hash", "model.bin"], "completion": ["completion", "bash"]}
 
 FORMATS = [{"format": 3, "features": []}, {"format": 2, "features": ["packfiles-v9"]}]
 

@@ -278,3 +278,19 @@ def test_a_pre_hook_that_hangs_is_a_veto(two_versions, monkeypatch):
         mvc.Api().set_alias("M:v0", "production")
     assert time.monotonic() - start < 20          # its grandchild holding the pipe did not keep us waiting
     assert "production" not in mvc.Api().artifact("M:v0").aliases
+
+
+def test_protection_travels_with_push_and_clone(two_versions, tmp_path, project):
+    api = mvc.Api()
+    api.set_alias("M:v0", "production")
+    api.protect_alias("M", "production")
+    meta, storage = tmp_path / "meta.git", tmp_path / "bytes"
+    subprocess.run(["git", "init", "-q", "--bare", str(meta)], check=True)
+    assert mvc_cmd("remote", "add", "origin", str(meta), "--storage", str(storage)).returncode == 0
+    r = mvc_cmd("push")
+    assert r.returncode == 0, r.stderr
+    dest = tmp_path / "dest"
+    assert mvc_cmd("clone", str(meta), str(dest), cwd=tmp_path).returncode == 0
+    r = mvc_cmd("alias", "set", "M:v1", "production", env={"MVC_PROJECT": "proj"}, cwd=dest)
+    assert r.returncode == 4 and "protected" in r.stderr
+    assert mvc_cmd("alias", "set", "--force", "M:v1", "production", env={"MVC_PROJECT": "proj"}, cwd=dest).returncode == 0

@@ -60,7 +60,7 @@ def _size(value, key: str) -> int:
     return int(float(m.group(1)) * 1024 ** ("", "k", "m", "g", "t").index(m.group(2).lower()))
 
 
-LINK_MODES = ("copy", "hardlink", "symlink", "reflink", "auto")
+LINK_MODES = ("copy", "hardlink", "reflink", "auto")  # use never writes symlinks
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ KEYS: dict[str, Key] = {
     "user.name": Key("MVC_USER", _text, None, "the name on commits (alias moves, logs); else git's user.name"),
     "user.email": Key("MVC_EMAIL", _text, None, "the email on commits; else git's user.email"),
     "core.project": Key("MVC_PROJECT", _project, None, "the project to work in; else the project folder's name"),
-    "use.link": Key("MVC_LINK", _link, "copy", "how `use` materialises files: copy, hardlink, symlink, reflink, auto"),
+    "use.link": Key("MVC_LINK", _link, "copy", "how `use` materialises files: copy, hardlink, reflink, auto"),
     "remote.default": Key("MVC_REMOTE", _text, "origin", "the remote that push, pull and fetch use without a name"),
     "cache.max_size": Key("MVC_CACHE_MAX", _size, None, "the size limit of the whole-file cache that gc keeps to"),
 }

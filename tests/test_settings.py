@@ -28,9 +28,9 @@ def cli(*args, cwd, env=None, check=True):
 def test_precedence_env_over_store_over_user_over_default(project):
     mvc.Api(create=True)
     assert get_setting("use.link") == ("copy", "default")
-    user_file = set_setting("use.link", "symlink", user=True)
+    user_file = set_setting("use.link", "auto", user=True)
     assert user_file == os.path.join(os.environ["HOME"], ".config", "mvc", "config.toml")
-    assert get_setting("use.link") == ("symlink", user_file)
+    assert get_setting("use.link") == ("auto", user_file)
     store_file = set_setting("use.link", "hardlink")
     assert store_file == str(project / ".mvc" / "config.toml")
     assert get_setting("use.link") == ("hardlink", store_file)
@@ -40,7 +40,7 @@ def test_precedence_env_over_store_over_user_over_default(project):
     finally:
         del os.environ["MVC_LINK"]
     assert unset_setting("use.link") is True and unset_setting("use.link") is False
-    assert get_setting("use.link") == ("symlink", user_file)
+    assert get_setting("use.link") == ("auto", user_file)
 
 
 def test_files_are_sorted_toml_and_keep_what_the_user_wrote(project):
@@ -134,3 +134,21 @@ def test_listing_works_outside_any_store(tmp_path):
     rows = all_settings(str(tmp_path / "nowhere"))
     assert {r["key"] for r in rows} == set(settings.KEYS)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_use_link_setting_is_the_default_link_mode(project, model_file):
+    cli("log", str(model_file), "--name", "m", cwd=project)
+    cli("config", "set", "use.link", "hardlink", cwd=project)
+    cli("use", "m:v0", "-o", "hard", cwd=project)
+    used = project / "hard"
+    f = next(p for p in used.rglob("*") if p.is_file())
+    assert f.stat().st_nlink > 1 and f.stat().st_mode & 0o222 == 0  # a read-only link to the store's bytes
+    copy = cli("use", "m:v0", "-o", "copied", "--link", "copy", cwd=project)
+    assert copy.returncode == 0
+    g = next(p for p in (project / "copied").rglob("*") if p.is_file())
+    assert g.stat().st_nlink == 1 and g.read_bytes() == f.read_bytes()
+    with mvc.init() as run:  # Python follows the setting too
+        art = run.use_artifact("m:v0")
+        path = art.download(str(project / "py"))
+    h = next(p for p in (project / "py").rglob("*") if p.is_file())
+    assert h.stat().st_nlink > 1 and path

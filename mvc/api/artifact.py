@@ -226,9 +226,10 @@ class Artifact:
             draft.add_local(fe.abspath, prefix + fe.relpath, policy, overwrite=True)
 
     def add_reference(self, uri, name: str | None = None, checksum: bool = True, max_objects: int | None = None):
-        """Add a reference (file://, and the schemes the store's references know): its bytes stay
-        where they are; the checksum seen when logged is recorded.  ``checksum=False`` is accepted;
-        mvc always records the checksum."""
+        """Add a reference (file://, s3://, http(s)://: the schemes of `mvc log URI`): its bytes stay
+        where they are; what identifies them when logged is recorded (a file's checksum, an
+        object's ETag/version).  ``checksum`` and ``max_objects`` go to the reference code as
+        `log` passes them."""
         from .draft import entry_name
         from .manifest import ManifestEntry
         draft = self._drafting("add_reference")
@@ -240,7 +241,7 @@ class Artifact:
         if max_objects is not None and (not isinstance(max_objects, int) or max_objects < 1):
             raise InvalidInputError(f"max_objects must be a positive integer, not {max_objects!r}",
                                     "leave it out, or pass e.g. max_objects=10000")
-        return [draft.add_reference(uri, entry_name(name) if name else "", max_objects)]
+        return [draft.add_reference(uri, entry_name(name) if name else "", max_objects, bool(checksum))]
 
     @contextlib.contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None):
@@ -330,7 +331,7 @@ class Artifact:
         return [FileInfo(p, ptr.size, ptr.digest, ptr.ref) for p, ptr in self._repo.entries(v)]
 
     def download(self, root: str | None = None, include: list[str] | str | None = None, verify: bool = True,
-                 progress=None, link: str = "copy", allow_missing_references: bool = False,
+                 progress=None, link: str | None = None, allow_missing_references: bool = False,
                  skip_cache=None, path_prefix: str | None = None, multipart=None) -> str:
         """Materialise the version (verified) and return the folder.  ``link``: "copy" (default),
         "hardlink" or "symlink" (read-only files), "reflink", or "auto" (reflink, else copy).

@@ -24,6 +24,6 @@ def check_selection(art, include: list[str] | None) -> None:
 
 
 def download(art, root: str | None = None, include: list[str] | None = None, verify: bool = True,
-             progress=None, link: str = "copy") -> str:
+             progress=None, link: str | None = None) -> str:
     """Materialise ``art`` (verified unless ``verify`` is False) and return ``selected_path``."""
     return selected_path(art, art.download(root, include, verify=verify, progress=progress, link=link), include)

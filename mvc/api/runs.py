@@ -395,7 +395,7 @@ class Run:
         return art
 
     def use_model(self, name, root: str | None = None, include=None, verify: bool = True,
-                  progress=None, link: str = "copy") -> str:
+                  progress=None, link: str | None = None) -> str:
         """Materialise a model version (an address, or an Artifact already resolved) and return
         its path (the file if it holds one)."""
         self._check_open()

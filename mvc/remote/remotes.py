@@ -120,11 +120,16 @@ def _get(cfg, key: str) -> str | None:
 
 
 def get(git, name: str | None) -> RemoteConfig:
-    """The remote ``name`` (None: origin)."""
-    name = name or "origin"
+    """The remote ``name`` (None: the setting remote.default, MVC_REMOTE, else origin)."""
+    if not name:
+        from .. import settings
+        name = settings.get("remote.default", git.path.rstrip("/")) or "origin"
+        default = True
+    else:
+        default = False
     found = read_all(git).get(name)
     if found is None:
-        raise NotFoundError(f"no remote named {name!r}" + ("" if name != "origin" else " (the default)"),
+        raise NotFoundError(f"no remote named {name!r}" + (" (the default: remote.default)" if default else ""),
                             "add one with `mvc remote add NAME URL [--storage URL]`; `mvc remote ls` lists them")
     return found
 

@@ -330,8 +330,12 @@ class Repository:
 
     @nogc
     def download(self, v: VersionInfo, root: str, include: list[str] | None = None, verify: bool = True,
-                 progress=None, link: str = "copy") -> str:
-        """Materialise a version; ``link``: copy, hardlink, symlink, reflink or auto (store/linkmodes.py)."""
+                 progress=None, link: str | None = None) -> str:
+        """Materialise a version; ``link``: copy, hardlink, reflink or auto (store/linkmodes.py);
+        None: the setting use.link (MVC_LINK, mvc/settings.py), else copy."""
+        if link is None:
+            from .. import settings
+            link = settings.get("use.link", self.path) or "copy"
         entries = self.entries(v)
         check_digest(_label(v), v.record, entries, files=False)  # materialise checks each file's chunk list
         if include:

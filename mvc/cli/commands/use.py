@@ -10,8 +10,8 @@ from .. import context, output
               help="Folder to put the files in (default: $MVC_ARTIFACT_DIR or ./artifacts, then NAME:vN).")
 @click.option("--include", "-i", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable).")
 @click.option("--link", "link", type=click.Choice(["copy", "hardlink", "reflink", "auto"]),
-              default="copy", show_default=True,
-              help="How files get their bytes; hardlinked files are read-only (they are the store's bytes).")
+              default=None, help="How files get their bytes (default: the setting use.link, else copy); "
+              "hardlinked files are read-only (they are the store's bytes).")
 @click.option("--no-verify", "no_verify", is_flag=True,
               help="Take a reference (file:// source) as it is now even if it changed since it was logged.")
 @click.option("--save", is_flag=True, help="Pin the version in mvc.lock (top of the git work tree): name, "
@@ -28,6 +28,9 @@ def command(address, root, include, link, no_verify, save, locked) -> None:
         if check_use_options(c, address, root, include, save, locked):
             return
     include = list(include) or None
+    if link is None:  # the setting use.link (MVC_LINK), else copy: resolved here so the notes below know it
+        from mvc.api.settings import get_setting
+        link = get_setting("use.link", c.dir)[0] or "copy"
     # Resolved once, here: a missing store or address fails before a run is recorded, and the
     # run uses this very version even if `latest` moves meanwhile.
     art = c.api().artifact(address)
@@ -80,7 +83,7 @@ def _download(art, root, include, meter, link, verify=True) -> str:
     return fetch.download(art, root, include, verify, meter, link)
 
 
-def _use_any(run, art, root, include, meter, link="copy", verify=True) -> str:
+def _use_any(run, art, root, include, meter, link=None, verify=True) -> str:
     """Non-model types: use_artifact + download (the general form); the file if exactly one was fetched."""
     from mvc.api import fetch
     return fetch.download(run.use_artifact(art), root, include, verify, meter, link)

@@ -21,4 +21,4 @@ def command(shell) -> None:
 
     from ..main import cli
     completer = get_completion_class(shell)(cli, {}, "mvc", "_MVC_COMPLETE")
-    click.echo(completer.source())
+    click.echo(completer.source(), nl=False)  # byte for byte what `_MVC_COMPLETE=bash_source mvc` prints

@@ -79,8 +79,17 @@ class _Walker:
         try:
             with os.scandir(real_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
+            prefix = rel + "/" if rel else ""
+            plain = self.rules.spec is None  # no user patterns: most names need no rule at all
+            out, S_ISREG = self.out, stat.S_ISREG
             for e in entries:
-                self.visit(e, f"{rel}/{e.name}" if rel else e.name)
+                name = e.name
+                if plain and name[:1] not in _MAYBE_SKIPPED and name.isascii() and not e.is_symlink():
+                    st = e.stat()  # the common case, inline: a plain file (~1 us a file less than visit)
+                    if S_ISREG(st.st_mode):
+                        out.append(FileEntry(prefix + name, e.path, st))
+                        continue
+                self.visit(e, prefix + name)
         finally:
             self.on_the_way.discard(real_dir)
 
@@ -109,6 +118,11 @@ class _Walker:
             via = f" (through the symlink {shown})" if link else ""
             raise InvalidInputError(f"{full if link else shown}{via} is {_kind(st.st_mode)}, not a regular file",
                                     "remove it, exclude it (--exclude / a .mvcignore line), or log a copy")
+
+
+# First characters of every name the rules without user patterns can skip: .git and the other
+# version-control folders, .DS_Store, __pycache__, git~1 (is_dotgit), and any name not ASCII.
+_MAYBE_SKIPPED = frozenset(".gG_")
 
 
 def _link_is_dir(path: str) -> bool:

@@ -7,6 +7,8 @@ API server (moto's standalone server on 127.0.0.1, started here), in the same ru
 - model: a new safetensors model of ``--size`` MiB (64 tensors).  push_chunks vs
   ``upload_file`` and fetch_chunks vs ``download_file`` of the same file (boto3's default
   TransferConfig: 8 MiB multipart, 10 threads).  Goal: >= 0.8x their throughput.
+  Also against boto3 ``put_object``/``get_object`` of the same chunk spans on ``--jobs``
+  threads without any check: what the server gives for objects of that size.
 - small: ``--small`` files of 1-8 KiB.  push_chunks (requests counted on the wire with a
   boto3 event hook) vs one ``put_object`` per file.  Goal: <= 50 requests, >= 10x faster.
 - finetune: 6 of 64 tensors changed; bytes sent / changed bytes.  Goal: <= 1.1x.  Also
@@ -75,8 +77,15 @@ def bench_model(args, client, bucket) -> None:
     entries = ingest(os.path.join(args.work, "store-a"), src)
     store = DirChunkStore(os.path.join(args.work, "store-a"))
     ids = chunk_ids(entries)
-    up_base, up_ours, down_base, down_ours = [], [], [], []
+    up_base, up_ours, down_base, down_ours, up_pieces, down_pieces = [], [], [], [], [], []
+    pieces = [(off, n) for off, n in _spans(entries, "model.safetensors")]
     for r in range(args.runs):
+        t, _ = timed(lambda: _put_pieces(client, bucket, f"pieces-{r}", path, pieces, args.jobs))
+        up_pieces.append(t)
+        out = os.path.join(args.work, "pieces.bin")
+        t, _ = timed(lambda: _get_pieces(client, bucket, f"pieces-{r}", out, pieces, args.jobs))
+        down_pieces.append(t)
+        os.unlink(out)
         t, _ = timed(lambda: client.upload_file(path, bucket, f"baseline/{r}"))
         up_base.append(t)
         storage = open_storage(f"s3://{bucket}/model-{r}")
@@ -95,6 +104,42 @@ def bench_model(args, client, bucket) -> None:
         b, o = statistics.median(base), statistics.median(ours)
         row(f"model {args.size} MiB {what}", f"{size / MiB / o:.0f} MiB/s vs boto3 {size / MiB / b:.0f} MiB/s",
             f"ratio {b / o:.2f}x (goal >= 0.8x); medians {o:.2f} s vs {b:.2f} s")
+    for what, base, ours in (("push", up_pieces, up_ours), ("fetch", down_pieces, down_ours)):
+        b, o = statistics.median(base), statistics.median(ours)
+        row(f"model {args.size} MiB {what} vs bare pieces", f"{size / MiB / o:.0f} MiB/s vs {size / MiB / b:.0f} MiB/s",
+            f"ratio {b / o:.2f}x: boto3 put_object/get_object of the same {len(pieces)} chunk spans, "
+            f"{args.jobs} threads, no checks (the server's ceiling for these objects)")
+
+
+def _spans(entries, name):
+    (ptr,) = [p for rel, p in entries if rel == name]
+    off = 0
+    for _, n in ptr.chunks:
+        yield off, n
+        off += n
+
+
+def _put_pieces(client, bucket, prefix, path, pieces, jobs):
+    from concurrent.futures import ThreadPoolExecutor
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(lambda i: client.put_object(Bucket=bucket, Key=f"{prefix}/{i}",
+                                                      Body=os.pread(fd, pieces[i][1], pieces[i][0])),
+                          range(len(pieces))))
+
+
+def _get_pieces(client, bucket, prefix, out, pieces, jobs):
+    from concurrent.futures import ThreadPoolExecutor
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        def get(i):
+            body = client.get_object(Bucket=bucket, Key=f"{prefix}/{i}")["Body"].read()
+            os.pwrite(fd, body, pieces[i][0])
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(get, range(len(pieces))))
+    finally:
+        os.close(fd)
 
 
 def bench_small(args, client, bucket) -> None:

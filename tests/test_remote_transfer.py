@@ -317,3 +317,33 @@ def test_pushes_never_delete(tmp_path, s3_bucket):  # noqa: F811
     push_chunks(src, storage, ids, verify=True)
     fetch_chunks(new_store(tmp_path / "b"), storage, ids)
     assert "DELETE" not in methods and {"PUT", "GET", "HEAD"} <= set(methods)
+
+
+KILLED_FETCH = textwrap.dedent("""
+    import os, sys
+    from mvc.remote.storage import open_storage
+    from mvc.remote.transfer import fetch_chunks
+    from mvc.store.chunks import DirChunkStore
+    class Killer:
+        n = 0
+        def expect(self, total): pass
+        def __call__(self, nbytes):
+            Killer.n += 1
+            if Killer.n == int(sys.argv[4]):
+                os._exit(9)
+    fetch_chunks(DirChunkStore(sys.argv[1]), open_storage(sys.argv[2]), sys.argv[3].split(","), jobs=1,
+                 progress=Killer())
+""")
+
+
+def test_fetch_killed_midway_stores_nothing_then_completes(tmp_path, storage_url, storage):
+    src = new_store(tmp_path / "a")
+    ids = fill(src, model_blobs(large=5, small=10))
+    push_chunks(src, storage, ids)
+    dst = new_store(tmp_path / "b")
+    proc = subprocess.run([sys.executable, "-c", KILLED_FETCH, dst.root, storage_url, ",".join(ids), "3"],
+                          env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
+    assert proc.returncode == 9
+    assert store_files(dst) == set() and dst.missing(ids) == ids  # nothing published by the killed fetch
+    got = fetch_chunks(dst, storage, ids)
+    assert got["chunks"] == len(ids) and all(dst.get(c) == src.get(c) for c in ids)

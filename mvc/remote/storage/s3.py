@@ -70,6 +70,10 @@ class S3Storage(Storage):
         return RemoteError(f"storage {self.url}: cannot {what} {key}: {code or type(e).__name__}: {e}",
                            "check the endpoint (AWS_ENDPOINT_URL), network and credentials, then retry")
 
+    def _unreachable(self, e, what: str, key: str) -> RemoteError:
+        return RemoteError(f"storage {self.url}: cannot {what} {key}: {e}",
+                           "check the endpoint (AWS_ENDPOINT_URL), network and credentials, then retry")
+
     def _call(self, what: str, key: str, fn, **kw):
         from botocore.exceptions import BotoCoreError, ClientError
         self._count()
@@ -78,11 +82,11 @@ class S3Storage(Storage):
         except ClientError as e:
             raise self._fail(e, what, key) from None
         except BotoCoreError as e:
-            raise RemoteError(f"storage {self.url}: cannot {what} {key}: {e}",
-                              "check the endpoint (AWS_ENDPOINT_URL), network and credentials, then retry") from None
+            raise self._unreachable(e, what, key) from None
 
     # ---- writes ---------------------------------------------------------------
     def put(self, key, data):
+        from botocore.exceptions import BotoCoreError
         size = os.path.getsize(data) if is_path(data) else memoryview(data).nbytes
         for attempt in range(_CONFLICT_RETRIES):
             try:
@@ -91,6 +95,8 @@ class S3Storage(Storage):
                 return self._put_single(key, data)
             except _Conflict:  # another conditional write of this key is in flight: it wins or fails soon
                 time.sleep(0.05 * 2 ** attempt)
+            except BotoCoreError as e:
+                raise self._unreachable(e, "write", key) from None
         raise RemoteError(f"storage {self.url}: {key} stayed in conflict with another writer",
                           "retry the push")
 
@@ -156,10 +162,18 @@ class S3Storage(Storage):
         return _read_body(r, self, key)
 
     def get_range(self, key, start, length):
+        from botocore.exceptions import BotoCoreError, ClientError
         if length <= 0:
             return b""
-        r = self._call("read", key, self.client.get_object, Key=self.key(key),
-                       Range=f"bytes={start}-{start + length - 1}")
+        self._count()
+        try:
+            r = self.client.get_object(Bucket=self.bucket, Key=self.key(key), Range=f"bytes={start}-{start + length - 1}")
+        except ClientError as e:
+            if client_error_code(e) == "InvalidRange" or client_status(e) == 416:
+                return b""  # wholly past the end: a short read, as a file gives
+            raise self._fail(e, "read", key) from None
+        except BotoCoreError as e:
+            raise self._unreachable(e, "read", key) from None
         return _read_body(r, self, key)
 
     def get_to(self, key, path):
@@ -197,7 +211,7 @@ class S3Storage(Storage):
         except ClientError as e:
             raise self._fail(e, "list", prefix) from None
         except BotoCoreError as e:
-            raise RemoteError(f"storage {self.url}: cannot list {prefix}: {e}") from None
+            raise self._unreachable(e, "list", prefix) from None
         return iter(sorted(k for k in keys if valid_key(k)))
 
 

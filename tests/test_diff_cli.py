@@ -132,3 +132,23 @@ def test_a_moved_tensor_with_the_same_chunks_is_not_read(project):
     t = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")["tensors"]
     assert [x["name"] for x in t["added"]] == ["aaa_front"]
     assert [x["name"] for x in t["changed"]] == ["t03"] and t["read"] == 1 and t["unchanged"] == 7
+
+
+def test_gguf_reads_only_the_tensors_whose_chunks_differ(project):
+    from diff_kit import gguf
+
+    def model(changed: int) -> bytes:
+        tensors = {}
+        for i in range(6):
+            v = np.full(65536, i, np.float32)
+            if i == changed:
+                v[7] = -1
+            tensors[f"blk.{i}.w"] = ("F32", (65536,), v.tobytes())
+        return gguf(tensors, {"general.name": "m"})
+    log_dir(project, {"m.gguf": model(-1)})
+    log_dir(project, {"m.gguf": model(4)})
+    d = mvc.Api().diff("M:v0", "M:v1")
+    t = file_of(d, "m.gguf")["tensors"]
+    assert [x["name"] for x in t["changed"]] == ["blk.4.w"] and t["read"] == 1 and t["unchanged"] == 5
+    assert t["changed"][0]["max_abs_delta"] == 5.0
+    assert d["summary"]["bytes_read"] < len(model(-1)) // 2  # the header chunks and one tensor, both sides

@@ -8,6 +8,7 @@ import pytest
 
 import mvc
 from mvc.errors import ConflictError, InvalidInputError, NotFoundError, UsageError
+from s3_server import s3_bucket, s3_env, s3_server  # noqa: F401  (pytest fixtures: moto's server on 127.0.0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -275,26 +276,38 @@ def test_reference_folder_and_name_placement(project):
     assert "max_objects" in ei.value.message
 
 
-def test_other_reference_schemes_reach_the_log_path_unchanged(project, monkeypatch):
-    """The draft passes a URI through to Repository._references, where the store's reference
-    schemes live (s3:// and https:// land there with the remotes work): whatever it answers is logged."""
-    from mvc.repo import Repository
-    from mvc.store import Pointer
-    seen = []
-
-    def references(self, uri):
-        seen.append(uri)
-        if not uri.startswith("s3://"):
-            raise InvalidInputError(f"unknown scheme {uri}")
-        return [("key.bin", Pointer(size=3, digest="blake3:" + "ab" * 32, ref=uri))]
-
-    monkeypatch.setattr(Repository, "_references", references)
-    art = mvc.Artifact("s3ref", "dataset")
-    art.add_reference("s3://bucket/prefix/key.bin", name="remote.bin", checksum=False)
+def test_s3_references_in_a_draft(project, s3_bucket):  # noqa: F811
+    """A draft's s3:// references go through the same reference code as `log s3://...`: against
+    moto's standalone S3 server, an object and a prefix are recorded, fetched and checked at use."""
+    import boto3
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=s3_bucket, Key="models/model.bin", Body=b"weights v1")
+    for key, body in {"data/train/a.bin": b"A" * 10, "data/train/sub/b.bin": b"B" * 3}.items():
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    local = _write(project / "config.json", b'{"lr": 0.1}')
+    art = mvc.Artifact("mixed", "model")
+    art.add_reference(f"s3://{s3_bucket}/models/model.bin", name="weights/model.bin")
+    art.add_reference(f"s3://{s3_bucket}/data/train/", name="train")
+    art.add_file(str(local))
     with mvc.init() as run:
         run.log_artifact(art)
-    assert seen == ["s3://bucket/prefix/key.bin"]
-    assert [(f.path, f.reference) for f in art.files()] == [("remote.bin", "s3://bucket/prefix/key.bin")]
+        refs = {f.path: f.reference for f in art.files()}
+        assert refs == {"config.json": None, "weights/model.bin": f"s3://{s3_bucket}/models/model.bin",
+                        "train/a.bin": f"s3://{s3_bucket}/data/train/a.bin",
+                        "train/sub/b.bin": f"s3://{s3_bucket}/data/train/sub/b.bin"}
+        folder = run.use_model("mixed", root=str(project / "out"))
+    assert (project / "out" / "weights" / "model.bin").read_bytes() == b"weights v1"
+    assert (project / "out" / "train" / "sub" / "b.bin").read_bytes() == b"BBB"
+    assert folder == str(project / "out")
+    s3.put_object(Bucket=s3_bucket, Key="models/model.bin", Body=b"weights v2")  # changed at the source
+    with pytest.raises(mvc.IntegrityError):
+        mvc.Api().artifact("mixed").verify()
+    capped = mvc.Artifact("capped", "dataset")
+    capped.add_reference(f"s3://{s3_bucket}/data/train/", max_objects=1)
+    with pytest.raises(InvalidInputError):
+        with mvc.init() as run:
+            run.log_artifact(capped)
+    assert not mvc.Api().artifact_exists("capped")
 
 
 def test_type_clash_is_a_conflict(project, model_file):
@@ -361,6 +374,8 @@ def test_concurrent_draft_logs_each_get_their_own_version(project):
                 print(art.version, flush=True)
     """)
     cfg = _write(project / "config.txt", b"shared config")
+    from mvc.repo import Repository
+    Repository.find(str(project))  # the store first: its creation is not what this test races
     env = dict(os.environ, MVC_SERVER="0")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(n), str(cfg)], cwd=str(project), env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]

@@ -77,12 +77,12 @@ class DraftFiles:
             self._stamps[path] = _stamp(st)
         return entry
 
-    def add_reference(self, uri: str, path: str, max_objects: int | None) -> ManifestEntry:
+    def add_reference(self, uri: str, path: str, max_objects: int | None, checksum: bool = True) -> ManifestEntry:
         key = path or f"\0{uri}"  # a reference with no name places itself when logged (repo/listed.py)
         self._claim(key, overwrite=False)
         entry = ManifestEntry(path or uri.rstrip("/").rsplit("/", 1)[-1], ref=uri)
         self.entries[key] = entry
-        self._refs[key] = {"uri": uri, "max_objects": max_objects}
+        self._refs[key] = {"uri": uri, "max_objects": max_objects, "checksum": checksum}
         return entry
 
     def add_pointer(self, path: str, pointer) -> None:
@@ -127,7 +127,8 @@ class DraftFiles:
         for key, e in self.entries.items():
             if key in self._refs:
                 r = self._refs[key]
-                out.append(Source("" if key.startswith("\0") else key, ref=r["uri"], max_objects=r["max_objects"]))
+                out.append(Source("" if key.startswith("\0") else key, ref=r["uri"], max_objects=r["max_objects"],
+                                  checksum=r["checksum"]))
             elif key in self._pointers:
                 out.append(Source(key, pointer=self._pointers[key]))
             else:

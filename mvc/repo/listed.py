@@ -29,6 +29,7 @@ class Source:
     ref: str | None = None         # reference URI
     pointer: Pointer | None = None  # bytes already in the store
     max_objects: int | None = None  # a reference folder/prefix may hold at most this many files
+    checksum: bool = True           # W&B's: False records a reference by its URI alone where the scheme allows
 
     def label(self) -> str:
         return self.file or self.ref or self.path
@@ -79,7 +80,7 @@ def _stat(path: str) -> os.stat_result:
 def _reference_entries(repo, s: Source) -> list[tuple[str, Pointer]]:
     """A reference's entries placed as W&B places them: one object at ``path`` (default: its
     basename); a folder or prefix under ``path`` (default: the version's root)."""
-    entries = repo._references(s.ref)
+    entries = repo._references(s.ref, checksum=s.checksum, max_objects=s.max_objects)
     base = posixpath.basename(s.ref.rstrip("/").split("://", 1)[-1])
     if s.max_objects is not None and len(entries) > s.max_objects:
         raise InvalidInputError(f"reference {s.ref} holds {len(entries)} files, more than max_objects="

@@ -360,3 +360,40 @@ def test_a_refused_delete_hints_the_cli_option(logged):
     assert res.exit_code == 4
     assert "hint: move or remove them first, or pass --delete-aliases" in res.stderr
     assert "delete_aliases=True" not in res.stderr
+
+
+def test_every_time_in_json_output_is_an_iso_string(logged):
+    """gc's cutoff was epoch seconds while every other time was ISO; now no --json output holds a
+    time (a key ending in _at, or when/cutoff) that is not an ISO 8601 string."""
+    from datetime import datetime
+    run_id = json.loads(_mvc("runs", "ls", "--all", "--json").stdout)[0]["id"]
+    assert _mvc("link", "M:v0", "--to", "Reg", "-a", "prod").exit_code == 0
+    assert _mvc("alias", "set", "M:v0", "best").exit_code == 0
+    commands = [["ls"], ["ls", "M"], ["show", "M"], ["runs", "ls", "--all"], ["runs", "show", run_id], ["status"],
+                ["registry", "ls"], ["registry", "show", "Reg"], ["alias", "history", "M"], ["du"], ["du", "M"],
+                ["gc", "--dry-run"], ["fsck", "--no-git"], ["unlock"], ["lineage", "M", "--format", "json"]]
+    seen = []
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if (k.endswith("_at") or k in ("when", "cutoff")) and v is not None:
+                    assert isinstance(v, str) and datetime.fromisoformat(v).tzinfo, (where, k, v)
+                    seen.append(k)
+                walk(v, where)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, where)
+    for args in commands:
+        res = _mvc(*args, *([] if args[0] == "lineage" else ["--json"]))
+        assert res.exit_code == 0, (args, res.output)
+        walk(json.loads(res.stdout), args)
+    assert {"created_at", "started_at", "ended_at", "linked_at", "when", "cutoff"} <= set(seen)
+
+
+def test_init_and_status_take_dir_after_the_name(tmp_path):
+    res = _mvc("init", "-C", tmp_path / "s")
+    assert res.exit_code == 0 and res.output == f"Initialized empty mvc store in {tmp_path / 's' / '.mvc'}{os.sep}\n"
+    assert _mvc("init", "--dir", tmp_path / "s").output.startswith("Reinitialized existing mvc store")
+    status = json.loads(_mvc("status", "--json", "-C", tmp_path / "s", "--project", "p1").stdout)
+    assert status["store"] == str(tmp_path / "s" / ".mvc") and status["project"] == "p1"

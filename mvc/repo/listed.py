@@ -48,6 +48,7 @@ def ingest_sources(repo, sources: list[Source], progress=None) -> tuple[list[tup
     files = [(s, _stat(s.file)) for s in sources if s.file is not None]  # a file gone is refused before any write
     if progress is not None and hasattr(progress, "expect"):
         progress.expect(sum(st.st_size for _, st in files))
+    _preload(repo.stat_cache, [s.file for s, _ in files])
     out = [(s.path, s.pointer) for s in sources if s.pointer is not None] + refs
     new_total = 0
     cache = repo.stat_cache
@@ -64,6 +65,17 @@ def ingest_sources(repo, sources: list[Source], progress=None) -> tuple[list[tup
         raise
     cache.commit()
     return sorted(out, key=lambda e: e[0]), new_total
+
+
+def _preload(cache, paths: list[str]) -> None:
+    """Load the stat cache's rows under the files' deepest common folder in one query (as a
+    folder log does), so an unchanged re-log costs a stat per file; not for files spread from
+    the root down, whose common folder is the whole cache."""
+    if not paths:
+        return
+    common = os.path.commonpath([os.path.dirname(p) for p in paths])
+    if common != os.path.dirname(common):  # not the filesystem root
+        cache.preload(common)
 
 
 def _stat(path: str) -> os.stat_result:

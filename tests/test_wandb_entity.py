@@ -52,6 +52,13 @@ def test_another_entity_is_not_found_with_a_hint(alices):
         api.artifact_collection("model", "bob/p/model")
     with pytest.raises(NotFoundError):
         api.runs("bob/p")
+    with pytest.raises(NotFoundError):
+        api.alias_history("bob/p/model")
+    with pytest.raises(NotFoundError):
+        api.remove_alias("bob/p/model", "best")
+    with pytest.raises(NotFoundError):
+        api.set_alias("bob/p/model:v0", "best")
+    assert api.alias_history("alice/p/model")
     with mvc.init(project="p", entity="alice") as run:
         with pytest.raises(NotFoundError):
             run.use_model("bob/p/model")

@@ -198,6 +198,7 @@ class Api:
                 self.registered_model(addr.name)             # raises NotFoundError with the hint
             return self.repo.registry.alias_history(addr.name)
         project = addr.project or self.project
+        owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
         self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.alias_history(project, addr.name)
 
@@ -259,6 +260,7 @@ class Api:
         if addr.registry:
             return self.registered_model(addr.name).remove_alias(alias)
         project = addr.project or self.project
+        owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
         self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.set_alias(project, addr.name, "", alias, remove=True)
 

@@ -81,6 +81,14 @@ def test_log_commit_false_and_step(project):
     rec = mvc.Api().run(run.id)
     assert rec.summary["d"] == 4
     assert [r["c"] for r in rec.scan_history(keys=["c"])] == [3]
+    assert [r["_step"] for r in rec.history(keys=["b"])] == [0] and len(rec.history(samples=1)) == 1
+    assert rec.scan_history(min_step=1, max_step=10) == rec.history()[1:]
+    try:
+        import pandas  # noqa: F401
+    except ImportError:  # W&B too returns the rows when pandas is not installed
+        assert rec.history(pandas=True) == rec.history()
+    else:
+        assert list(rec.history(pandas=True)["_step"]) == [0, 5]
 
 
 def test_init_accepts_wandb_options_that_mean_nothing_locally(project):

@@ -149,13 +149,26 @@ class RunRecord:
             return "crashed"
         return st
 
-    def history(self) -> list[dict]:
-        return self._repo.runs.history(self.project, self.id)
+    def history(self, samples: int | None = None, keys=None, x_axis: str = "_step", pandas: bool = False,
+                stream: str = "default"):
+        """The metric history, oldest row first: a list of dicts (W&B's ``pandas=True`` gives a
+        DataFrame when pandas is installed, as W&B does).  ``keys``: only rows holding them, with
+        those keys; ``samples``: at most that many rows, evenly spread."""
+        rows = self.scan_history(keys) if keys else self._repo.runs.history(self.project, self.id)
+        if samples is not None and 0 < samples < len(rows):
+            rows = [rows[i * len(rows) // samples] for i in range(samples)]
+        if pandas:
+            try:
+                import pandas as pd
+            except ImportError:
+                return rows
+            return pd.DataFrame.from_records(rows)
+        return rows
 
     def scan_history(self, keys=None, page_size: int = 1000, min_step=None, max_step=None) -> list[dict]:
         """W&B's row iterator over the metric history (here: the list), optionally only ``keys``
         (rows lacking them are skipped, as W&B does) and a step range."""
-        rows = self.history()
+        rows = self._repo.runs.history(self.project, self.id)
         if min_step is not None or max_step is not None:
             lo, hi = min_step or 0, max_step if max_step is not None else float("inf")
             rows = [r for r in rows if lo <= r.get("_step", 0) < hi]

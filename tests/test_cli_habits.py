@@ -254,11 +254,18 @@ def test_gc_dry_run_and_fsck_summaries_are_on_stdout(logged):
 @pytest.mark.parametrize("args", [["log", "nope.bin"], ["log", "model.bin", "--metadata", "{bad"],
                                   ["log", "model.bin", "--alias", "v3"], ["log", "model.bin", "--tag", "a b"],
                                   ["log", "model.bin", "--type", "bad/type"], ["log", "model.bin", "--from", "Nope:v9"],
-                                  ["log", "model.bin", "--bogus-option"], ["use", "Nope:v1"],
+                                  ["log", "model.bin", "--bogus-option"], ["use", "Nope:v1"], ["log", "empty"],
+                                  ["log", "broken"], ["log", "good", "--exclude", ""],
                                   ["use", "M", "--include", "*.nothing", "-o", "out"],
                                   ["link", "model.bin", "--to", "bad/name"], ["link", "model.bin", "--to", "R", "-a", "v1"],
                                   ["link", "model.bin", "--to", "R", "--name", "bad name"]])
 def test_a_refused_cli_call_records_no_run(logged, args):
+    (logged / "empty").mkdir()
+    (logged / "good").mkdir()
+    (logged / "good" / "w.bin").write_bytes(b"w")
+    (logged / "broken" / "sub").mkdir(parents=True)
+    (logged / "broken" / "a.bin").write_bytes(b"a")
+    os.symlink(logged / "nowhere", logged / "broken" / "sub" / "dangling")  # found only by walking the folder
     before = len(mvc.Api().runs())
     res = _sh(args, logged)
     assert res.returncode in (2, 3), res.stderr

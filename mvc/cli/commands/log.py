@@ -34,7 +34,7 @@ def command(path, name, aliases, type_, metadata, description, tags, exclude, so
     # stable across invocations, unlike the API's per-run default.
     name = name or _default_name(path)
     from mvc.api import checks
-    checks.check_log_input(path, name, type_, aliases, metadata, description, tags)  # refused: no run recorded
+    checks.check_log_input(path, name, type_, aliases, metadata, description, tags, exclude)  # refused: no run
     # Resolved before the run starts (a bad one records no run), once each, and used as resolved.
     inputs = list({art.address: art for art in (c.api().artifact(a) for a in sources)}.values())
     with c.start_run() as run:

@@ -35,8 +35,9 @@ def push(repo, remote: str | None = None, refnames: list[str] | None = None, job
     for attempt in range(1, attempts + 1):
         summary.attempts = attempt
         heads = gr.heads()
-        _fold_in(repo, gr, heads, refnames, summary)
         local = local_refs(repo.meta)
+        if _fold_in(repo, gr, heads, local, refnames, summary):
+            local = local_refs(repo.meta)
         wanted = [r for r in (refnames or local) if r in local]
         updates = {r: (heads.get(r), local[r]) for r in wanted if heads.get(r) != local[r]}
         storage_url = _storage_url(repo, gr, cfg, heads)
@@ -78,15 +79,15 @@ def _tracking(remote: str, ref: str) -> str:
     return f"{remotes.TRACKING}{remote}-config" if ref == CONFIG_REF else tracking_ref(remote, ref)
 
 
-def _fold_in(repo, gr: GitRemote, heads: dict, refnames, summary: Summary) -> None:
-    """Fetch the refs the remote moved past ours and replay ours on them (renumbered)."""
+def _fold_in(repo, gr: GitRemote, heads: dict, local: dict, refnames, summary: Summary) -> bool:
+    """Fetch the refs the remote moved past ours and replay ours on them (renumbered); True
+    when local refs moved."""
     meta = repo.meta
-    local = local_refs(meta)
     wanted = [r for r in (refnames or local) if r in local]
     behind = [r for r in wanted if r in heads and heads[r] != local[r]
               and not (has(meta, heads[r]) and descends(meta, local[r], heads[r]))]
     if not behind:
-        return
+        return False
     fetch_checked(meta, gr, behind)
     tips = {r: heads[r] for r in wanted if r in heads and has(meta, heads[r])}
     plan = integrate(meta, tips, local, selected=wanted)
@@ -95,6 +96,7 @@ def _fold_in(repo, gr: GitRemote, heads: dict, refnames, summary: Summary) -> No
         raise ConflictError(f"this store changed while the push replayed it ({', '.join(sorted(failed)[:3])})",
                             "run `mvc push` again")
     summary.renumbered.update(plan.mapping.to_json())
+    return bool(plan.moves)
 
 
 def _storage_url(repo, gr: GitRemote, cfg, heads: dict) -> str | None:

@@ -3,6 +3,7 @@ the remote-tracking namespace, folding them into the local refs (fast-forward, c
 replay with renumbering), and the chunks a set of tips needs."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -134,8 +135,10 @@ def _follows_numbers(rb: Rebaser, ref: str, tip: str) -> bool:
 
 def apply(meta, plan: Plan) -> dict[str, str]:
     """Move the local refs of ``plan`` by compare-and-swap; ref -> why, for those that did not
-    move.  Beyond BULK refs (a first pull of a big remote), they are written without fsync and
-    then packed into one fsynced packed-refs file: one fsync instead of one per ref."""
+    move.  Beyond BULK refs (a first pull of a big remote) they are written without fsync and
+    made durable by one sync(2) after the last: one flush instead of one per ref.  (libgit2's
+    compress_references into one packed-refs was measured superlinear: 7 s for 2,000 refs,
+    32 s for 6,000; and every later ref write scans packed-refs.)"""
     failed = {}
     bulk = len(plan.moves) > BULK
     with no_fsync(bulk):
@@ -144,7 +147,7 @@ def apply(meta, plan: Plan) -> dict[str, str]:
             if why:
                 failed[ref] = why
     if bulk:
-        meta.git.compress_references()
+        os.sync()
     return failed
 
 

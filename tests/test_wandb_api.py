@@ -215,3 +215,15 @@ def test_api_takes_wandb_overrides(logged):
     assert api.project == "other" and api.entity is None
     with pytest.raises(NotFoundError):
         api.artifact("M")  # the override's project has no M
+
+
+def test_artifact_types(logged):
+    api = mvc.Api()
+    assert [t.name for t in api.artifact_types("proj")] == ["dataset", "model"]
+    model = api.artifact_type("model", "proj")
+    assert [c.name for c in model.collections()] == ["M"] and model.collection("M").type == "model"
+    with pytest.raises(NotFoundError) as ei:
+        api.artifact_type("code", "proj")
+    assert "dataset, model" in ei.value.hint
+    with pytest.raises(NotFoundError):
+        api.artifact_types("nothing")

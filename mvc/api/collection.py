@@ -55,3 +55,21 @@ class ArtifactCollection:
     def __repr__(self) -> str:
         where = "registry" if self._registry else self.project
         return f"<ArtifactCollection {where}/{self.name}>"
+
+
+class ArtifactType:
+    """W&B's ArtifactType: the artifacts of one type in a project."""
+
+    def __init__(self, api, type_name: str, project: str):
+        self._api = api
+        self.name = type_name
+        self.project = project
+
+    def collections(self) -> list[ArtifactCollection]:
+        return self._api.artifact_collections(self.project, self.name)
+
+    def collection(self, name: str) -> ArtifactCollection:
+        return self._api.artifact_collection(self.name, f"{self.project}/{name}")
+
+    def __repr__(self) -> str:
+        return f"<ArtifactType {self.project}/{self.name}>"

@@ -113,6 +113,23 @@ class Api:
         project = self._project_path(project_name)
         return [ArtifactCollection(self.repo, project, n) for n in self.artifact_names(project, type_name)]
 
+    def artifact_type(self, type_name: str, project: str | None = None):
+        """W&B's ArtifactType: ``collections()`` lists the project's artifacts of that type."""
+        from .collection import ArtifactType
+        project = self._project_path(project)
+        if type_name not in self._type_names(project):
+            raise NotFoundError(f"project {project!r} has no artifact of type {type_name!r}",
+                                f"its types: {', '.join(self._type_names(project)) or 'none'}")
+        return ArtifactType(self, type_name, project)
+
+    def artifact_types(self, project: str | None = None) -> list:
+        from .collection import ArtifactType
+        project = self._project_path(project)
+        return [ArtifactType(self, t, project) for t in self._type_names(project)]
+
+    def _type_names(self, project: str) -> list[str]:
+        return sorted({self.repo.artifacts.state(project, n).type for n in self.artifact_names(project)} - {None})
+
     def _project_path(self, path: str | None) -> str:
         """The project of W&B's ``[entity/]project`` (entity checked); NotFoundError if the store has none."""
         if not path:

@@ -389,3 +389,20 @@ def test_concurrent_draft_logs_each_get_their_own_version(project):
     assert [a.version for a in versions] == [f"v{i}" for i in range(16)]
     for a in versions[:3]:
         a.verify()
+
+
+def test_latest_among_logged_aliases_is_accepted_as_wandb_code_passes_it(project, model_file):
+    """run.log_artifact(artifact, aliases=["latest", "step-3"]) is common W&B code: the log moves
+    latest to its version anyway, so it is taken; setting latest by hand elsewhere stays refused."""
+    other = _write(project / "other.bin", os.urandom(100))
+    with mvc.init() as run:
+        first = run.log_model(str(model_file), name="m", aliases=["latest", "step-1"])
+        art = mvc.Artifact("m", "model")
+        art.add_file(str(other))
+        run.log_artifact(art, aliases=["latest", "step-2"])
+    assert first.aliases == ["latest", "step-1"] and art.aliases == ["latest", "step-2"]
+    assert mvc.Api().artifact("m:latest").version == "v1"
+    with pytest.raises(mvc.InvalidNameError):
+        mvc.Api().set_alias("m:v0", "latest")
+    with pytest.raises(mvc.InvalidNameError):
+        mvc.Api().artifact("m:v0").link("registry/R", aliases=["latest"])

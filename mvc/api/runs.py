@@ -333,6 +333,9 @@ class Run:
         the defaults; a version-control folder (``.git``) left out is a UserWarning."""
         self._check_open()
         aliases, tags = as_list(aliases, "aliases"), as_list(tags, "tags")
+        # W&B code often passes aliases=["latest", ...]: a log moves latest to its version anyway,
+        # so here it is not "set by hand" (set_alias and links still refuse it)
+        aliases = [a for a in aliases if a != "latest"]
         if isinstance(path, Artifact):
             return self._log_artifact_object(path, aliases, tags, progress)
         type = type or "unspecified"

@@ -404,3 +404,15 @@ def test_init_and_status_take_dir_after_the_name(tmp_path):
     assert _mvc("init", "--dir", tmp_path / "s").output.startswith("Reinitialized existing mvc store")
     status = json.loads(_mvc("status", "--json", "-C", tmp_path / "s", "--project", "p1").stdout)
     assert status["store"] == str(tmp_path / "s" / ".mvc") and status["project"] == "p1"
+
+
+@pytest.mark.parametrize("cmd", ["show", "verify", "delete", "lineage", "restore"])
+def test_a_malformed_address_is_a_usage_error_even_without_a_store(project, cmd):
+    res = _mvc(cmd, "a/b/c/d")
+    assert res.exit_code == 2 and "is not of the form" in res.stderr
+    assert not (project / ".mvc").exists()
+
+
+def test_a_refused_log_creates_no_store(project, model_file):
+    res = _mvc("log", model_file, "--name", "bad name")
+    assert res.exit_code == 2 and not (project / ".mvc").exists()

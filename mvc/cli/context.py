@@ -74,6 +74,15 @@ class CliContext:
                 os.environ[k] = old
 
 
+def checked_address(text: str) -> str:
+    """``text`` checked as an address before any store is opened: a malformed one is an
+    InvalidNameError (exit 2) whether or not there is a store (``run:<id>`` passes as it is)."""
+    if not text.startswith("run:"):
+        from mvc.names import parse_address
+        parse_address(text)
+    return text
+
+
 def get() -> CliContext:
     ctx = click.get_current_context(silent=True)
     found = ctx.find_object(CliContext) if ctx else None

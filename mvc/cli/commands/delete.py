@@ -11,6 +11,7 @@ def command(address, delete_aliases) -> None:
     """Move the version ADDRESS names to the trash.  Refused while aliases or
     registry links point at it, unless --delete-aliases.  `mvc restore` brings
     it back until gc removes it."""
+    context.checked_address(address)  # before the store is looked for
     art = context.get().api().artifact(address)
     art.delete(delete_aliases=delete_aliases)
     output.echo(f"deleted {art.address} (restore with `mvc restore {art.address}`)")

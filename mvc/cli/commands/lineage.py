@@ -16,6 +16,7 @@ def command(address, fmt, depth, direction) -> None:
     downstream and print it.  Runs point at the versions they logged; versions
     point at the runs that used them."""
     from mvc.api import lineage
+    context.checked_address(address)  # before the store is looked for
     graph = context.get().api().lineage(address, direction=direction, depth=depth)
     click.echo(lineage.render(graph if fmt == "json" else _escaped(graph), fmt))  # JSON: \u escapes
 

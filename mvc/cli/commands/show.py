@@ -11,6 +11,7 @@ def command(address, as_json) -> None:
     """Show the version ADDRESS names: files (path, size, digest prefix or
     reference), metadata, description, aliases, the runs that logged and used
     it, and its registry links."""
+    context.checked_address(address)  # before the store is looked for: a bad one is exit 2 either way
     d = views.version_detail(context.get().api().artifact(address))
     if as_json:
         output.emit_json(d)

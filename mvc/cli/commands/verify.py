@@ -9,5 +9,6 @@ from .. import context, output
 def command(address) -> None:
     """Re-hash every file of the version ADDRESS names (references are read
     from their source).  Exit 0 when sound, 5 naming each bad file otherwise."""
+    context.checked_address(address)  # before the store is looked for
     art = context.get().api().verify(address)
     output.echo(f"ok: {art.address} ({art.file_count} files) matches its digests")

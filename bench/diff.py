@@ -175,6 +175,13 @@ def bench_changed(w: str, runs: int, mib: int) -> None:
                      f"{t_raw:.3f} s: diff at {t_diff / t_raw:.2f}x", "<= 2x"))
         ROWS.append(("    the same chunks through the store's verified read",
                      f"{t_ver:.3f} s: diff at {t_diff / t_ver:.2f}x", ""))
+    import mvc.repo.diff as repo_diff
+    threads, repo_diff.WORKERS = repo_diff.WORKERS, 1
+    try:
+        t_one = median_time(lambda: api.diff("M:v0", "M:v1"), runs)
+    finally:
+        repo_diff.WORKERS = threads
+    ROWS.append(("  warm, one thread (`mvc.repo.diff.WORKERS = 1`)", f"{t_one:.3f} s", ""))
 
 
 def bench_rss(w: str, gib: int) -> None:

@@ -244,3 +244,16 @@ def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype):
     for k, v in reference_stats(va, vb).items():
         assert math.isclose(ch[k], v, rel_tol=1e-9, abs_tol=1e-12), (k, ch[k], v)
     assert ch["bytes_changed"] == int(np.count_nonzero(np.frombuffer(raw_a, np.uint8) != np.frombuffer(raw_b, np.uint8)))
+
+
+def test_references_compare_by_digest_with_a_note(project):
+    target = project / "outside.bin"
+    for content in (b"one", b"two!"):
+        target.write_bytes(content)
+        with mvc.init(project="proj") as run:
+            run.log_model(target.as_uri(), name="R")
+    d = mvc.Api().diff("R:v0", "R:v1")
+    [f] = d["files"]
+    assert f["status"] == "changed" and (f["old_size"], f["new_size"]) == (3, 4)
+    assert "reference" in f["note"] and f["tensors"] is None and f["shared_bytes"] is None
+    assert d["summary"]["bytes_read"] == 0

@@ -304,3 +304,24 @@ def test_use_writes_no_symlink_for_a_version_logged_through_links(project, tmp_p
         out = run.use_model("M:v0", root=str(project / "out"))  # one file: its path
     assert out == str(project / "out" / "t.bin") and not os.path.islink(out)
     assert no_symlinks(project / "out") == [] and open(out, "rb").read() == b"t" * 10
+
+
+def test_relogging_a_hf_snapshot_reads_nothing(project, monkeypatch):
+    """The stat cache vouches for files read through links out of the folder (the blobs)."""
+    snap, contents = hf_snapshot(project / "cache")
+    old = __import__("time").time() - 60
+    for blob in (project / "cache" / "hub" / "models--org--tiny" / "blobs").iterdir():
+        os.utime(blob, (old, old))  # older than the stat cache's racy window
+    with mvc.init() as run:
+        first = run.log_model(str(snap), name="tiny")
+    reads = []
+    real = ingest._store_file
+    monkeypatch.setattr(ingest, "_store_file", lambda store, path, *a: reads.append(path) or real(store, path, *a))
+    preloaded = []
+    from mvc.store.statcache import StatCache
+    real_preload = StatCache.preload
+    monkeypatch.setattr(StatCache, "preload", lambda self, folder: preloaded.append(folder) or real_preload(self, folder))
+    with mvc.init() as run:
+        again = run.log_model(str(snap), name="tiny")
+    assert reads == [] and again.version == first.version == "v0"
+    assert preloaded == [os.path.realpath(project / "cache" / "hub" / "models--org--tiny")]  # blobs and snapshot

@@ -10,7 +10,7 @@ from .chunks import ChunkStore
 from .digest import PARALLEL_FROM, Lane, chunk_id, file_digest, hashed_pieces
 from .pointer import Pointer
 from .statcache import StatCache, now_ns
-from .walk import FileEntry, check_paths, collect_files  # noqa: F401  (the walk lived here; its names still do)
+from .walk import FileEntry, check_paths, collect_files  # noqa: F401  (check_paths: the walk lived here)
 
 
 # Fault-injection seam (STYLE 13, like borg's failing chunker): MVC_TEST_CORRUPT_CHUNK=<n>
@@ -134,6 +134,14 @@ def ingest_file(store: ChunkStore, abspath: str, chunker: Chunker | None = None,
     return ptr, new_bytes
 
 
+def _common_folder(files: list[FileEntry], root: str) -> str:
+    """The folder holding every file read: ``root``, unless symlinks lead out of it (a Hugging
+    Face snapshot's files are in ``../../blobs/``), so the stat cache preloads their rows too."""
+    prefix = root.rstrip(os.sep) + os.sep
+    outside = [fe.abspath for fe in files if not fe.abspath.startswith(prefix)]
+    return os.path.commonpath([root, *outside]) if outside else root
+
+
 def ingest_tree(store: ChunkStore, path: str, progress=None, cache: StatCache | None = None,
                 exclude=(), skipped: list | None = None) -> tuple[list[tuple[str, Pointer]], int]:
     """Store every file under ``path`` in one batch: chunks become durable
@@ -147,7 +155,7 @@ def ingest_tree(store: ChunkStore, path: str, progress=None, cache: StatCache | 
     if progress is not None and hasattr(progress, "expect"):
         progress.expect(sum(fe.st.st_size for fe in files))
     if cache is not None and os.path.isdir(path):
-        cache.preload(os.path.realpath(path))
+        cache.preload(_common_folder(files, os.path.realpath(path)))
     out = []
     new_total = 0
     seam = _corrupt_at()

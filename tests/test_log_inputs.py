@@ -325,3 +325,11 @@ def test_relogging_a_hf_snapshot_reads_nothing(project, monkeypatch):
         again = run.log_model(str(snap), name="tiny")
     assert reads == [] and again.version == first.version == "v0"
     assert preloaded == [os.path.realpath(project / "cache" / "hub" / "models--org--tiny")]  # blobs and snapshot
+
+
+def test_link_of_a_folder_notes_what_it_skipped_as_log_does(project, monkeypatch):
+    monkeypatch.delenv("MVC_SILENT")
+    folder = tree(project / "m", {**MODEL, ".git/HEAD": "x"})
+    res = run_cli("link", folder, "--to", "prod", "--name", "M")
+    assert "mvc: note: skipped .git/ (a version-control folder" in res.stderr
+    assert "UserWarning" not in res.stderr and "registry/prod:v0" in res.stdout

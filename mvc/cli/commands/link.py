@@ -25,9 +25,13 @@ def command(source, target, aliases, name, as_json) -> None:
     if os.path.exists(source):
         from mvc.api import checks
         checks.check_log_input(source, name, "model")  # refused input records no run
+        import warnings
         with c.start_run() as run:
-            with output.Progress("logging", None, c.quiet) as meter:
+            with output.Progress("logging", None, c.quiet) as meter, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "skipped ", UserWarning)  # printed below, as notes (as `log`)
                 art = run.log_model(source, name=name, progress=meter)
+            for note in [] if c.quiet else run.last_log.notes:
+                output.echo(f"mvc: note: {note}", err=True)
             link = run.link_artifact(art, target, list(aliases))
     else:
         if name:

@@ -46,7 +46,7 @@ def test_text_output_lists_files_tensors_and_keys(project):
     row = next(ln for ln in lines if ln.startswith("w ") or ln.split()[:1] == ["w"])
     assert row.split()[1:5] == ["changed", "F32", "[16,", "16]"] and row.split()[5] == "4"  # one float: 4 bytes
     assert any(ln.split()[:4] == ["/hidden", "changed", "64", "128"] for ln in lines)
-    assert lines[-1] == "4 files changed, 1 added, 1 renamed, tensors: 2 changed, 1 JSON keys changed"
+    assert lines[-1] == "4 files changed, 1 added, 1 renamed, tensors: 2 changed, 1 JSON key changed"
 
 
 def test_text_output_escapes_names_from_the_store(project):
@@ -63,7 +63,7 @@ def test_stat_lines_and_summary(project):
                      " config.json              | 1 key changed",
                      " model.safetensors        | tensors: 2 changed (0 unchanged)",
                      " notes.txt -> renamed.txt | renamed",
-                     " 4 files changed, 1 added, 1 renamed, tensors: 2 changed, 1 JSON keys changed"]
+                     " 4 files changed, 1 added, 1 renamed, tensors: 2 changed, 1 JSON key changed"]
 
 
 def test_json_output_is_the_api_object(project):

@@ -138,5 +138,6 @@ def _summary_line(s: dict) -> str:
     if t:
         parts.append("tensors: " + ", ".join(t))
     if s["json_keys_changed"]:
-        parts.append(f"{s['json_keys_changed']} JSON keys changed")
+        n = s["json_keys_changed"]
+        parts.append(f"{n} JSON key{'' if n == 1 else 's'} changed")
     return ", ".join(parts)

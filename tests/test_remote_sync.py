@@ -204,3 +204,13 @@ def test_gc_keeps_what_a_pending_push_needs(tmp_path):
     mvc.clone(bare, c)
     api(c).artifact("m:v0").download(str(tmp_path / "out"))
     assert (tmp_path / "out" / "w.bin").read_bytes() == content
+
+
+def test_remote_add_probes_the_storage_for_conditional_writes(tmp_path):
+    a = new_store(tmp_path, "a")
+    bytes_dir = tmp_path / "bytes"
+    api(a).add_remote("origin", str(tmp_path / "r.git"), storage=str(bytes_dir))
+    probes = list((bytes_dir / "probes").iterdir())  # R13: the probe key written twice at `remote add`
+    assert len(probes) == 1 and probes[0].read_bytes() == b"mvc conditional-write probe 1\n"
+    api(a).add_remote("unchecked", str(tmp_path / "r.git"), storage=str(tmp_path / "other"), check=False)
+    assert not (tmp_path / "other" / "probes").exists()

@@ -8,13 +8,17 @@ from ..errors import NotFoundError
 from ..meta import refs
 from ..meta.layout import version_path
 from . import remotes
-from .sync import chunks_of
 
 
 def ensure_chunks(repo, v, progress=None) -> int:
-    """Fetch the chunks of version ``v`` this store lacks; returns how many were fetched."""
+    """Fetch the chunks of version ``v`` this store lacks; returns how many were fetched.  A store
+    with no remote pays one read of its git config; one with remotes, a lookup of the version's
+    chunks in the store (the entries are the ones the download reads next, cached)."""
+    if not remotes.read_all(repo.meta.git):
+        return 0
     label = f"{v.project}/{v.name}:{v.version}"
-    where = chunks_of(repo, {str(v.tree): label})
+    where = {cid: (label, path, n) for path, ptr in repo.entries(v) if not ptr.is_reference
+             for cid, n in ptr.chunks}
     missing = repo.chunks.missing(where)
     if not missing:
         return 0

@@ -72,6 +72,22 @@ def test_a_large_file_moves_the_meter_chunk_by_chunk(tmp_path):
     assert max(calls) <= 4 << 20
 
 
+def test_the_drawn_bar_moves_within_one_large_file(tmp_path):
+    """What a terminal shows while one 12 MiB file is logged: byte counts between 0 and the
+    total, not one jump at the file's end (redraw throttling off, so every update is drawn)."""
+    import re
+
+    from mvc.store.chunks import DirChunkStore
+    from mvc.store.ingest import ingest_tree
+    (tmp_path / "big.bin").write_bytes(os.urandom(12 << 20))
+    s = Tty()
+    with output.Progress("logging", None, stream=s) as meter:
+        meter.bar.mininterval, meter.bar.miniters = 0, 0
+        ingest_tree(DirChunkStore(str(tmp_path / "chunks")), str(tmp_path / "big.bin"), meter)
+    shown = [float(n) for n in re.findall(r"\| ([0-9.]+)M/12\.0M", s.getvalue())]
+    assert shown[-1] == 12.0 and len([n for n in shown if 0 < n < 12]) >= 2, s.getvalue()
+
+
 def _env(quiet: bool = False) -> dict:
     env = dict(os.environ, MVC_SERVER="0")
     env.pop("MVC_SILENT", None)

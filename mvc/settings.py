@@ -35,6 +35,15 @@ def _text(value, key: str) -> str:
     return value
 
 
+def _ident(value, key: str) -> str:
+    """A commit author's name or email: what git itself refuses (a line break, NUL, angle
+    brackets) is refused; anything else is kept, and escaped wherever mvc prints it."""
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in "\n\r\0<>"):
+        raise InvalidInputError(f"{key} must be one line without < or >, got {value!r}",
+                                f"set it with `mvc config set {key} VALUE`")
+    return value
+
+
 def _project(value, key: str) -> str:
     from .names import check_project
     return check_project(_text(value, key))
@@ -72,8 +81,8 @@ class Key:
 
 
 KEYS: dict[str, Key] = {
-    "user.name": Key("MVC_USER", _text, None, "the name on commits (alias moves, logs); else git's user.name"),
-    "user.email": Key("MVC_EMAIL", _text, None, "the email on commits; else git's user.email"),
+    "user.name": Key("MVC_USER", _ident, None, "the name on commits (alias moves, logs); else git's user.name"),
+    "user.email": Key("MVC_EMAIL", _ident, None, "the email on commits; else git's user.email"),
     "core.project": Key("MVC_PROJECT", _project, None, "the project to work in; else the project folder's name"),
     "use.link": Key("MVC_LINK", _link, "copy", "how `use` materialises files: copy, hardlink, reflink, auto"),
     "remote.default": Key("MVC_REMOTE", _text, "origin", "the remote that push, pull and fetch use without a name"),

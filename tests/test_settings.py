@@ -59,7 +59,8 @@ def test_files_are_sorted_toml_and_keep_what_the_user_wrote(project):
     ("use.link", "bogus", "must be one of"),
     ("cache.max_size", "lots", "size in bytes"),
     ("core.project", "a/b", "project"),
-    ("user.name", "two\nlines", "line of text"),
+    ("user.name", "two\nlines", "one line"),
+    ("remote.default", "two\nlines", "line of text"),
     ("nope.key", "x", "unknown setting"),
 ])
 def test_bad_values_are_refused_and_nothing_is_written(project, key, value, words):

@@ -5,6 +5,7 @@ fetched, checked and replayed with renumbering (sync.integrate), and the push is
 bounded number of times, then a ConflictError."""
 from __future__ import annotations
 
+import random
 import time
 
 from .. import canonical
@@ -14,17 +15,10 @@ from ..repo.crash import crash_at
 from . import remotes
 from .gitsync import MOVED, GitRemote
 from .remotes import CONFIG_REF
-from .sync import (adopt_storage, apply, chunks_of, descends, fetch_checked, has, integrate, local_refs, new_version_trees,
-                   set_ref, tracking_ref, version_trees)
+from .sync import (adopt_storage, apply, chunks_of, descends, fetch_checked, has, integrate, local_refs,
+                   new_version_trees, set_ref, tracking_ref, version_trees)
 
 MAX_ATTEMPTS = 8
-
-
-def select(meta, addresses, resolve) -> list[str] | None:
-    """The refs ``addresses`` name (None: every mvc ref).  ``resolve`` maps one address to a ref."""
-    if not addresses:
-        return None
-    return sorted({resolve(a) for a in addresses})
 
 
 def push(repo, remote: str | None = None, refnames: list[str] | None = None, jobs: int = 4,
@@ -54,7 +48,7 @@ def push(repo, remote: str | None = None, refnames: list[str] | None = None, job
         if not failed:
             return summary.done(gr)
         _refuse_hard_rejections(gr, heads, failed)
-        time.sleep(0.01 * attempt)
+        time.sleep(random.uniform(0.005, 0.02) * attempt)  # jittered: two racers do not retry in step
     raise ConflictError(f"push to {cfg.name} gave up after {attempts} attempts: other pushers kept moving "
                         f"{', '.join(sorted(failed)[:3])}", "run `mvc push` again; nothing pushed so far is lost")
 

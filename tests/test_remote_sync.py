@@ -214,3 +214,21 @@ def test_remote_add_probes_the_storage_for_conditional_writes(tmp_path):
     assert len(probes) == 1 and probes[0].read_bytes() == b"mvc conditional-write probe 1\n"
     api(a).add_remote("unchecked", str(tmp_path / "r.git"), storage=str(tmp_path / "other"), check=False)
     assert not (tmp_path / "other" / "probes").exists()
+
+
+def test_links_to_one_registered_model_from_two_stores_are_renumbered(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a, b = new_store(tmp_path, "a"), new_store(tmp_path, "b")
+    for d in (a, b):
+        api(d).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    mine = log(a, b"from a", link="prod").digest
+    theirs = log(b, b"from b", link="prod").digest
+    api(b).push()
+    summary = api(a).push()
+    assert summary["renumbered"] == {"p/m:v0": "p/m:v1", "registry/prod:v0": "registry/prod:v1"}
+    links = {li.link: (li.source, li.record["digest"]) for li in api(a).repo.registry.links("prod")}
+    assert links == {"v0": (("p", "m", "v0"), theirs), "v1": (("p", "m", "v1"), mine)}
+    assert api(a).artifact("registry/prod:latest").digest == mine
+    api(b).pull()
+    assert api(b).artifact("registry/prod:v1").digest == mine

@@ -232,3 +232,32 @@ def test_links_to_one_registered_model_from_two_stores_are_renumbered(tmp_path):
     assert api(a).artifact("registry/prod:latest").digest == mine
     api(b).pull()
     assert api(b).artifact("registry/prod:v1").digest == mine
+
+
+def test_offline_edits_alias_moves_and_deletes_replay_on_the_new_numbers(tmp_path):
+    from git_servers import make_bare
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    log(a, b"base")
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    b = str(tmp_path / "b")
+    mvc.clone(bare, b)
+    log(b, b"b's v1")
+    api(b).push()
+    # a, offline: a new version (its v1), an alias on it, a metadata edit and a delete of v0
+    log(a, b"a's v1")
+    api(a).set_alias("m:v1", "candidate")
+    v0 = api(a).artifact("m:v0")
+    v0.metadata["reviewed"] = True
+    v0.save()
+    api(a).artifact("m:v0").delete()
+    summary = api(a).push()
+    assert summary["renumbered"] == {"p/m:v1": "p/m:v2"}
+    assert api(a).artifact("m:candidate").version == "v2"
+    assert api(a).artifact("m:v2").digest != api(b).artifact("m:v1").digest
+    api(b).pull()
+    assert [v for v, _ in versions(b)] == ["v1", "v2"]  # v0 deleted there too
+    trashed = api(b).artifacts("m", deleted=True)
+    assert [t.version for t in trashed] == ["v0"] and trashed[0].metadata.get("reviewed") is True
+    assert api(b).artifact("m:candidate").version == "v2" and api(b).artifact("m:latest").version == "v2"

@@ -217,7 +217,7 @@ def push_chunks(store, storage, chunk_ids, *, jobs: int = 4, progress=None, veri
         plan = _plan_packs(small, sizes)
         if progress is not None:
             progress.expect(sum(sizes[c] for c in large) + sum(sizes[c] for group in plan for c in group))
-        uploads = _uploads(store, storage, cache, large, plan, progress)
+        uploads = _uploads(store, storage, cache, large, plan)
         _run_bounded(pool, uploads, max(1, jobs) + 1, lambda done: _count_sent(stats, done, progress))
     return stats.result(storage)
 
@@ -248,7 +248,7 @@ def _plan_packs(small: list[str], sizes: dict[str, int]) -> list[list[str]]:
     return plan
 
 
-def _uploads(store, storage, cache, large, plan, progress):
+def _uploads(store, storage, cache, large, plan):
     """(function, args) of each upload, reading the local store on the calling thread."""
     for cid in large:
         data = store.get(cid)  # verified: a damaged local chunk is never sent
@@ -256,10 +256,21 @@ def _uploads(store, storage, cache, large, plan, progress):
     for group in plan:
         buf, entries = bytearray(), []
         for cid in group:
-            data = store.get(cid)
+            data = _read_small(store, cid)
             entries.append((cid, len(buf), len(data)))
             buf += data
         yield _put_pack, (storage, cache, bytes(buf), entries)
+
+
+def _read_small(store, cid: str) -> bytes:
+    """A small chunk, verified: from its local pack by one ``pread`` where the store's pack
+    index places it (as ``copy_out`` reads), else through ``get`` (20,000 failed opens of a
+    loose path cost 0.4 s of a 3 s push of 20,000 small files)."""
+    packs = getattr(store, "packs", None)
+    data = packs.read_known(cid) if packs is not None else None
+    if data is not None and chunk_id(data) == cid:
+        return data
+    return store.get(cid)
 
 
 def _put_chunk(storage, cache, cid, data):

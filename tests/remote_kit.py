@@ -21,9 +21,9 @@ def remote_url(request, tmp_path):
     (``transport``): (url, its path on disk)."""
     kind = request.getfixturevalue("transport")
     name = f"r-{os.urandom(4).hex()}.git"
-    if kind == "path":
+    if kind in ("path", "file"):
         path = make_bare(str(tmp_path / name))
-        return path, path
+        return (path if kind == "path" else "file://" + path), path
     server = request.getfixturevalue("git_daemon" if kind == "git" else "http_git")
     return server.url(name), server.bare(name)
 

@@ -17,6 +17,7 @@ import mvc
 from mvc.errors import IntegrityError, RemoteError
 from git_servers import git_daemon, http_git, make_bare  # noqa: F401
 from remote_kit import api, log, new_store, remote_ref, remote_url, remote_versions, run_py  # noqa: F401
+from s3_server import s3_bucket, s3_env, s3_server  # noqa: F401
 
 ART = "refs/mvc/p/artifacts/m"
 
@@ -60,10 +61,10 @@ except mvc.ConflictError as e:
 """
 
 
-def _race(tmp_path, url: str, bare: str, races: int) -> None:
+def _race(tmp_path, url: str, bare: str, races: int, storage: str) -> None:
     a, b = new_store(tmp_path, "a"), new_store(tmp_path, "b")
     for d in (a, b):
-        api(d).add_remote("origin", url, storage=str(tmp_path / "bytes"))
+        api(d).add_remote("origin", url, storage=storage)
     logged: set[str] = set()
     for i in range(races):
         for d in (a, b):
@@ -86,16 +87,16 @@ def _race(tmp_path, url: str, bare: str, races: int) -> None:
 
 
 @pytest.mark.parametrize("transport", ["path", "git"])
-def test_r13_racing_pushers_lose_nothing(transport, remote_url, tmp_path):
+def test_r13_racing_pushers_lose_nothing(transport, remote_url, s3_bucket, tmp_path):
     url, bare = remote_url
-    _race(tmp_path, url, bare, races=2)
+    _race(tmp_path, url, bare, races=2, storage=f"s3://{s3_bucket}/r13")  # moto's S3 server, real requests
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("transport", ["path", "git", "http"])
-def test_r13_racing_pushers_full(transport, remote_url, tmp_path):
+def test_r13_racing_pushers_full(transport, remote_url, s3_bucket, tmp_path):
     url, bare = remote_url
-    _race(tmp_path, url, bare, races=100)
+    _race(tmp_path, url, bare, races=100, storage=f"s3://{s3_bucket}/r13")
 
 
 # ---- R14: pushes and pulls killed ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from remote_kit import TRANSPORTS, api, log, new_store, remote_ref, remote_url, 
 from s3_server import s3_bucket, s3_env, s3_server  # noqa: F401
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", TRANSPORTS + ["file"])
 def test_clone_then_use_is_byte_identical(transport, remote_url, tmp_path):
     url, _ = remote_url
     a = new_store(tmp_path, "a")

@@ -80,8 +80,9 @@ def _race(tmp_path, url: str, bare: str, races: int, storage: str) -> None:
             if "conflict" in r:  # the typed outcome the issue allows: pushing again succeeds
                 api(d).push()
         held = remote_versions(bare)
-        assert sorted(held, key=lambda v: int(v[1:])) == [f"v{n}" for n in range(len(held))]  # contiguous
-        assert set(held.values()) == logged  # 0 lost updates
+        why = f"race {i}: {results}; remote {held}; logged {sorted(logged)}"
+        assert sorted(held, key=lambda v: int(v[1:])) == [f"v{n}" for n in range(len(held))], why  # contiguous
+        assert set(held.values()) == logged, why  # 0 lost updates
         for d in (a, b):
             api(d).pull()
 

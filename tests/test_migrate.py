@@ -130,6 +130,7 @@ def check_migrated(root, tmp_path) -> None:
 
 def test_normal_commands_refuse_format1_and_name_migrate(f1):
     before = _files(f1 / ".mvc")
+    (f1 / "x").write_bytes(b"a file to log: the input is checked before the store is opened")
     for args in (("ls",), ("log", "x", "--name", "y"), ("gc",)):
         r = mvc(*args, cwd=f1)
         assert r.returncode == FormatError.exit_code, r.stderr

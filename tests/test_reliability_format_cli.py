@@ -47,10 +47,39 @@ INVOCATIONS = {
     "unlock": ["unlock", "--force"],
     "use": ["use", "M:v0", "-o", "out"],
     "verify": ["verify", "M:v0"],
+    "alias protect": ["alias", "protect", "M", "best"],
+    "alias unprotect": ["alias", "unprotect", "M", "best"],
+    "config get": ["config", "get", "use.link"],
+    "config list": ["config", "list"],
+    "config set": ["config", "set", "use.link", "hardlink"],
+    "config unset": ["config", "unset", "use.link"],
+    "diff": ["diff", "M:v0", "M:best"],
+    "fetch": ["fetch"],
+    "pull": ["pull"],
+    "push": ["push"],
+    "remote add": ["remote", "add", "other", "/nonexistent/remote.git"],
+    "remote ls": ["remote", "ls"],
+    "remote rm": ["remote", "rm", "origin"],
+    "hooks run-pending": ["hooks", "run-pending"],
+    "lock check": ["lock", "check"],
+    "ui": ["ui", "--no-open"],
+    "webhook add": ["webhook", "add", "http://127.0.0.1:9/hook", "--event", "alias"],
+    "webhook log": ["webhook", "log"],
+    "webhook ls": ["webhook", "ls"],
+    "webhook retry": ["webhook", "retry"],
+    "webhook rm": ["webhook", "rm", "1"],
 }
 
 # Commands that open no store: they must work, and leave the store as it is.
 STORELESS = {"hash": ["hash", "model.bin"], "completion": ["completion", "bash"]}
+
+# Commands about the enclosing git repository, not the store (the project here is in none):
+# a typed error (exit 3, not in a git repository), no traceback, the store as it was.
+GIT_ONLY = {"hooks install": ["hooks", "install"], "hooks uninstall": ["hooks", "uninstall"],
+            "hooks status": ["hooks", "status"], "hooks run": ["hooks", "run", "pre-commit"]}
+
+# `mvc clone URL DIR` makes a new store from a remote; tests/test_remote_*.py cover what it refuses.
+ELSEWHERE = {"clone"}
 
 FORMATS = [{"format": 3, "features": []}, {"format": 2, "features": ["packfiles-v9"]}]
 
@@ -81,7 +110,7 @@ def newer_store(project, model_file, request):
 
 
 def test_every_command_is_covered():
-    assert _all_commands() == set(INVOCATIONS) | set(STORELESS)
+    assert _all_commands() == set(INVOCATIONS) | set(STORELESS) | set(GIT_ONLY) | ELSEWHERE
 
 
 @pytest.mark.parametrize("newer_store", FORMATS, indirect=True, ids=["format-2", "unknown-feature"])
@@ -101,6 +130,11 @@ def test_every_command_refuses_newer_store_untouched(newer_store):
         r = subprocess.run([MVC, *argv], cwd=project, env=env, capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0 and "Traceback" not in r.stderr, key
+        assert snapshot_tree(project) == before, key
+    for key, argv in GIT_ONLY.items():
+        r = subprocess.run([MVC, *argv], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 3 and "not in a git repository" in r.stderr, (key, r.stderr)
+        assert "Traceback" not in r.stderr, key
         assert snapshot_tree(project) == before, key
 
 

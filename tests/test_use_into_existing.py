@@ -40,10 +40,14 @@ def test_use_twice_into_one_folder_and_an_include_keep_other_files(project, mode
 
 
 def test_a_manifest_path_into_the_store_is_refused(project, model_dir):
-    (model_dir / ".mvc").mkdir()
-    (model_dir / ".mvc" / "HEAD").write_text("ref: refs/heads/evil\n")
+    """A log of a folder skips its .mvc/; a draft (or another client) can still name one."""
+    (model_dir / "evil-head").write_text("ref: refs/heads/evil\n")
+    draft = mvc.Artifact("net", "model")
+    draft.add_dir(str(model_dir))
+    draft.add_file(str(model_dir / "evil-head"), name=".mvc/HEAD")
     with mvc.init() as run:
-        run.log_model(str(model_dir), name="net")
+        run.log_artifact(draft)
+    assert ".mvc/HEAD" in [f.path for f in mvc.Api().artifact("net:v0").files()]
     head = (project / ".mvc" / "HEAD").read_bytes()
     with pytest.raises(IntegrityError, match="inside the store"):
         mvc.Api().artifact("net:v0").download(str(project))

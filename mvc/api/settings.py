@@ -9,11 +9,15 @@ from ..errors import NotFoundError
 
 
 def _store(dir: str | None) -> str | None:
-    from ..repo.layout import find_store
+    """The store here, or None; a store this mvc cannot read (a newer format) is refused as every
+    command refuses it, so its settings file is neither read nor written."""
+    from ..repo.layout import check_format, find_store
     try:
-        return find_store(dir, create=False)
+        store = find_store(dir, create=False)
     except NotFoundError:
         return None
+    check_format(store)
+    return store
 
 
 def settings(dir: str | None = None) -> list[dict]:

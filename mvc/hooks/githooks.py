@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 
+from ..errors import MvcError, NotFoundError
 from . import lockfile
 
 DEFAULT_PATTERNS = ("*.safetensors", "*.pt", "*.pth", "*.bin", "*.ckpt", "*.gguf", "*.onnx", "*.h5", "*.hdf5",
@@ -23,9 +24,15 @@ _SIZE_RE = re.compile(r"(\d+)\s*([kmg]?)i?b?", re.I)
 
 
 def git(*args: str, input: bytes | None = None, check: bool = True) -> bytes:
+    """git's output; a failure is a typed error quoting git (outside a work tree: NotFoundError)."""
     p = subprocess.run(["git", *args], input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if check and p.returncode != 0:
-        raise subprocess.CalledProcessError(p.returncode, ["git", *args], p.stdout, p.stderr)
+        said = p.stderr.decode(errors="replace").strip().splitlines()
+        said = said[0] if said else f"exit {p.returncode}"
+        if "not a git repository" in said or p.returncode == 129:
+            raise NotFoundError(f"{os.getcwd()} is not in a git repository (`git {args[0]}` needs one)",
+                                "run this inside the git repository whose hooks you mean")
+        raise MvcError(f"git {' '.join(args[:2])} failed: {said}", "run the git command yourself to see why")
     return p.stdout
 
 

@@ -199,11 +199,8 @@ def unset(key: str, level: str = "store", store: str | None = None) -> bool:
     return True
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InvalidInputError(f"cannot write {value!r} as a setting")
-    if isinstance(value, int):
-        return str(value)
+def toml_string(value: str) -> str:
+    """A TOML basic string: backslash, quote and control characters escaped (also mvc.lock's)."""
     out = []
     for c in value:
         if c in '"\\':
@@ -213,6 +210,12 @@ def _toml_value(value) -> str:
         else:
             out.append(c)
     return '"' + "".join(out) + '"'
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidInputError(f"cannot write {value!r} as a setting")
+    return str(value) if isinstance(value, int) else toml_string(value)
 
 
 def render(values: dict[str, object]) -> str:

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 from click.testing import CliRunner
 
 from mvc.cli import cli

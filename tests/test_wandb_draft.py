@@ -11,18 +11,7 @@ from mvc.errors import ConflictError, InvalidInputError, NotFoundError, UsageErr
 from s3_server import s3_bucket, s3_env, s3_server  # noqa: F401  (pytest fixtures: moto's server on 127.0.0.1)
 
 
-@pytest.fixture(autouse=True)
-def _no_live_runs():
-    """Each test starts and ends with no live run: mvc.run and draft.save() act on the active one."""
-    from mvc.api.runs import _ACTIVE, _DISABLED
-
-    def finish_all():
-        for r in reversed(list(_ACTIVE)):
-            r.finish(quiet=True)
-        _DISABLED.clear()
-    finish_all()  # runs other test files left live
-    yield
-    finish_all()
+pytestmark = pytest.mark.usefixtures("no_live_runs")
 
 
 def _write(path, data: bytes):

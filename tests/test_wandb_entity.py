@@ -10,17 +10,7 @@ import mvc
 from mvc.errors import ConflictError, NotFoundError
 
 
-@pytest.fixture(autouse=True)
-def _no_live_runs():
-    from mvc.api.runs import _ACTIVE, _DISABLED
-
-    def finish_all():
-        for r in reversed(list(_ACTIVE)):
-            r.finish(quiet=True)
-        _DISABLED.clear()
-    finish_all()
-    yield
-    finish_all()
+pytestmark = pytest.mark.usefixtures("no_live_runs")
 
 
 def _refs(project) -> dict:

@@ -33,6 +33,7 @@ from ..errors import InvalidInputError, NotFoundError
 from ..fsutil import atomic_write
 from ..names import check_name, check_project, check_registered_model_name
 from ..paths import path_problem
+from ..settings import toml_string
 
 NAME = "mvc.lock"
 FORMAT = 1
@@ -138,27 +139,14 @@ def _pin(key: str, entry, where: str) -> Pin:
     return Pin(key, **values)
 
 
-def _string(value: str) -> str:
-    """A TOML basic string: backslash, quote and control characters escaped."""
-    out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7f:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 def dumps(pins: list[Pin]) -> str:
     parts = [HEADER, f"version = {FORMAT}\n"]
     for pin in sorted(pins, key=lambda p: p.key):
-        parts.append(f"\n[models.{_string(pin.key)}]\n")
+        parts.append(f"\n[models.{toml_string(pin.key)}]\n")
         for f in FIELDS:
             v = getattr(pin, f)
             if v is not None:
-                parts.append(f"{f} = {_string(v)}\n")
+                parts.append(f"{f} = {toml_string(v)}\n")
     return "".join(parts)
 
 

@@ -45,7 +45,34 @@ def no_fsync(on: bool = True):
         pygit2.settings.enable_fsync_gitdir(True)
 
 
-class _Callbacks(pygit2.RemoteCallbacks):
+class _Auth(pygit2.RemoteCallbacks):
+    """Credentials and host checks shared by every connection (listing, fetch, push)."""
+
+    def credentials(self, url, username_from_url, allowed_types):
+        """ssh: the user's agent (mvc holds no key); http: git's own helpers are not reachable from
+        libgit2, so a server that asks for a password is an error naming the way out."""
+        if allowed_types & pygit2.enums.CredentialType.SSH_KEY:
+            if not os.environ.get("SSH_AUTH_SOCK"):  # libgit2 would retry and say only "Failed getting response"
+                raise RemoteError(f"{url} needs an ssh key and no ssh-agent is running (SSH_AUTH_SOCK is not set)",
+                                  "start one and add your key: eval \"$(ssh-agent)\" && ssh-add; mvc reads "
+                                  "keys only from ssh-agent")
+            return pygit2.KeypairFromAgent(username_from_url or "git")
+        raise RemoteError(f"{url} asks for credentials, which mvc does not store",
+                          "use ssh:// with a key in ssh-agent, or a server that lets this host in")
+
+    def certificate_check(self, certificate, valid, host):
+        """Trust what libgit2 verified: a TLS chain, or an ssh host key found in ~/.ssh/known_hosts.
+        pygit2's default accepts every ssh host key (unknown or changed), so it is not left to it."""
+        if valid:
+            return True
+        name = host.decode(errors="replace") if isinstance(host, bytes) else str(host)
+        raise RemoteError(f"the host key or certificate of {name} is not trusted (unknown or changed)",
+                          f"if {name} is the server you mean, add its key to ~/.ssh/known_hosts "
+                          "(ssh-keyscan, or connect once with ssh) and check its fingerprint; "
+                          "nothing was sent")
+
+
+class _Callbacks(_Auth):
     """Collects rejected refs (the only place a smart transport reports them) and byte counts."""
 
     def __init__(self, progress=None):
@@ -65,19 +92,13 @@ class _Callbacks(pygit2.RemoteCallbacks):
             self.progress(bytes_pushed - self._sent)
             self._sent = bytes_pushed
 
-    def credentials(self, url, username_from_url, allowed_types):
-        """ssh: the user's agent (mvc holds no key); http: git's own helpers are not reachable from
-        libgit2, so a server that asks for a password is an error naming the way out."""
-        if allowed_types & pygit2.enums.CredentialType.SSH_KEY:
-            return pygit2.KeypairFromAgent(username_from_url or "git")
-        raise RemoteError(f"{url} asks for credentials, which mvc does not store",
-                          "use ssh:// with a key in ssh-agent, or a server that lets this host in")
-
 
 def _transport_error(cfg: RemoteConfig, what: str, e: Exception) -> RemoteError:
+    ssh = ("; over ssh, keys come from ssh-agent only (`ssh-add -l` lists them) and the server must "
+           "accept one of them") if cfg.kind == "ssh" else ""
     return RemoteError(f"could not {what} remote {cfg.name} ({cfg.url}): {e}",
                        "check the URL (`mvc remote ls`), that the server runs and that you may "
-                       "read (and, for push, write) it; nothing was changed here")
+                       f"read (and, for push, write) it{ssh}; nothing was changed here")
 
 
 class GitRemote:
@@ -175,7 +196,7 @@ class GitRemote:
         return failed
 
 
-class _FetchCallbacks(pygit2.RemoteCallbacks):
+class _FetchCallbacks(_Auth):
     def __init__(self, progress=None):
         super().__init__()
         self.progress = progress

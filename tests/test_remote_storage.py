@@ -209,3 +209,11 @@ def test_s3_url_records_no_credentials(s3_bucket):  # noqa: F811
     storage = open_storage(f"s3://{s3_bucket}/p")
     assert "testing" not in json.dumps(storage.url)
     assert storage.url == f"s3://{s3_bucket}/p"
+
+
+def test_folder_storage_never_loads_boto3(tmp_path):
+    code = ("import sys; from mvc.remote.storage import open_storage; import mvc.remote.transfer; "
+            f"s = open_storage({str(tmp_path / 'r')!r}); s.put('a/b', b'x'); s.check_conditional_writes(); "
+            "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 loaded'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

@@ -45,7 +45,19 @@ def check_remote_name(name: str) -> str:
     return name
 
 
+# git's scp-like syntax, `[user@]host:path`: recognised only with no slash before the first colon,
+# which is what tells it from a local path holding a colon (git-clone(1), "GIT URLS").
+_SCP = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+:(?!//)")
+
+
+def is_scp(url: str) -> bool:
+    head = url.split(":", 1)[0]
+    return bool(_SCP.match(url)) and head.split("@")[-1] not in (*GIT_SCHEMES, "s3") and len(head) > 1
+
+
 def url_kind(url: str) -> str:
+    if is_scp(url):
+        return "ssh"
     u = urlparse(url)
     if u.scheme in ("", "file") or (len(u.scheme) == 1 and os.name == "nt"):
         return "path"
@@ -62,6 +74,11 @@ def check_git_url(url: str) -> str:
     """A metadata URL mvc can use, normalised (a path made absolute); no credentials in it."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidInputError("the remote URL is empty", "give a path, file://, git://, http(s):// or ssh:// URL")
+    if is_scp(url):  # user@host:path, as git takes it: ssh, passed to libgit2 as written
+        if re.match(r"[^/:@]+:[^/@]*@", url):  # user:secret@host:path
+            raise InvalidInputError("the URL holds a password; mvc never writes one to a store",
+                                    "remove it and let ssh-agent supply the key")
+        return url
     u = urlparse(url)
     if u.scheme and u.scheme not in GIT_SCHEMES and not (len(u.scheme) == 1 and os.name == "nt"):
         raise InvalidInputError(f"{url!r}: mvc cannot reach a {u.scheme}:// metadata remote",

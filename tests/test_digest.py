@@ -274,7 +274,8 @@ def test_log_hashes_each_byte_once_plus_the_write_check_of_new_bytes(folder, pro
 # ---- a chunk list edited under a sound digest is refused before any write ----------------
 def test_chunk_list_that_does_not_compose_is_refused_before_any_write(tmp_path):
     from mvc.repo.repository import artifact_digest, check_digest
-    from mvc.store import MemoryChunkStore, Pointer, materialise
+    from mvc.store import MemoryChunkStore, Pointer
+    from mvc.store.materialise import materialise
     store = MemoryChunkStore()
     a, b = os.urandom(1000), os.urandom(2000)
     ca, cb = store.put(a)[0], store.put(b)[0]

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from mvc import canonical
 from mvc.errors import IntegrityError, InvalidInputError, InvalidNameError, MvcError
 from mvc.names import parse_address
-from mvc.store import MemoryChunkStore, Pointer, materialise
+from mvc.store import MemoryChunkStore, Pointer
+from mvc.store.materialise import materialise
 from mvc.store.materialise import check_manifest, check_relpath
 from conftest import snapshot_tree
 

@@ -10,7 +10,8 @@ import pytest
 from mvc.errors import IntegrityError, InvalidInputError, MvcError
 from mvc.meta import refs
 from mvc.meta.layout import version_path
-from mvc.store import MemoryChunkStore, Pointer, materialise
+from mvc.store import MemoryChunkStore, Pointer
+from mvc.store.materialise import materialise
 
 PAYLOAD = b"evil bytes that must never land outside the target\n"
 

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from mvc.store import MemoryChunkStore, Pointer, materialise
+from mvc.store import MemoryChunkStore, Pointer
+from mvc.store.materialise import materialise
 from mvc.store.digest import chunk_id, file_digest
 
 

@@ -21,10 +21,10 @@ from ..meta.registry import LinkInfo, Registry
 from ..meta.runs import Runs
 from ..nogc import nogc
 from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
-from ..store import DirChunkStore, Pointer, ingest_tree, materialise
+from ..store import DirChunkStore, Pointer, ingest_tree
 from ..store.digest import file_digest, hash_file
 from ..store.ingest import collect_files
-from ..store.materialise import check_manifest
+from ..store.materialise import check_manifest, materialise
 from ..store.statcache import StatCache
 from . import layout, owners
 from .crash import crash_at

@@ -11,8 +11,10 @@ _WHERE = {
     "ChunkStore": "chunks", "DirChunkStore": "chunks", "MemoryChunkStore": "chunks", "chunk_id": "chunks",
     "Pointer": "pointer", "Chunker": "chunkers", "FixedChunker": "chunkers", "select_chunker": "chunkers",
     "FileEntry": "ingest", "collect_files": "ingest", "ingest_file": "ingest", "ingest_tree": "ingest",
-    "materialise": "materialise", "check_relpath": "materialise",
+    "check_relpath": "materialise",
 }
+# Not `materialise`: that name is the submodule mvc.store.materialise, which an import of it sets on
+# this package; the function is `from mvc.store.materialise import materialise`.
 
 __all__ = list(_WHERE)
 

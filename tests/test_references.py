@@ -13,7 +13,6 @@ import pytest
 import mvc
 from s3_server import make_bucket, s3_bucket, s3_env, s3_server  # noqa: F401  (pytest fixtures)
 
-import mvc.repo.repository  # noqa: F401  (first: it binds mvc.store's lazy `materialise` function, not the module)
 from mvc.errors import IntegrityError, InvalidInputError, NotFoundError
 from mvc.store import references
 from mvc.store.chunks import DirChunkStore
@@ -156,6 +155,27 @@ def test_checksum_false_records_the_uri_alone(tmp_path, s3_bucket):  # noqa: F81
     assert open(os.path.join(out, "live.bin"), "rb").read() == b"tomorrow, longer"
     with pytest.raises(InvalidInputError, match="not a prefix"):
         references.expand(f"s3://{s3_bucket}/dir/", checksum=False)
+
+
+def test_checksum_false_through_a_draft_follows_the_object(project, s3_bucket):  # noqa: F811
+    """W&B's add_reference(uri, checksum=False): the URI alone is the identity, so a use takes the
+    object as it is then; the default (checksum=True) refuses the changed object."""
+    put(s3_bucket, "live.bin", b"today")
+    uri = f"s3://{s3_bucket}/live.bin"
+    loose, strict = mvc.Artifact("loose", "model"), mvc.Artifact("strict", "model")
+    loose.add_reference(uri, checksum=False)
+    strict.add_reference(uri)
+    with mvc.init() as run:
+        run.log_artifact(loose)
+        run.log_artifact(strict)
+    assert pointer(mvc.Api().artifact("loose:v0")).size == 0  # nothing recorded but the URI
+    put(s3_bucket, "live.bin", b"tomorrow, longer")
+    with mvc.init() as run:
+        path = run.use_model("loose:v0", root=str(project / "loose"))
+        assert open(path, "rb").read() == b"tomorrow, longer"
+        with pytest.raises(IntegrityError, match="changed since it was logged"):
+            run.use_model("strict:v0", root=str(project / "strict"))
+    assert not (project / "strict").exists()
 
 
 # ---- http(s) -------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_use_save_writes_a_sorted_diff_friendly_lock(repo):
     assert [p.key for p in lockfile.load(str(lock))] == ["net", "proj/net"]    # one entry per model
     git("add", "mvc.lock")
     git("commit", "-qm", "pin net")
-    lock.write_text(lock.read_text().replace(f'path = "other"', 'path = "other2"'))
+    lock.write_text(lock.read_text().replace('path = "other"', 'path = "other2"'))
     git("commit", "-qam", "move proj/net")
     log = git("log", "-p", "mvc.lock")                     # which model did each commit ship with
     assert '-path = "other"' in log and '+path = "other2"' in log and f'+digest = "{mvc.Api().artifact("net:v1").digest}"' in log
@@ -82,7 +82,7 @@ def test_use_locked_refuses_another_digest_and_writes_nothing(repo):
     assert mvc_cmd("use", "net:v1", "-o", "b", "--save").returncode == 0
     lock = repo / "mvc.lock"
     v1 = mvc.Api().artifact("net:v1").digest
-    lock.write_text(lock.read_text().replace(f'version = "v1"', 'version = "v0"').replace(v1, "0" * 64))
+    lock.write_text(lock.read_text().replace('version = "v1"', 'version = "v0"').replace(v1, "0" * 64))
     import shutil
     shutil.rmtree(repo / "a")
     shutil.rmtree(repo / "b")

@@ -80,7 +80,7 @@ def _as_mapping(data, what: str) -> dict:
     if isinstance(data, argparse.Namespace):
         return vars(data)
     if not isinstance(data, Mapping):
-        raise InvalidInputError(f"{what} must be a dict, not {type(data).__name__}", f"pass e.g. {{'lr': 0.001}}")
+        raise InvalidInputError(f"{what} must be a dict, not {type(data).__name__}", "pass e.g. {'lr': 0.001}")
     return dict(data)
 
 

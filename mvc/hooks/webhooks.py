@@ -16,8 +16,6 @@ import os
 import re
 import secrets
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import urlparse
 
 from .. import canonical
@@ -42,7 +40,7 @@ def load(store: str) -> list[dict]:
         return []
     except ValueError as e:
         raise InvalidInputError(f"{store}/{CONFIG} is not valid JSON ({e})",
-                                f"fix or remove it; `mvc webhook add` writes it") from None
+                                "fix or remove it; `mvc webhook add` writes it") from None
     hooks = data.get("webhooks", []) if isinstance(data, dict) else []
     return [h for h in hooks if isinstance(h, dict) and isinstance(h.get("url"), str)]
 
@@ -147,6 +145,8 @@ def attempt(target: dict, doc: dict) -> tuple[bool, int | None, str | None, bool
         if not secret:
             return False, None, f"the secret's variable {env} is not set in this environment", True
         headers["X-Mvc-Signature"] = signature(secret, data)
+    import urllib.error  # here: urllib.request (http.client, email) costs every command ~10 ms of start-up
+    import urllib.request
     req = urllib.request.Request(target["url"], data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=_timeout()) as resp:

@@ -67,7 +67,7 @@ class Change:
         (a zero norm, or a NaN or infinity among the values)."""
         if not self.values:
             return {"bytes_changed": self.bytes_changed, "max_abs_delta": None, "rel_l2": None, "cosine": None}
-        norm_a, norm_b = math.sqrt(self.a2), math.sqrt(self.b2)
+        norm_a = math.sqrt(self.a2)
         return {"bytes_changed": self.bytes_changed, "max_abs_delta": _finite(self.max_abs),
                 "rel_l2": _finite(math.sqrt(self.d2) / norm_a) if norm_a else None,
                 "cosine": _cosine(self.a2, self.b2, self.d2)}

@@ -49,3 +49,21 @@ def commands() -> list[str]:
 @pytest.mark.parametrize("name", commands())
 def test_each_command_help_imports_nothing_heavy(name):
     assert heavy(imported(name, "--help")) == []
+
+
+def test_the_help_summaries_are_each_commands_own():
+    """`mvc --help` lists commands from mvc.cli.commands.SUMMARIES without importing them."""
+    import click
+
+    from mvc.cli.commands import SUMMARIES
+    from mvc.cli.main import cli
+    ctx = click.Context(cli)
+    assert set(SUMMARIES) == set(commands())
+    for name in commands():
+        cmd = cli.get_command(ctx, name)
+        assert cmd.short_help and SUMMARIES[name] == cmd.short_help, name
+
+
+def test_root_help_imports_no_command_module():
+    loaded = imported("--help")
+    assert not [m for m in loaded if m.startswith("mvc.cli.commands.")]

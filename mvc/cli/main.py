@@ -41,6 +41,23 @@ class LazyGroup(click.Group):
         import importlib
         return with_global_options(getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), "command"))
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `mvc --help`, from commands.SUMMARIES: listing must not import and
+        wrap every command module (tests/test_startup.py keeps the table true)."""
+        from .commands import SUMMARIES
+        rows = []
+        for name in self.list_commands(ctx):
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                cmd = self.get_command(ctx, name)
+                if cmd is None or cmd.hidden:
+                    continue
+                summary = cmd.get_short_help_str(formatter.width - 6 - max(map(len, self.list_commands(ctx))))
+            rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def resolve_command(self, ctx: click.Context, args: list[str]):
         """`mvc --json ls` is `mvc ls --json`: a --json before the command name goes to the command
         (to the subcommand of a group); a command without --json then refuses it (exit 2)."""

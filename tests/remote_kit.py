@@ -88,3 +88,33 @@ def run_py(code: str, env: dict | None = None, wait: bool = True):
         assert proc.returncode == 0, err
         return out
     return proc
+
+
+def two_stores_push_offline_work(url: str, bare: str, root) -> None:
+    """Two stores log the same name offline, then both push to ``url`` (its bare repository at
+    ``bare``): contiguous numbers, nothing lost, the same digest keeps the same version, links,
+    run records and this store follow the new numbers, and a pull brings the other store level."""
+    a, b = new_store(root, "a"), new_store(root, "b")
+    log(a, b"a0")
+    log(a, b"shared", aliases=["best"], link="prod")
+    log(b, b"b0")
+    log(b, b"shared")
+    log(b, b"b2")
+    for d in (a, b):
+        api(d).add_remote("origin", url, storage=os.path.join(str(root), "bytes"))
+    assert api(b).push()["renumbered"] == {}
+    result = api(a).push()
+    assert result["renumbered"] == {"p/m:v0": "p/m:v3"}  # a0 takes the next free number
+    digests = {api(a).artifact(f"m:{v}").digest: v for v in ("v0", "v1", "v2", "v3")}
+    assert sorted(remote_versions(bare)) == ["v0", "v1", "v2", "v3"]  # contiguous, nothing lost
+    assert remote_versions(bare) == {v: d for d, v in digests.items()}
+    assert versions(a) == versions(b)[:3] + [versions(a)[3]]  # this store shows the final numbers
+    shared = api(a).artifact("m:best")
+    assert shared.version == "v1" == api(b).artifact("m:v1").version  # same digest -> same version
+    assert shared.digest == api(b).artifact("m:v1").digest
+    link = api(a).artifact("registry/prod:latest")
+    assert (link.version, link.digest) == ("v1", shared.digest)  # the link follows the numbers
+    outputs = {o["version"] for r in api(a).runs() for o in r.record.get("outputs", [])}
+    assert outputs == {"v1", "v3"}  # run records follow too
+    pulled = api(b).pull()
+    assert pulled["renumbered"] == {} and versions(b) == versions(a)

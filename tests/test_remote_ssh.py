@@ -16,7 +16,7 @@ import pytest
 
 import mvc
 from mvc.errors import RemoteError
-from remote_kit import api, log, new_store, remote_ref, remote_versions, versions
+from remote_kit import api, log, new_store, remote_ref, remote_versions, two_stores_push_offline_work, versions
 from ssh_server import _stop_group, ssh_remote, ssh_server  # noqa: F401
 
 REF = "refs/mvc/p/artifacts/m"
@@ -56,27 +56,7 @@ def test_cli_push_clone_use_round_trip(ssh_remote, tmp_path):
 
 def test_two_stores_log_offline_and_both_push(ssh_remote, tmp_path):
     bare = ssh_remote.bare(f"two-{os.urandom(4).hex()}.git")
-    url = ssh_remote.url(bare)
-    a, b = new_store(tmp_path, "a"), new_store(tmp_path, "b")
-    log(a, b"a0")
-    log(a, b"shared", aliases=["best"], link="prod")
-    log(b, b"b0")
-    log(b, b"shared")
-    log(b, b"b2")
-    for d in (a, b):
-        api(d).add_remote("origin", url, storage=str(tmp_path / "bytes"))
-    assert api(b).push()["renumbered"] == {}
-    result = api(a).push()
-    assert result["renumbered"] == {"p/m:v0": "p/m:v3"}  # a0 takes the next free number
-    digests = {api(a).artifact(f"m:{v}").digest: v for v in ("v0", "v1", "v2", "v3")}
-    assert sorted(remote_versions(bare)) == ["v0", "v1", "v2", "v3"]  # contiguous, nothing lost
-    assert remote_versions(bare) == {v: d for d, v in digests.items()}
-    shared = api(a).artifact("m:best")
-    assert shared.version == "v1" and shared.digest == api(b).artifact("m:v1").digest  # same digest, same version
-    link = api(a).artifact("registry/prod:latest")
-    assert (link.version, link.digest) == ("v1", shared.digest)
-    pulled = api(b).pull()  # a fetch over ssh
-    assert pulled["renumbered"] == {} and versions(b) == versions(a)
+    two_stores_push_offline_work(ssh_remote.url(bare), bare, tmp_path)  # the fetch in its pull is over ssh too
 
 
 def test_python_clone_over_ssh_is_byte_identical(ssh_remote, tmp_path):

@@ -12,7 +12,8 @@ import pytest
 import mvc
 from mvc.errors import InvalidInputError, NotFoundError, RemoteError
 from git_servers import git_daemon, http_git  # noqa: F401
-from remote_kit import TRANSPORTS, api, log, new_store, remote_ref, remote_url, remote_versions, versions  # noqa: F401
+from remote_kit import (TRANSPORTS, api, log, new_store, remote_ref, remote_url, remote_versions,  # noqa: F401
+                        two_stores_push_offline_work, versions)
 from s3_server import s3_bucket, s3_env, s3_server  # noqa: F401
 
 
@@ -58,30 +59,7 @@ def test_clone_from_s3_storage_round_trip(s3_bucket, tmp_path):
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_two_stores_log_offline_and_both_push(transport, remote_url, tmp_path):
     url, bare = remote_url
-    a, b = new_store(tmp_path, "a"), new_store(tmp_path, "b")
-    log(a, b"a0")
-    log(a, b"shared", aliases=["best"], link="prod")
-    log(b, b"b0")
-    log(b, b"shared")
-    log(b, b"b2")
-    for d in (a, b):
-        api(d).add_remote("origin", url, storage=str(tmp_path / "bytes"))
-    assert api(b).push()["renumbered"] == {}
-    result = api(a).push()
-    assert result["renumbered"] == {"p/m:v0": "p/m:v3"}  # a0 takes the next free number
-    digests = {api(a).artifact(f"m:{v}").digest: v for v in ("v0", "v1", "v2", "v3")}
-    assert sorted(remote_versions(bare)) == ["v0", "v1", "v2", "v3"]  # contiguous, nothing lost
-    assert remote_versions(bare) == {v: d for d, v in digests.items()}
-    assert versions(a) == versions(b)[:3] + [versions(a)[3]]  # this store shows the final numbers
-    shared = api(a).artifact("m:best")
-    assert shared.version == "v1" == api(b).artifact("m:v1").version  # same digest -> same version
-    assert shared.digest == api(b).artifact("m:v1").digest
-    link = api(a).artifact("registry/prod:latest")
-    assert (link.version, link.digest) == ("v1", shared.digest)  # the link follows the numbers
-    outputs = {o["version"] for r in api(a).runs() for o in r.record.get("outputs", [])}
-    assert outputs == {"v1", "v3"}  # run records follow too
-    pulled = api(b).pull()
-    assert pulled["renumbered"] == {} and versions(b) == versions(a)
+    two_stores_push_offline_work(url, bare, tmp_path)
 
 
 def test_pull_fast_forwards_and_replays(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 import mvc
 from mvc.errors import RemoteError
-from remote_kit import api, log, new_store, remote_ref, remote_versions, two_stores_push_offline_work, versions
+from remote_kit import api, log, new_store, remote_ref, remote_versions, two_stores_push_offline_work
 from ssh_server import _stop_group, ssh_remote, ssh_server  # noqa: F401
 
 REF = "refs/mvc/p/artifacts/m"

@@ -282,3 +282,17 @@ def test_run_properties(project):
     assert run.path == f"me/p/{run.id}" and run.step == 0 and not run.resumed
     run.finish()
     json.dumps(mvc.Api().run(run.id).record)  # the record stays plain JSON (Config is a dict)
+
+
+def test_a_finish_that_cannot_write_still_ends_the_run(project, monkeypatch):
+    """A run whose finish fails (its store is gone) is no longer mvc.run: the next module-level
+    call must not reach a finished run."""
+    run = mvc.init()
+    assert mvc.run is run
+
+    def broken(*a, **k):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(run._repo.runs, "write", broken)
+    with pytest.raises(OSError):
+        run.finish()
+    assert mvc.run is None

@@ -485,6 +485,12 @@ class Run:
             if self._finished:
                 return
             self._finished = True
+        try:
+            self._write_finish(exit_code, quiet, state, error)
+        finally:  # a finish that failed to write (a store gone, a full disk) still ends the run here:
+            _ACTIVE.pop(self, None)  # mvc.run must not keep answering with a finished run
+
+    def _write_finish(self, exit_code, quiet, state, error) -> None:
         state = state or ("finished" if not exit_code else "failed")
         try:
             with open(self._history_path, "rb") as f:
@@ -501,7 +507,7 @@ class Run:
         self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), history=history,
                               outputs=outputs, message=f"finish run ({state})")
         self._repo.stat_cache.close()  # now, not whenever the collector reaches the run (a log pauses it)
-        _ACTIVE.pop(self, None)
+        _ACTIVE.pop(self, None)  # before the summary is printed: a closed stderr must not keep it active
         if not (self.quiet if quiet is None else quiet):
             print(self.summary_text(state), file=sys.stderr)
 

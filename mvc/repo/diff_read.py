@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import mmap
+import threading
 
 from ..errors import IntegrityError
 
@@ -33,15 +34,17 @@ class StoredFile:
             self.starts.append(pos)
             pos += n
         self.size = pos
-        self.bytes_read = 0          # bytes of chunks loaded from the store
+        self.bytes_read = 0          # bytes of distinct chunks loaded from the store (by this reader)
         self._index, self._data = -1, b""
+        self._seen = (threading.Lock(), set())  # chunk indices counted, shared with clones: a chunk two
+        # threads both load counts once, so bytes_read does not depend on how threads split the work
 
     def clone(self) -> "StoredFile":
         """Another reader of the same file, with its own chunk in hand (one per thread)."""
         other = object.__new__(StoredFile)
         other.store, other.label, other.ids, other.starts, other.size = (self.store, self.label, self.ids,
                                                                          self.starts, self.size)
-        other.bytes_read, other._index, other._data = 0, -1, b""
+        other.bytes_read, other._index, other._data, other._seen = 0, -1, b"", self._seen
         return other
 
     def covering(self, start: int, end: int) -> list[tuple[str, int, int]]:
@@ -86,7 +89,11 @@ class StoredFile:
             self._data = self.store.get_view(self.ids[i]) if hasattr(self.store, "get_view") else \
                 self.store.get(self.ids[i])
             self._index = i
-            self.bytes_read += len(self._data)
+            lock, seen = self._seen
+            with lock:
+                if i not in seen:
+                    seen.add(i)
+                    self.bytes_read += len(self._data)
             self._release(0, len(self._data))  # verified: its pages may go until read
         return self._data
 

@@ -45,14 +45,16 @@ class LazyGroup(click.Group):
         """The command list of `mvc --help`, from commands.SUMMARIES: listing must not import and
         wrap every command module (tests/test_startup.py keeps the table true)."""
         from .commands import SUMMARIES
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)  # as click's own listing
         rows = []
-        for name in self.list_commands(ctx):
+        for name in names:
             summary = SUMMARIES.get(name)
             if summary is None:
                 cmd = self.get_command(ctx, name)
                 if cmd is None or cmd.hidden:
                     continue
-                summary = cmd.get_short_help_str(formatter.width - 6 - max(map(len, self.list_commands(ctx))))
+                summary = cmd.get_short_help_str(limit)
             rows.append((name, summary))
         if rows:
             with formatter.section("Commands"):

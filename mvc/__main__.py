@@ -1,5 +1,5 @@
 """`python -m mvc` runs the command line."""
-from mvc.cli import main
+from mvc.cli.launch import main
 
 if __name__ == "__main__":
     main()

@@ -10,9 +10,10 @@ import os
 import re
 import secrets
 import shutil
+from contextlib import contextmanager
 from typing import Iterable
 
-from .errors import StorageFullError
+from .errors import LockError, StorageFullError
 
 
 def fsync_dir(path: str) -> None:
@@ -208,6 +209,44 @@ class AtomicFile:
             raise
         if self.durable:
             fsync_dir(os.path.dirname(self.path) or ".")
+
+
+FOLDER_LOCK_WAIT_S = 30.0  # a read-modify-write holds its folder's lock for milliseconds; this is a hang
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+@contextmanager
+def folder_lock(folder: str, what: str):
+    """Hold an exclusive ``flock`` on ``folder`` itself while a small file in it is read,
+    changed and rewritten (``atomic_write``), so two processes editing it at once cannot lose
+    one's change.  The folder, not a ``<file>.lock`` beside it: nothing is left behind, the
+    kernel drops the lock when its holder dies, and no lock file can be mistaken for a stale
+    ref lock or committed to a code repository.  Where the filesystem has no flock (some network
+    mounts) the edit goes on unlocked, as the ref locks do; a holder that does not let go within
+    FOLDER_LOCK_WAIT_S is a LockError naming ``what``."""
+    import fcntl
+    import time
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    try:
+        deadline = time.monotonic() + FOLDER_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockError(f"another process has been changing {what} for over "
+                                    f"{FOLDER_LOCK_WAIT_S:.0f}s (a lock on {folder})",
+                                    "wait for it to finish, or find the hung mvc process and stop it") from None
+                time.sleep(0.005)
+            except OSError as e:
+                if e.errno in _NO_FLOCK:
+                    break
+                raise
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def atomic_write(path: str, data: bytes | Iterable[bytes], tmp_dir: str | None = None, mode: int = 0o644) -> None:

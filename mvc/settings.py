@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .errors import InvalidInputError, UsageError
+from .fsutil import atomic_write, folder_lock
 
 FILE_NAME = "config.toml"
 LEVELS = ("store", "user")
@@ -181,9 +182,10 @@ def set_value(key: str, value: str, level: str = "store", store: str | None = No
     spec = _key(key)
     checked = spec.check(value, key)
     path = path_of(level, store)
-    values = read_file(path)
-    values[key] = value if isinstance(value, (int, str)) else checked  # as the user wrote it: "20G" stays "20G"
-    _write(path, values)
+    with _editing(path):
+        values = read_file(path)
+        values[key] = value if isinstance(value, (int, str)) else checked  # as the user wrote it: "20G" stays "20G"
+        _write(path, values)
     return path
 
 
@@ -191,12 +193,19 @@ def unset(key: str, level: str = "store", store: str | None = None) -> bool:
     """Remove ``key`` from ``level``'s file; False if it was not there."""
     _key(key)
     path = path_of(level, store)
-    values = read_file(path)
-    if key not in values:
-        return False
-    del values[key]
-    _write(path, values)
+    with _editing(path):
+        values = read_file(path)
+        if key not in values:
+            return False
+        del values[key]
+        _write(path, values)
     return True
+
+
+def _editing(path: str):
+    """The lock a read-modify-write of a settings file holds (on its folder): without it two
+    `mvc config set` of different keys at once each read the old file and one key is lost."""
+    return folder_lock(os.path.dirname(path), path)
 
 
 def toml_string(value: str) -> str:
@@ -228,14 +237,4 @@ def render(values: dict[str, object]) -> str:
 
 
 def _write(path: str, values: dict[str, object]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(render(values))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, render(values).encode("utf-8"))

@@ -30,7 +30,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from ..errors import InvalidInputError, NotFoundError
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, folder_lock
 from ..names import check_name, check_project, check_registered_model_name
 from ..paths import path_problem
 from ..settings import toml_string
@@ -151,7 +151,9 @@ def dumps(pins: list[Pin]) -> str:
 
 
 def save(path: str, pin: Pin) -> None:
-    """Add or replace ``pin`` (by key) in the lock at ``path``, creating it."""
-    pins = load(path) if os.path.exists(path) else []
-    pins = [p for p in pins if p.key != pin.key] + [pin]
-    atomic_write(path, dumps(pins).encode())
+    """Add or replace ``pin`` (by key) in the lock at ``path``, creating it.  Under a lock on its
+    folder: two `mvc use --save` of different models at once must both end up pinned."""
+    with folder_lock(os.path.dirname(os.path.abspath(path)), path):
+        pins = load(path) if os.path.exists(path) else []
+        pins = [p for p in pins if p.key != pin.key] + [pin]
+        atomic_write(path, dumps(pins).encode())

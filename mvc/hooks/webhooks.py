@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from .. import canonical
 from ..errors import InvalidInputError, NotFoundError
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, folder_lock
 
 CONFIG = "webhooks.json"
 LOG = os.path.join("events", "webhooks.log")
@@ -84,19 +84,27 @@ def add(store: str, url: str, events, secret_env: str | None) -> dict:
                                 "pass the variable's name, e.g. --secret-env MVC_WEBHOOK_SECRET (never the secret)")
     hook = {"id": secrets.token_hex(4), "url": url, "events": parse_events(events),
             "secret_env": secret_env, "created_at": round(time.time(), 3)}
-    hooks = load(store)
-    hooks.append(hook)
-    _save(store, hooks)
+    with _editing(store):
+        hooks = load(store)
+        hooks.append(hook)
+        _save(store, hooks)
     return hook
 
 
 def remove(store: str, key: str) -> dict:
-    hooks = load(store)
-    gone = [h for h in hooks if key in (h.get("id"), h.get("url"))]
-    if not gone:
-        raise NotFoundError(f"no webhook {key!r}", "list them with `mvc webhook ls` (remove by id or URL)")
-    _save(store, [h for h in hooks if h not in gone])
+    with _editing(store):
+        hooks = load(store)
+        gone = [h for h in hooks if key in (h.get("id"), h.get("url"))]
+        if not gone:
+            raise NotFoundError(f"no webhook {key!r}", "list them with `mvc webhook ls` (remove by id or URL)")
+        _save(store, [h for h in hooks if h not in gone])
     return gone[0]
+
+
+def _editing(store: str):
+    """The lock every read-modify-write of the list holds: without it two `mvc webhook add` at
+    once each read the old list and the second rename drops the first one's webhook."""
+    return folder_lock(store, f"{store}/{CONFIG}")
 
 
 def check_url(url: str) -> None:

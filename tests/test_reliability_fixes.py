@@ -1,0 +1,138 @@
+"""Defects noted at the close of #12 and #13, each with the test that failed before its fix.
+
+1. read-modify-write files without a lock (webhooks.json, config.toml, mvc.lock) lost updates;
+2. fsck on a `--no-bytes` clone called never-fetched chunks missing;
+3. a SIGKILLed clone left ``DIR/.mvc-clone-<pid>`` behind forever;
+4. a test left a ``.mvc`` store in the repository root (guarded in conftest.py)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import mvc
+
+ROUNDS = 3
+WRITERS = 8
+
+
+def mvc_cmd(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "mvc", *args], capture_output=True, text=True, cwd=cwd,
+                          env=dict(os.environ, MVC_SERVER="0", **(env or {})), timeout=300)
+
+
+# ---- 1. no lost update in the user's small files --------------------------------------------------
+def race(snippets: list[str], cwd, gate) -> None:
+    """Run each snippet in its own process, all let go at the same instant: every process does
+    its imports and setup, says it is ready, then waits for the gate file before its write."""
+    gate = str(gate)
+    procs = []
+    for i, code in enumerate(snippets):
+        prog = (f"import os, sys, time\n{code['setup']}\n"
+                f"open({gate!r} + '.ready{i}', 'w').close()\n"
+                f"while not os.path.exists({gate!r}):\n    time.sleep(0.0005)\n{code['write']}\n")
+        procs.append(subprocess.Popen([sys.executable, "-c", prog], cwd=str(cwd), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    deadline = time.monotonic() + 120
+    while not all(os.path.exists(f"{gate}.ready{i}") for i in range(len(snippets))):
+        assert time.monotonic() < deadline, "the racers never got ready"
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
+        time.sleep(0.01)
+    open(gate, "w").close()
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    for i in range(len(snippets)):
+        os.unlink(f"{gate}.ready{i}")
+    os.unlink(gate)
+
+
+@pytest.fixture
+def webhook_store(project):
+    with mvc.init() as run:
+        (project / "m.bin").write_bytes(b"weights")
+        run.log_model(str(project / "m.bin"), name="M")
+    return project
+
+
+def _add_webhook(url: str) -> dict:
+    return {"setup": "import mvc\napi = mvc.Api()", "write": f"api.add_webhook({url!r}, 'alias')"}
+
+
+def test_concurrent_webhook_adds_and_removes_lose_nothing(webhook_store, tmp_path):
+    expected: set[str] = set()
+    for r in range(ROUNDS):
+        urls = [f"http://127.0.0.1:9/r{r}/w{i}" for i in range(WRITERS)]
+        race([_add_webhook(u) for u in urls], webhook_store, tmp_path / "gate")
+        expected |= set(urls)
+        listed = json.loads(mvc_cmd("webhook", "ls", "--json", cwd=webhook_store).stdout)
+        assert sorted(h["url"] for h in listed) == sorted(expected), f"round {r}: lost an add"
+    # removes racing adds: half the processes remove one each, the other half add one each
+    gone = sorted(expected)[:WRITERS // 2]
+    new = [f"http://127.0.0.1:9/late/w{i}" for i in range(WRITERS // 2)]
+    removes = [{"setup": "import mvc\napi = mvc.Api()", "write": f"api.remove_webhook({u!r})"} for u in gone]
+    race(removes + [_add_webhook(u) for u in new], webhook_store, tmp_path / "gate")
+    urls = sorted(h["url"] for h in mvc.Api().webhooks())
+    assert urls == sorted((expected - set(gone)) | set(new))
+    assert not [n for n in os.listdir(webhook_store / ".mvc") if n.startswith(".tmp-")]
+
+
+def test_two_cli_webhook_adds_at_once_both_land(webhook_store):
+    """The same through `mvc webhook add` itself (start-up jitter makes the overlap rarer, so
+    this is the smoke test; the race above is the proof)."""
+    urls = [f"http://127.0.0.1:9/cli{i}" for i in range(WRITERS)]
+    procs = [subprocess.Popen([sys.executable, "-m", "mvc", "webhook", "add", u, "--event", "link"],
+                              cwd=webhook_store, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, MVC_SERVER="0")) for u in urls]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert sorted(h["url"] for h in mvc.Api().webhooks()) == sorted(urls)
+
+
+SETTINGS = {"user.name": "Ann", "user.email": "ann@example.com", "core.project": "p1", "use.link": "hardlink",
+            "remote.default": "team", "cache.max_size": "20G"}
+
+
+@pytest.mark.parametrize("level", ["store", "user"])
+def test_concurrent_config_sets_lose_nothing(project, tmp_path, monkeypatch, level):
+    from mvc import settings
+    mvc.init().finish()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    user = level == "user"
+    setup = "from mvc.api.settings import set_setting, unset_setting"
+    for r in range(ROUNDS):
+        race([{"setup": setup, "write": f"set_setting({k!r}, {v!r}, user={user})"} for k, v in SETTINGS.items()],
+             project, tmp_path / "gate")
+        path = settings.user_file() if user else settings.store_file(str(project / ".mvc"))
+        assert settings.read_file(path) == SETTINGS, f"round {r}: lost a set"
+        keys = sorted(SETTINGS)
+        race([{"setup": setup, "write": f"unset_setting({k!r}, user={user})"} for k in keys[:3]]
+             + [{"setup": setup, "write": f"set_setting({k!r}, {SETTINGS[k]!r}, user={user})"} for k in keys[3:]],
+             project, tmp_path / "gate")
+        assert settings.read_file(path) == {k: SETTINGS[k] for k in keys[3:]}, f"round {r}: lost an unset"
+    listed = mvc_cmd("config", "list", cwd=project, env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    assert listed.returncode == 0 and "hardlink" in listed.stdout, listed.stderr
+
+
+def test_concurrent_lock_pins_lose_nothing(tmp_path):
+    """mvc.lock is rewritten by each `mvc use --save`: eight of them at once keep eight pins."""
+    from mvc.hooks import lockfile
+    code = tmp_path / "code"
+    code.mkdir()
+    lock = code / lockfile.NAME
+    for r in range(ROUNDS):
+        snippets = []
+        for i in range(WRITERS):
+            pin = dict(key=f"m{r}-{i}", project="p", name=f"m{r}-{i}", version="v0", digest=f"{i:064x}",
+                       path=f"models/m{r}-{i}")
+            snippets.append({"setup": "from mvc.hooks.lockfile import Pin, save",
+                             "write": f"save({str(lock)!r}, Pin(**{pin!r}))"})
+        race(snippets, code, tmp_path / "gate")
+        keys = {p.key for p in lockfile.load(str(lock))}
+        assert keys == {f"m{q}-{i}" for q in range(r + 1) for i in range(WRITERS)}, f"round {r}: lost a pin"
+    assert sorted(os.listdir(code)) == [lockfile.NAME]  # no lock or temp file left beside it

@@ -136,3 +136,63 @@ def test_concurrent_lock_pins_lose_nothing(tmp_path):
         keys = {p.key for p in lockfile.load(str(lock))}
         assert keys == {f"m{q}-{i}" for q in range(r + 1) for i in range(WRITERS)}, f"round {r}: lost a pin"
     assert sorted(os.listdir(code)) == [lockfile.NAME]  # no lock or temp file left beside it
+
+
+# ---- 2. fsck on a --no-bytes clone -------------------------------------------------------------
+def _fsck_json(cwd) -> tuple[int, dict]:
+    res = mvc_cmd("fsck", "--json", cwd=cwd)
+    return res.returncode, json.loads(res.stdout)
+
+
+def test_fsck_on_a_no_bytes_clone_reports_not_fetched_not_damage(tmp_path):
+    from git_servers import make_bare
+    from remote_kit import api, log, new_store
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    log(a, os.urandom(70_000))
+    log(a, os.urandom(90_000), link="reg")  # v1, also registry/reg:v0
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    everything = set(api(a).repo.chunks.ids())
+    c = tmp_path / "c"
+    res = mvc_cmd("clone", bare, str(c), "--no-bytes", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+
+    code, rep = _fsck_json(c)
+    assert code == 0 and rep["ok"], rep
+    assert rep["chunks_not_fetched"] == len(everything) and rep["chunks_total"] == 0
+    (p,) = rep["problems"]
+    assert (p["kind"], p["severity"], p["object"]) == ("not-fetched", "info", "origin")
+    assert p["versions"] == ["p/m:v0", "p/m:v1", "registry/reg:v0"] and "mvc use" in p["fix"]
+    text = mvc_cmd("fsck", cwd=c)
+    assert text.returncode == 0 and "not fetched" in text.stdout and "missing" not in text.stdout, text.stdout
+    assert text.stdout.splitlines()[-1].startswith("ok:")
+
+    # a use fetches one version's bytes: those are no longer reported
+    res = mvc_cmd("--project", "p", "use", "m:v0", "-o", str(tmp_path / "out"), cwd=c)
+    assert res.returncode == 0, res.stderr
+    here = api(a).repo
+    v0 = {cid for _, ptr in here.entries(here.resolve("p/m:v0")[0]) for cid, _ in ptr.chunks}
+    code, rep = _fsck_json(c)
+    assert code == 0 and rep["chunks_not_fetched"] == len(everything - v0) > 0
+    assert rep["problems"][0]["versions"] == ["p/m:v1", "registry/reg:v0"]
+
+    # a version made here, never pushed, whose bytes are gone: that is damage, and fsck fails
+    log(str(c), os.urandom(60_000))  # p/m:v2
+    store = api(str(c)).repo
+    lost = set(store.chunks.ids()) - everything
+    assert lost
+    for cid in lost:
+        os.unlink(store.chunks.path(cid))
+    code, rep = _fsck_json(c)
+    assert code == 5 and not rep["ok"]
+    errors = [p for p in rep["problems"] if p["severity"] == "error"]
+    assert {p["kind"] for p in errors} == {"missing-chunk"} and {v for p in errors for v in p["versions"]} == {"p/m:v2"}
+    assert [p["kind"] for p in rep["problems"] if p["severity"] == "info"] == ["not-fetched"]
+
+    # with no remote to fetch from, the bytes never fetched are missing too
+    assert mvc_cmd("remote", "rm", "origin", cwd=c).returncode == 0
+    code, rep = _fsck_json(c)
+    assert code == 5 and rep["chunks_not_fetched"] == 0
+    assert {p["kind"] for p in rep["problems"]} == {"missing-chunk"}
+    assert {v for p in rep["problems"] for v in p["versions"]} == {"p/m:v1", "registry/reg:v0", "p/m:v2"}

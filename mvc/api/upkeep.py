@@ -105,7 +105,11 @@ def fsck(repo, sample: float | None = None, git: bool = True, repair: bool = Fal
     if sample is not None and not (isinstance(sample, (int, float)) and 0 < sample <= 1):
         raise UsageError(f"sample must be a share in (0, 1], not {sample!r}", "pass e.g. 0.1 for a tenth of the chunks")
     repaired = _fsck.repair_refs(repo) if repair else []
-    report = _fsck.fsck(repo, sample=sample, git=git, quarantine=repair)
+
+    def remote_trees():  # only when chunks are absent: a --no-bytes clone's are "not fetched", not lost
+        from ..remote.lazy import remote_trees
+        return remote_trees(repo)
+    report = _fsck.fsck(repo, sample=sample, git=git, quarantine=repair, remote_trees=remote_trees)
     report.repaired = repaired
     return report
 

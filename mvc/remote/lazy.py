@@ -46,3 +46,19 @@ def holder(repo, v):
         raise NotFoundError(f"the bytes of {v.project}/{v.name}:{v.version} are not here and no remote's "
                             "last fetch holds this version", "run `mvc fetch REMOTE` for the remote that has it")
     return None
+
+
+def remote_trees(repo) -> dict[str, str]:
+    """version tree id (hex) -> the name of a remote whose last fetch holds that version (or trashed
+    or linked one) and whose bytes storage is known: its chunks can be fetched from there, since a
+    push sends bytes before names.  For fsck, to tell bytes never fetched from bytes lost; it
+    reads the git config and the remote-tracking refs only, no network call."""
+    from .sync import tracking_refs, version_trees
+    out: dict[str, str] = {}
+    for cfg in remotes.read_all(repo.meta.git).values():
+        if not cfg.storage:
+            continue
+        for ref, tip in tracking_refs(repo.meta, cfg.name).items():
+            for oid in version_trees(repo.meta, ref, tip):
+                out.setdefault(oid, cfg.name)
+    return out

@@ -22,12 +22,13 @@ from . import lease, manifest, reach
 class Problem:
     kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | corrupt-pack-index |
     #                        corrupt-git-pack | corrupt-whole-file | stale-lock | stale-lease | bad-path | bad-digest
+    #                        | not-fetched (info: absent here, a remote has them)
     object: str            # chunk id, ref name, lock or lease path
     file: str | None       # the store file that holds it, when there is one
     message: str
     versions: list[str] = field(default_factory=list)
     fix: str = ""
-    severity: str = "error"  # error | warning
+    severity: str = "error"  # error | warning | info (neither fails fsck)
 
     def text(self) -> str:
         out = f"{self.severity}: {self.message}"
@@ -46,6 +47,7 @@ class FsckReport:
     pointers: int = 0
     versions: int = 0
     git_checked: bool = False
+    chunks_not_fetched: int = 0  # absent here, held by a remote that has the versions using them
     vrefs: list = field(default_factory=list, repr=False)  # every version read (names git fsck's findings)
 
     @property
@@ -58,7 +60,7 @@ class FsckReport:
     def to_json(self) -> dict:
         return {"ok": self.ok, "chunks_total": self.chunks_total, "chunks_hashed": self.chunks_hashed,
                 "pointers": self.pointers, "versions": self.versions, "git_checked": self.git_checked,
-                "problems": [asdict(p) for p in self.problems]}
+                "chunks_not_fetched": self.chunks_not_fetched, "problems": [asdict(p) for p in self.problems]}
 
 
 def fix_for(labels: list[str], kind: str = "missing-chunk", aside: bool = False) -> str:
@@ -196,7 +198,8 @@ def _chunk_file(repo, cid: str) -> str | None:
     return path(cid) if callable(path) else None
 
 
-def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport, quarantine: bool = False) -> None:
+def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport, quarantine: bool = False,
+                  remote_trees=None) -> None:
     present = set(repo.chunks.ids())
     report.chunks_total = len(present)
     packs = getattr(repo.chunks, "packs", None)
@@ -218,11 +221,44 @@ def _check_chunks(repo, uses: dict, sample: float | None, report: FsckReport, qu
                 _chunk_problem(repo, "corrupt-chunk", cid, message, uses, report, aside=quarantine)
         except NotFoundError:
             present.discard(cid)  # removed by gc while we looked: judged below
-    for cid in sorted(uses):
-        if cid not in present and not repo.chunks.has(cid):
+    absent = [cid for cid in sorted(uses) if cid not in present and not repo.chunks.has(cid)]
+    unfetched = _not_fetched(repo, absent, uses, report, remote_trees)
+    for cid in absent:
+        if cid not in unfetched:
             aside = repo.chunks.quarantined(cid)
             _chunk_problem(repo, "missing-chunk", cid, f"chunk {cid} is missing from the store" + (
                 f" (an earlier fsck set its corrupt bytes aside as {', '.join(aside)})" if aside else ""), uses, report)
+
+
+def _not_fetched(repo, absent: list[str], uses: dict, report: FsckReport, remote_trees) -> set[str]:
+    """The absent chunks that are not damage but bytes never fetched (a `--no-bytes` clone or
+    pull): some version using each is held by a remote whose bytes storage is known, as its last
+    fetch recorded (``remote_trees()``: version tree id -> remote; the caller's, no network call).
+    A remote holds every chunk its refs reach (a push sends bytes before names), so a `use`
+    fetches them.  One informational problem per remote; the set of such chunks is returned.
+    A chunk an earlier fsck set aside as corrupt stays damage."""
+    if not absent or remote_trees is None:
+        return set()
+    held = remote_trees()
+    if not held:
+        return set()
+    tree_of = {v.label: str(v.tree) for v in report.vrefs}
+    by_remote: dict[str, tuple[set, set]] = {}
+    for cid in absent:
+        remote = next((held[t] for label in uses[cid] if (t := tree_of.get(label)) in held), None)
+        if remote is None or repo.chunks.quarantined(cid):
+            continue
+        chunks, labels = by_remote.setdefault(remote, (set(), set()))
+        chunks.add(cid)
+        labels.update(uses[cid])
+    for remote, (chunks, labels) in sorted(by_remote.items()):
+        report.chunks_not_fetched += len(chunks)
+        report.problems.append(Problem(
+            "not-fetched", remote, None, f"{len(chunks)} chunk(s) of {len(labels)} version(s) are not fetched: "
+            f"their bytes are on remote {remote} (a --no-bytes clone or pull brings metadata only)",
+            sorted(labels), fix=f"`mvc use ADDRESS` fetches a version's bytes from {remote} when it is used",
+            severity="info"))
+    return set().union(*(chunks for chunks, _ in by_remote.values()))
 
 
 def _set_aside(repo, cid: str, message: str, report: FsckReport) -> str | None:
@@ -329,14 +365,17 @@ def _check_whole_files(repo, report: FsckReport) -> None:
                         "re-download linked copies"))
 
 
-def fsck(repo, sample: float | None = None, git: bool = True, quarantine: bool = False) -> FsckReport:
+def fsck(repo, sample: float | None = None, git: bool = True, quarantine: bool = False,
+         remote_trees=None) -> FsckReport:
     """Check the whole store; ``sample`` re-hashes only that share of chunks.  It changes nothing,
     unless ``quarantine`` (`mvc fsck --repair`): then the bad copies of each corrupt chunk are set
-    aside (``<store>/quarantine/``), so that a re-log of the original files writes it back."""
+    aside (``<store>/quarantine/``), so that a re-log of the original files writes it back.
+    ``remote_trees`` (called only when chunks are absent): version tree id -> the remote holding
+    it, whose chunks are then "not fetched" rather than missing (the remote layer knows remotes)."""
     report = FsckReport()
     repo.meta.forget_checked()  # every loose git object fsck reads is checked afresh
     if _check_git_packs(repo, report):
-        _check_chunks(repo, _uses(repo, report), sample, report, quarantine)
+        _check_chunks(repo, _uses(repo, report), sample, report, quarantine, remote_trees)
     _check_whole_files(repo, report)
     if git:
         _check_git(repo, report)

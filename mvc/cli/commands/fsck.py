@@ -16,7 +16,8 @@ def command(sample, no_git, repair, as_json) -> None:
     resolves, run `git fsck` on the metadata, and name each problem with the
     versions it affects and the command that repairs or removes it.
     Exit 0 when clean, 5 (integrity) when a problem was found.  Without
-    --repair it changes nothing.
+    --repair it changes nothing.  Chunks absent here whose versions a remote
+    holds (a --no-bytes clone) are reported as not fetched, not as damage.
 
     With --repair, a ref whose file is damaged (truncated, empty, garbage) is
     first pointed back at the newest commit of its own that the store holds,
@@ -33,6 +34,7 @@ def command(sample, no_git, repair, as_json) -> None:
         click.echo(f"{'ok' if report.ok else 'FAILED'}: {report.versions} versions, {report.pointers} pointers, "
                    f"{report.chunks_hashed}/{report.chunks_total} chunks re-hashed, "
                    f"git fsck {'run' if report.git_checked else 'skipped'}; "
+                   + (f"{report.chunks_not_fetched} chunks not fetched; " if report.chunks_not_fetched else "") +
                    f"{sum(p.severity == 'error' for p in report.problems)} errors")  # the result: stdout
     if not report.ok:
         from mvc.errors import IntegrityError

@@ -196,3 +196,113 @@ def test_fsck_on_a_no_bytes_clone_reports_not_fetched_not_damage(tmp_path):
     assert code == 5 and rep["chunks_not_fetched"] == 0
     assert {p["kind"] for p in rep["problems"]} == {"missing-chunk"}
     assert {v for p in rep["problems"] for v in p["versions"]} == {"p/m:v1", "registry/reg:v0", "p/m:v2"}
+
+
+# ---- 3. the folder of a killed clone ----------------------------------------------------------
+def _pushed(tmp_path) -> str:
+    """A path remote with folder bytes holding one 6 MB version: a clone takes long enough to be
+    caught in the act."""
+    from git_servers import make_bare
+    from remote_kit import api, log, new_store
+    bare = make_bare(str(tmp_path / "r.git"))
+    a = new_store(tmp_path, "a")
+    log(a, os.urandom(6_000_000))
+    api(a).add_remote("origin", bare, storage=str(tmp_path / "bytes"))
+    api(a).push()
+    return bare
+
+
+def _clone(bare: str, dest, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mvc", "clone", bare, str(dest)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, MVC_SERVER="0", **(env or {})))
+
+
+def _staging(dest) -> list[str]:
+    return sorted(n for n in os.listdir(dest) if n.startswith(".mvc-clone-")) if os.path.isdir(dest) else []
+
+
+def _wait_for(path, proc, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.001)
+
+
+def test_a_killed_clone_leaves_nothing_the_next_clone_keeps(tmp_path):
+    import signal
+    bare = _pushed(tmp_path)
+    dest = tmp_path / "dest"
+    # SIGKILL at a crash point: every byte fetched, not yet renamed into place
+    p = _clone(bare, dest, env={"MVC_TEST_CRASH_AT": "pull:after-chunks"})
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
+    first = _staging(dest)
+    assert first == [f".mvc-clone-{p.pid}"] and not (dest / ".mvc").exists()
+    # SIGKILL from outside as soon as the next clone's folder appears: it had removed the first one
+    p = _clone(bare, dest)
+    _wait_for(dest / f".mvc-clone-{p.pid}", p)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    assert _staging(dest) == [f".mvc-clone-{p.pid}"]
+    # the next clone removes that one too, and succeeds
+    res = mvc_cmd("clone", bare, str(dest), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert _staging(dest) == [] and sorted(os.listdir(dest)) == [".mvc"]
+    code, rep = _fsck_json(dest)
+    assert code == 0 and rep["problems"] == [], rep
+
+
+def test_a_live_clone_folder_is_never_removed(tmp_path):
+    import signal
+    bare = _pushed(tmp_path)
+    dest = tmp_path / "dest"
+    p = _clone(bare, dest)
+    mine = dest / f".mvc-clone-{p.pid}"
+    _wait_for(mine, p)
+    os.kill(p.pid, signal.SIGSTOP)  # alive, mid-clone
+    try:
+        res = mvc_cmd("clone", bare, str(dest), cwd=tmp_path)  # another clone into the same folder
+        assert res.returncode == 0, res.stderr
+        assert mine.is_dir()
+        gc = mvc_cmd("gc", "--json", cwd=dest)
+        assert gc.returncode == 0 and json.loads(gc.stdout)["clones"] == [], gc.stderr
+        code, rep = _fsck_json(dest)
+        assert code == 0 and not [q for q in rep["problems"] if q["kind"] == "stale-clone"]
+        assert mvc_cmd("fsck", "--repair", cwd=dest).returncode == 0
+        assert mine.is_dir()
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode != 0 and "appeared while cloning" in err, err  # the first store stays
+    assert not mine.exists() and sorted(os.listdir(dest)) == [".mvc"]
+    code, rep = _fsck_json(dest)
+    assert code == 0 and rep["problems"] == [], rep
+
+
+def test_gc_and_fsck_remove_only_dead_clones_folders(tmp_path):
+    bare = _pushed(tmp_path)
+    dest = tmp_path / "dest"
+    assert mvc_cmd("clone", bare, str(dest), "--no-bytes", cwd=tmp_path).returncode == 0
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a PID that has ended
+    dead = dest / f".mvc-clone-{gone.pid}"
+    live = dest / f".mvc-clone-{os.getpid()}"  # this test's PID: alive
+    for d in (dead, live):
+        (d / "objects").mkdir(parents=True)
+        (d / "objects" / "x").write_bytes(b"half a store")
+    code, rep = _fsck_json(dest)
+    stale = [q for q in rep["problems"] if q["kind"] == "stale-clone"]
+    assert code == 0 and [(q["object"], q["severity"]) for q in stale] == [(str(dead), "warning")]
+    assert dead.is_dir()  # fsck changes nothing without --repair
+    dry = json.loads(mvc_cmd("gc", "--dry-run", "--json", cwd=dest).stdout)
+    assert dry["clones"] == [str(dead)] and dead.is_dir()
+    res = mvc_cmd("gc", cwd=dest)
+    assert res.returncode == 0 and f"deleted clone {dead}" in res.stdout, res.stdout
+    assert not dead.exists() and live.is_dir()
+    # --repair removes one too
+    dead.mkdir()
+    res = mvc_cmd("fsck", "--repair", "--json", cwd=dest)
+    assert res.returncode == 0 and not dead.exists() and live.is_dir()
+    assert [q["severity"] for q in json.loads(res.stdout)["problems"] if q["kind"] == "stale-clone"] == ["info"]

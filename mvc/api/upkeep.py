@@ -70,10 +70,12 @@ class GcReport:
     _lines: list[str] = field(default_factory=list, repr=False)
     cache: list[str] = field(default_factory=list)     # whole files trimmed from the cache (LRU, to its limit)
     cache_bytes: int = 0
+    clones: list[str] = field(default_factory=list)    # folders of killed clones beside the store (DIR/.mvc-clone-<pid>)
 
     def lines(self) -> list[str]:
-        """One line per thing deleted (``expire``, ``purge``, ``chunk``, ``temp``, ``pack``, ``lease``, ``cache``)."""
-        return list(self._lines)
+        """One line per thing deleted (``expire``, ``purge``, ``chunk``, ``temp``, ``pack``, ``lease``, ``cache``,
+        ``clone``)."""
+        return list(self._lines) + [f"clone {c}" for c in self.clones]
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -92,7 +94,17 @@ def gc(repo, dry_run: bool = False, grace="1h", retention="14d", keep_last: int 
     d = plan.to_json()
     return GcReport(dry_run, d["chunks"], d["bytes"], d["purge"], d["expire"], d["temps"], d["orphan_packs"],
                     d["leases"], d["marked"], d["kept_young"], iso(d["cutoff"]) if d["cutoff"] else None,
-                    plan.lines(), cache=d["cache"], cache_bytes=d["cache_bytes"])
+                    plan.lines(), cache=d["cache"], cache_bytes=d["cache_bytes"], clones=_dead_clones(repo, dry_run))
+
+
+def _dead_clones(repo, dry_run: bool) -> list[str]:
+    """The ``.mvc-clone-<pid>`` folders that killed clones left beside this store (removed unless
+    ``dry_run``); a live clone's is never touched (remote/clone.py)."""
+    from ..remote import clone
+    root = clone.store_root(repo.path)
+    if root is None:
+        return []
+    return clone.stale_staging(root) if dry_run else clone.remove_stale_staging(root)
 
 
 # ---- fsck, verify, du, unlock ---------------------------------------------------------
@@ -111,7 +123,25 @@ def fsck(repo, sample: float | None = None, git: bool = True, repair: bool = Fal
         return remote_trees(repo)
     report = _fsck.fsck(repo, sample=sample, git=git, quarantine=repair, remote_trees=remote_trees)
     report.repaired = repaired
+    _report_dead_clones(repo, report, repair)
     return report
+
+
+def _report_dead_clones(repo, report, repair: bool) -> None:
+    """A warning for each folder a killed clone left beside the store; --repair removes them
+    (fsck changes nothing without it; `mvc gc` removes them too)."""
+    from ..remote import clone
+    from ..repo.fsck import Problem
+    root = clone.store_root(repo.path)
+    if root is None:
+        return
+    removed = set(clone.remove_stale_staging(root)) if repair else set()
+    for path in sorted(removed | set(clone.stale_staging(root))):
+        gone = path in removed
+        report.problems.append(Problem(
+            "stale-clone", path, path, f"{path} is the folder of a clone that was killed"
+            + (" (removed)" if gone else ""), fix="nothing: removed" if gone else
+            "`mvc gc` or `mvc fsck --repair` removes it", severity="info" if gone else "warning"))
 
 
 def du(repo, project: str | None, name: str | None = None) -> dict:

@@ -22,7 +22,7 @@ from . import lease, manifest, reach
 class Problem:
     kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | corrupt-pack-index |
     #                        corrupt-git-pack | corrupt-whole-file | stale-lock | stale-lease | bad-path | bad-digest
-    #                        | not-fetched (info: absent here, a remote has them)
+    #                        | not-fetched (info: absent here, a remote has them) | stale-clone (api/upkeep.py)
     object: str            # chunk id, ref name, lock or lease path
     file: str | None       # the store file that holds it, when there is one
     message: str

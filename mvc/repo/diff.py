@@ -5,10 +5,12 @@ The chunk lists in the versions' pointers do most of the work: equal file digest
 equal files, and a tensor whose byte range is covered by the same chunks at the same
 places in both files is unchanged without reading a byte of it (the tensor-aligned
 chunkers put a chunk boundary at every tensor start).  Only tensors whose chunks differ
-are read, block by block (diff_values), and every chunk read is verified by the store.
+are read, block by block (diff_values), and every chunk read is checked against its id
+(diff_read: as it is read, before any result leaves).
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -195,18 +197,24 @@ def _tensor(t: Tensor, status: str, ta: Tensor | None, tb: Tensor | None) -> dic
 
 
 def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor, progress) -> dict:
-    """Stream both tensors in bounded steps (one chunk per file in hand at a time)."""
+    """Stream both tensors in blocks of a few hundred KiB, each side's read and hashed into one
+    buffer (StoredFile.blocks).  zip_longest, not zip: each side's iterator must run to its end,
+    where it checks its last chunk against its id, before the result may be returned."""
     import numpy as np
     change = Change(ta.dtype)
-    n, step = ta.end - ta.start, change.block
-    with np.errstate(all="ignore"):  # NaN and infinities end as None in the result, not as warnings
-        for off in range(0, n, step):
-            k = min(step, n - off)
-            x, y = fa.read(ta.start + off, k), fb.read(tb.start + off, k)
-            if len(x) != k or len(y) != k:
-                raise IntegrityError(f"{fa.label}: tensor {ta.name!r} ends past its file")
-            change.add(x, y)
-            progress(2 * k)
+    n = ta.end - ta.start
+    if ta.start + n > fa.size or tb.start + n > fb.size:
+        raise IntegrityError(f"{fa.label if ta.start + n > fa.size else fb.label}: tensor {ta.name!r} "
+                             "ends past its file")
+    xs, ys = fa.blocks(ta.start, n, change.block), fb.blocks(tb.start, n, change.block)
+    try:
+        with np.errstate(all="ignore"):  # NaN and infinities end as None in the result, not as warnings
+            for x, y in itertools.zip_longest(xs, ys):
+                change.add(x, y)
+                progress(2 * len(x))
+    finally:
+        xs.close()
+        ys.close()
     return change.result()
 
 

@@ -10,9 +10,10 @@ types compare as bytes only.
 from __future__ import annotations
 
 import math
+import sys
 
-BLOCK_ELEMENTS = 1 << 16  # per side per step: two float64 arrays of 512 KiB, which stay in the CPU's cache
-BYTES_BLOCK = 4 << 20     # per side per step for types compared as bytes
+BLOCK_ELEMENTS = 1 << 15  # per side per step: float64 arrays of 256 KiB, which stay in the CPU's cache
+BYTES_BLOCK = 256 << 10   # per side per step for types compared as bytes
 
 # dtype name (safetensors and GGUF spell these the same) -> numpy dtype; BF16 is handled apart
 NUMERIC = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -24,41 +25,73 @@ ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 
 
 
 class Change:
-    """Running totals over the blocks of one tensor pair."""
+    """Running totals over the blocks of one tensor pair.  Its arrays are made once and reused for
+    every block (a fresh array per block cost page faults: docs/performance.md, "Diff")."""
 
     def __init__(self, dtype: str):
+        import numpy as np
         self.dtype = dtype
         self.values = dtype in NUMERIC
         self.block = ITEMSIZE[dtype] * BLOCK_ELEMENTS if self.values else BYTES_BLOCK  # bytes per step
         self.bytes_changed = 0
         self.max_abs = 0.0
         self.d2 = self.a2 = self.b2 = 0.0
+        self._xor = np.empty(self.block, np.uint8)
+        if self.values:
+            self._x, self._y = np.empty(BLOCK_ELEMENTS), np.empty(BLOCK_ELEMENTS)
+            # BF16 -> float32 by writing its 16 bits into the top half of each zeroed 32-bit word
+            self._bf16 = np.zeros(2 * BLOCK_ELEMENTS, np.uint16) if dtype == "BF16" else None
 
-    def add(self, a: bytes, b: bytes) -> None:
+    def add(self, a, b) -> None:
+        """One block of each side (equal lengths, at most ``self.block`` bytes; any buffer)."""
         import numpy as np
-        if a == b:  # a memcmp: an unchanged stretch of a changed tensor adds only to the norms
-            if self.values:
-                x = _widen(a, self.dtype)
-                s = float(np.einsum("i,i->", x, x))
-                self.a2 += s
-                self.b2 += s
+        changed = self._count_changed(a, b)
+        self.bytes_changed += changed
+        if not self.values or len(a) % ITEMSIZE[self.dtype]:
             return
-        ua, ub = np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8)
-        self.bytes_changed += int(np.count_nonzero(ua != ub))
-        if self.values and len(a) == len(b):
-            self._add_values(_widen(a, self.dtype), _widen(b, self.dtype))
+        x = self._widen(a, self._x)
+        if not changed:  # an unchanged stretch of a changed tensor adds only to the norms
+            s = _sum_squares(x)
+            self.a2 += s
+            self.b2 += s
+            return
+        self._add_values(x, self._widen(b, self._y))
+
+    def _count_changed(self, a, b) -> int:
+        """Bytes that differ: XOR as the widest words the length allows, then count the nonzero
+        bytes of the result (one pass each, no boolean array)."""
+        import numpy as np
+        n = len(a)
+        words = _WORDS[n & 7]
+        out = self._xor[:n]
+        np.bitwise_xor(np.frombuffer(a, words), np.frombuffer(b, words), out=out.view(words))
+        return int(np.count_nonzero(out))
+
+    def _widen(self, data, out):
+        """The values of ``data`` as float64, in ``out`` (its first len(data) / itemsize elements)."""
+        import numpy as np
+        raw = np.frombuffer(data, NUMERIC[self.dtype])
+        dst = out[:len(raw)]
+        if self.dtype == "BF16":
+            if _LITTLE:
+                wide = self._bf16[:2 * len(raw)]
+                wide[1::2] = raw
+                np.copyto(dst, wide.view(np.float32))
+            else:
+                np.copyto(dst, (raw.astype(np.uint32) << 16).view(np.float32))
+        else:
+            np.copyto(dst, raw, casting="unsafe")
+        return dst
 
     def _add_values(self, x, y) -> None:
-        """Sums of squares, then the difference in place of ``x``: two float64 arrays in all.
-        einsum, not np.dot: numpy's BLAS spreads a dot over threads, which made it 5-10x
-        slower on a busy 2-core machine (docs/performance.md, "Diff")."""
+        """Sums of squares, then the difference in place of ``x``."""
         import numpy as np
-        self.a2 += float(np.einsum("i,i->", x, x))
-        self.b2 += float(np.einsum("i,i->", y, y))
+        self.a2 += _sum_squares(x)
+        self.b2 += _sum_squares(y)
         d = np.subtract(x, y, out=x)
-        self.d2 += float(np.einsum("i,i->", d, d))
+        self.d2 += _sum_squares(d)
         if d.size:
-            m = max(float(d.max()), -float(d.min()))  # max |d| without an abs() copy
+            m = max(float(np.maximum.reduce(d)), -float(np.minimum.reduce(d)))  # max |d| without an abs() copy
             if m > self.max_abs or m != m:  # a NaN, once seen, stays (max() would drop it)
                 self.max_abs = m
 
@@ -73,13 +106,30 @@ class Change:
                 "cosine": _cosine(self.a2, self.b2, self.d2)}
 
 
-def _widen(data: bytes, dtype: str):
-    """The values of ``data`` as float64 (BF16: shifted into the top half of a float32 first)."""
+_LITTLE = sys.byteorder == "little"
+_WORDS = {r: f"u{next(w for w in (8, 4, 2, 1) if r % w == 0)}" for r in range(8)}  # len % 8 -> widest XOR word
+DOT_ROW = 8192  # float64 elements per BLAS dot (see _sum_squares)
+
+
+def _sum_squares(v) -> float:
+    """v . v in float64, as BLAS dots of ``DOT_ROW`` elements each (one call for all of them):
+    3x faster than einsum.  Not one dot of the whole block: OpenBLAS spreads a dot of over
+    10,000 elements over its threads, which made it 5-10x slower on a busy 2-core machine;
+    one this short stays on the calling thread (docs/performance.md, "Diff")."""
     import numpy as np
-    raw = np.frombuffer(data, NUMERIC[dtype])
-    if dtype == "BF16":
-        raw = (raw.astype(np.uint32) << 16).view(np.float32)
-    return raw.astype(np.float64)
+    n = len(v) - len(v) % DOT_ROW
+    total = math.fsum(_row_dots(v[:n].reshape(-1, DOT_ROW)).tolist()) if n else 0.0
+    if n < len(v):
+        total += float(np.dot(v[n:], v[n:]))
+    return total
+
+
+def _row_dots(m):
+    """The dot of each row of ``m`` with itself (np.vecdot from numpy 2; a stacked matmul before)."""
+    import numpy as np
+    if hasattr(np, "vecdot"):
+        return np.vecdot(m, m)
+    return np.matmul(m[:, None, :], m[:, :, None])
 
 
 def _cosine(a2: float, b2: float, d2: float) -> float | None:

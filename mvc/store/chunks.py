@@ -74,6 +74,13 @@ class ChunkStore:
         """Like ``get`` (verified), but may return a read-only view instead of a copy."""
         return self.get(cid)
 
+    def open_unverified(self, cid: str) -> int | None:
+        """A read-only descriptor of chunk ``cid``'s own file, or None where it has none (packed, in
+        memory, in a batch).  Its bytes are NOT checked: the caller hashes every byte it reads and
+        the rest of the file (``digest.chunk_hasher``), and checks the id before it returns
+        anything computed from them (`mvc diff`, docs/design.md "Diff")."""
+        return None
+
     def missing(self, cids) -> list[str]:
         """The ids of ``cids`` the store lacks."""
         return [c for c in cids if not self.has(c)]
@@ -346,6 +353,14 @@ class DirChunkStore(ChunkStore):
         finally:
             os.close(fd)
         return self._verified(cid, memoryview(m))
+
+    def open_unverified(self, cid):
+        if self._batch is not None:
+            return None
+        try:
+            return os.open(self.path(cid), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
 
     def copy_out(self, cid, n, fd, checks):
         """A loose chunk is verified through a mapping (on ``checks``' thread) while this

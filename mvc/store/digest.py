@@ -41,6 +41,13 @@ def _hasher(size: int):
     return blake3.blake3(max_threads=n) if n > 1 else blake3.blake3()
 
 
+def chunk_hasher():
+    """An incremental chunk id for a reader that hashes a chunk as it reads it (`mvc diff`, which
+    streams large chunk files in small pieces): ``update`` with every byte of the chunk in order,
+    then ``hexdigest()`` is ``chunk_id`` of them.  One thread: the pieces are small."""
+    return _hasher(0)
+
+
 def chunk_id(data) -> str:
     """The id of a chunk: the hex BLAKE3 of its bytes (64 lowercase hex digits)."""
     h = _hasher(len(data))

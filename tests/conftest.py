@@ -9,6 +9,32 @@ import sys
 import pytest
 
 
+REPO_STORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".mvc")
+_stray: list[str] = []  # the test after which REPO_STORE first appeared
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_store_in_the_repository():
+    """Fail the session if a store appears in the repository root during it: every later command
+    run from a folder below it would find and use that store.  Removed again, so the next run
+    starts clean; a store that was there before the session is left alone."""
+    existed = os.path.lexists(REPO_STORE)
+    yield
+    if not existed and os.path.lexists(REPO_STORE):
+        import shutil
+        shutil.rmtree(REPO_STORE, ignore_errors=True)
+        pytest.fail(f"a test created {REPO_STORE} (first seen after {_stray[0] if _stray else 'the last test'}); "
+                    "it was removed: give the test a tmp_path store (the project fixture) or MVC_DIR", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_store_left_by_this_test(request):
+    """Name the test after which the repository-root store appeared (one stat per test)."""
+    yield
+    if not _stray and os.path.lexists(REPO_STORE):
+        _stray.append(request.node.nodeid)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     for var in ("MVC_DIR", "MVC_PROJECT", "MVC_ARTIFACT_DIR", "MVC_TEST_CRASH_AT", "MVC_TEST_CORRUPT_CHUNK",

@@ -51,11 +51,13 @@ def test_latest_by_hand_refused_but_vx_ok():
         check_alias("prod!")
 
 
-def test_registry_is_not_a_project():
+def test_registry_is_not_a_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # never the repository's root: a store made there is every later test's
     with pytest.raises(InvalidNameError, match="registry"):
         check_project("registry")
     with pytest.raises(InvalidNameError, match="registry"):
         mvc.init(project="registry")
+    assert not (tmp_path / ".mvc").exists()  # refused before any store was made
 
 
 @pytest.mark.parametrize("bad,char", [("a/b", "/"), ("registry/x", "/"), ("x:v1", ":")])

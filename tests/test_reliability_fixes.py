@@ -306,3 +306,45 @@ def test_gc_and_fsck_remove_only_dead_clones_folders(tmp_path):
     res = mvc_cmd("fsck", "--repair", "--json", cwd=dest)
     assert res.returncode == 0 and not dead.exists() and live.is_dir()
     assert [q["severity"] for q in json.loads(res.stdout)["problems"] if q["kind"] == "stale-clone"] == ["info"]
+
+
+# ---- 4. no store left in the repository root --------------------------------------------------
+def test_conftest_fails_a_session_that_leaves_a_store_in_the_repository_root(tmp_path):
+    """The guard, run on a copy of this conftest.py in a scratch repository (never /work/main:
+    other sessions share it): a test that makes ROOT/.mvc fails the session, by name."""
+    import shutil
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    shutil.copy(os.path.join(os.path.dirname(__file__), "conftest.py"), repo / "tests" / "conftest.py")
+    (repo / "tests" / "test_leaky.py").write_text(
+        "import os\n\n"
+        "def test_clean():\n    pass\n\n"
+        "def test_leaky():\n    os.makedirs(os.path.join(os.path.dirname(os.path.dirname(__file__)), '.mvc'), exist_ok=True)\n\n"
+        "def test_after():\n    pass\n")
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_leaky.py"]
+    res = subprocess.run(args, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0, res.stdout
+    assert "created" in res.stdout and "test_leaky.py::test_leaky" in res.stdout, res.stdout
+    assert not (repo / ".mvc").exists()  # removed, so the next run starts clean
+    res = subprocess.run(args[:-1] + ["tests/test_leaky.py::test_clean"], cwd=repo, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout
+    (repo / ".mvc").mkdir()  # one that was there before the session is not the session's to judge
+    res = subprocess.run(args, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and (repo / ".mvc").is_dir(), res.stdout
+
+
+@pytest.mark.parametrize("kwargs, env", [({"project": "registry"}, None), ({"project": "a/b"}, None),
+                                         ({}, "registry"), ({}, "a/b"), ({}, " ")])
+def test_a_refused_project_name_makes_no_store(tmp_path, monkeypatch, kwargs, env):
+    """mvc.init(project="registry") in /work/main made /work/main/.mvc before refusing the name
+    (tests/test_names.py ran there): the name is checked before a store is found or made."""
+    from mvc.errors import MvcError
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    if env is not None:
+        monkeypatch.setenv("MVC_PROJECT", env)
+    with pytest.raises(MvcError):
+        mvc.init(**kwargs)
+    assert os.listdir(cwd) == []

@@ -647,8 +647,11 @@ def init(project: str | None = None, entity: str | None = None, config: dict | N
     previous = _reinit(reinit)
     if previous is not None:
         return previous
+    named = project or os.environ.get("MVC_PROJECT")
+    if named:
+        check_project(named)  # before the store is found or made: a refused name leaves no new store behind
     repo = Repository.find(dir)
-    project = check_project(project or os.environ.get("MVC_PROJECT") or repo.default_project)
+    project = check_project(named or repo.default_project)
     config = _filter_config(_config_dict(config), config_include_keys, config_exclude_keys)
     run_id, resumed = _resume_target(repo, project, id, resume)
     return Run(repo, project, entity, config, name, job_type, tags, notes, quiet, run_id=run_id, group=group,

@@ -197,8 +197,8 @@ def _tensor(t: Tensor, status: str, ta: Tensor | None, tb: Tensor | None) -> dic
 
 
 def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor, progress) -> dict:
-    """Stream both tensors in blocks of a few hundred KiB, each side's read and hashed into one
-    buffer (StoredFile.blocks).  zip_longest, not zip: each side's iterator must run to its end,
+    """Stream both tensors in blocks of a few hundred KiB, each side read and hashed straight into
+    its half of the Change's buffer (StoredFile.blocks).  zip_longest, not zip: each side's iterator must run to its end,
     where it checks its last chunk against its id, before the result may be returned."""
     import numpy as np
     change = Change(ta.dtype)
@@ -206,11 +206,12 @@ def _compare(fa: StoredFile, fb: StoredFile, ta: Tensor, tb: Tensor, progress) -
     if ta.start + n > fa.size or tb.start + n > fb.size:
         raise IntegrityError(f"{fa.label if ta.start + n > fa.size else fb.label}: tensor {ta.name!r} "
                              "ends past its file")
-    xs, ys = fa.blocks(ta.start, n, change.block), fb.blocks(tb.start, n, change.block)
+    xs = fa.blocks(ta.start, n, change.block, out=change.sides[0])
+    ys = fb.blocks(tb.start, n, change.block, out=change.sides[1])
     try:
         with np.errstate(all="ignore"):  # NaN and infinities end as None in the result, not as warnings
-            for x, y in itertools.zip_longest(xs, ys):
-                change.add(x, y)
+            for x, _ in itertools.zip_longest(xs, ys):
+                change.add_sides(len(x))
                 progress(2 * len(x))
     finally:
         xs.close()

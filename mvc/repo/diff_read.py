@@ -1,11 +1,14 @@
 """Reading one stored file at any offset, chunk by chunk, for `mvc diff`.
 
 A diff reads only the byte ranges it needs (a header, the tensors whose chunks
-differ), never a whole file: ``StoredFile`` maps an offset to the chunk holding
-it through the pointer's chunk list, loads that chunk from the store (verified
-against its id, as every read is) and keeps only the last one, so memory stays
-at one chunk per open file (mvc cuts tensors at 16 MiB, chunkers.TENSOR_PIECE; a chunk over
-``MAX_CHUNK``, such as a very large header, is refused with ``ChunkTooLarge``).
+differ), never a whole file.  Two ways in: ``read`` (headers, JSON) maps an offset
+to the chunk holding it through the pointer's chunk list, loads that chunk from the
+store (verified against its id, as every read is) and keeps only the last one, so
+memory stays at one chunk per open file; ``blocks`` (tensor bytes) streams a range
+through one small buffer, hashing each chunk file as it reads it and checking the
+chunk before the stream ends.  mvc cuts tensors at 16 MiB (chunkers.TENSOR_PIECE);
+a chunk over ``MAX_CHUNK``, such as a very large header, is refused with
+``ChunkTooLarge``.
 """
 from __future__ import annotations
 
@@ -80,9 +83,9 @@ class StoredFile:
             n -= len(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def blocks(self, start: int, n: int, step: int):
+    def blocks(self, start: int, n: int, step: int, out: memoryview | None = None):
         """Bytes ``[start, start + n)`` in pieces of ``step`` (the last one shorter), each a view of one
-        buffer that the next piece overwrites.  A chunk with a file of its own is read straight into
+        buffer (``out``, at least ``step`` bytes, if given) that the next piece overwrites.  A chunk with a file of its own is read straight into
         that buffer (``pread``: no mapping, no page faults, no copy per piece) and hashed there while
         the bytes are in the CPU's cache; its bytes outside the range are hashed too, and it is checked
         against its id as the range leaves it, the last one before the iterator ends.  So a caller
@@ -91,7 +94,7 @@ class StoredFile:
         Other chunks (packed, in memory) are verified whole by the store first, as ``read`` does."""
         if start < 0 or start + n > self.size:
             raise IntegrityError(f"{self.label}: bytes {start}-{start + n} run past the file's {self.size}")
-        buf = memoryview(bytearray(max(1, min(step, n))))
+        buf = out if out is not None else memoryview(bytearray(max(1, min(step, n))))
         source = None
         try:
             pos, end = start, start + n

@@ -13,6 +13,7 @@ import math
 import sys
 
 BLOCK_ELEMENTS = 1 << 15  # per side per step: float64 arrays of 256 KiB, which stay in the CPU's cache
+DOT_ROW = 8192  # float64 elements per BLAS dot (see _sum_squares); BLOCK_ELEMENTS is a multiple
 BYTES_BLOCK = 256 << 10   # per side per step for types compared as bytes
 
 # dtype name (safetensors and GGUF spell these the same) -> numpy dtype; BF16 is handled apart
@@ -26,7 +27,9 @@ ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 
 
 class Change:
     """Running totals over the blocks of one tensor pair.  Its arrays are made once and reused for
-    every block (a fresh array per block cost page faults: docs/performance.md, "Diff")."""
+    every block (a fresh array per block cost page faults: docs/performance.md, "Diff"), and a
+    reader puts each block's bytes straight into ``sides``: side a's then side b's, one buffer,
+    so a full block takes one call per step for both sides (XOR, widen, sums of squares)."""
 
     def __init__(self, dtype: str):
         import numpy as np
@@ -36,15 +39,59 @@ class Change:
         self.bytes_changed = 0
         self.max_abs = 0.0
         self.d2 = self.a2 = self.b2 = 0.0
+        self._raw = np.empty(2 * self.block, np.uint8)
+        view = memoryview(self._raw)
+        self.sides = (view[:self.block], view[self.block:])  # where a reader puts each side's block
         self._xor = np.empty(self.block, np.uint8)
+        words = self._raw.view(_WORDS[0])
+        half = len(words) // 2
+        self._words = (words[:half], words[half:], self._xor.view(_WORDS[0]))
         if self.values:
-            self._x, self._y = np.empty(BLOCK_ELEMENTS), np.empty(BLOCK_ELEMENTS)
+            self._z = np.empty(2 * BLOCK_ELEMENTS)  # both sides' values: x then y
+            self._x, self._y = self._z[:BLOCK_ELEMENTS], self._z[BLOCK_ELEMENTS:]
+            self._z_rows = self._z.reshape(-1, DOT_ROW)
+            self._x_rows = self._x.reshape(-1, DOT_ROW)
+            self._typed = self._raw.view(NUMERIC[dtype])
             # BF16 -> float32 by writing its 16 bits into the top half of each zeroed 32-bit word
-            self._bf16 = np.zeros(2 * BLOCK_ELEMENTS, np.uint16) if dtype == "BF16" else None
+            self._bf16 = np.zeros(4 * BLOCK_ELEMENTS, np.uint16) if dtype == "BF16" else None
+
+    def add_sides(self, n: int) -> None:
+        """The block of ``n`` bytes a reader has put in each of ``sides``."""
+        if n != self.block:
+            self.add(self.sides[0][:n], self.sides[1][:n])
+            return
+        import numpy as np
+        wa, wb, wx = self._words
+        np.bitwise_xor(wa, wb, out=wx)
+        changed = int(np.count_nonzero(self._xor))
+        self.bytes_changed += changed
+        if not self.values:
+            return
+        if not changed:  # an unchanged stretch of a changed tensor adds only to the norms
+            s = _sum_squares(self._widen(self.sides[0], self._x))
+            self.a2 += s
+            self.b2 += s
+            return
+        self._widen_both()
+        sums = _row_dots(self._z_rows).tolist()
+        self.a2 += math.fsum(sums[:len(sums) // 2])
+        self.b2 += math.fsum(sums[len(sums) // 2:])
+        d = np.subtract(self._x, self._y, out=self._x)
+        self.d2 += math.fsum(_row_dots(self._x_rows).tolist())
+        self._add_max(d)
+
+    def _widen_both(self) -> None:
+        import numpy as np
+        if self.dtype == "BF16" and _LITTLE:
+            self._bf16[1::2] = self._typed
+            np.copyto(self._z, self._bf16.view(np.float32))
+        elif self.dtype == "BF16":
+            np.copyto(self._z, (self._typed.astype(np.uint32) << 16).view(np.float32))
+        else:
+            np.copyto(self._z, self._typed, casting="unsafe")
 
     def add(self, a, b) -> None:
         """One block of each side (equal lengths, at most ``self.block`` bytes; any buffer)."""
-        import numpy as np
         changed = self._count_changed(a, b)
         self.bytes_changed += changed
         if not self.values or len(a) % ITEMSIZE[self.dtype]:
@@ -90,6 +137,10 @@ class Change:
         self.b2 += _sum_squares(y)
         d = np.subtract(x, y, out=x)
         self.d2 += _sum_squares(d)
+        self._add_max(d)
+
+    def _add_max(self, d) -> None:
+        import numpy as np
         if d.size:
             m = max(float(np.maximum.reduce(d)), -float(np.minimum.reduce(d)))  # max |d| without an abs() copy
             if m > self.max_abs or m != m:  # a NaN, once seen, stays (max() would drop it)
@@ -108,7 +159,6 @@ class Change:
 
 _LITTLE = sys.byteorder == "little"
 _WORDS = {r: f"u{next(w for w in (8, 4, 2, 1) if r % w == 0)}" for r in range(8)}  # len % 8 -> widest XOR word
-DOT_ROW = 8192  # float64 elements per BLAS dot (see _sum_squares)
 
 
 def _sum_squares(v) -> float:

@@ -69,8 +69,8 @@ def test_flips_that_hung_libgit2_are_typed_errors_in_time():
 
 def test_loose_flips_that_hung_libgit2_are_typed_errors_in_time():
     """The flips of the smallest loose object (`{"latest":"v0"}`) that left its deflate stream
-    unterminated and sent libgit2 1.9.7's read_loose into an endless loop: MetaRepo.check inflates
-    loose objects in Python first, so each is an IntegrityError naming the file within the
+    unterminated and sent libgit2 1.9.7's read_loose into an endless loop: mvc reads objects in
+    Python (mvc/meta/odb.py, bounded by the header's size), so each is an IntegrityError naming the file within the
     timeout (the bench worker reads every version and every loose object), and git fsck reports it."""
     flips = [f"loose:12:{bit}" for bit in (3, 4, 6, 7)] + ["loose:13:0", "loose:13:1"]
     proc = subprocess.run([sys.executable, BENCH, "--fsck", "--timeout", "10", "--json", "/dev/stdout",
@@ -79,7 +79,7 @@ def test_loose_flips_that_hung_libgit2_are_typed_errors_in_time():
     assert [r["task"] for r in rows] == [f.replace(":", " ") for f in flips]
     for row in rows:
         assert row["result"].startswith("typed:metadata object file "), row
-        assert "is damaged: its deflate stream" in row["result"] and row["fsck"] == "found", row
+        assert "is damaged: its " in row["result"] and row["fsck"] == "found", row
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 

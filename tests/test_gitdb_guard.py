@@ -71,10 +71,12 @@ def test_get_names_the_damaged_file_and_fsck(meta):
 
 
 def test_sound_ids_are_checked_once_per_instance(meta, monkeypatch):
+    """An object is inflated and hashed once per MetaRepo (objects never change), again after forget_checked."""
+    from mvc.meta import odb
     oid = meta.write_blob(b"x" * 100)
     calls = []
-    real = loose.loose_problem
-    monkeypatch.setattr(loose, "loose_problem", lambda data, h: calls.append(h) or real(data, h))
+    real = odb.ObjectDB._loose
+    monkeypatch.setattr(odb.ObjectDB, "_loose", lambda self, h: calls.append(h) or real(self, h))
     fresh = MetaRepo(meta.path)
     for _ in range(5):
         assert fresh.get(oid).data == b"x" * 100
@@ -84,10 +86,11 @@ def test_sound_ids_are_checked_once_per_instance(meta, monkeypatch):
     assert calls == [str(oid)] * 2
 
 
-def test_packed_objects_are_not_inflated_in_python(meta, monkeypatch):
+def test_packed_objects_are_read_from_their_pack(meta, monkeypatch):
+    from mvc.meta import odb
     tree = meta.write_files_tree({f"f{i}": b"%d" % i for i in range(gitdb.PACK_MIN_FILES)})
     assert not os.path.exists(os.path.join(meta.path, "objects", str(tree)[:2], str(tree)[2:]))
-    monkeypatch.setattr(loose, "loose_problem", lambda data, h: pytest.fail("a packed object was inflated"))
+    monkeypatch.setattr(odb.ObjectDB, "_loose", lambda self, h: pytest.fail("a packed object was looked for loose"))
     assert len(MetaRepo(meta.path).get(tree)) == gitdb.PACK_MIN_FILES
 
 

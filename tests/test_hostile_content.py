@@ -48,7 +48,7 @@ def _raw_tree(git: pygit2.Repository, files: dict) -> pygit2.Oid:
 
 
 def _put(tb_base, git, name: str, oid, mode) -> pygit2.Oid:
-    tb = git.TreeBuilder(tb_base) if tb_base is not None else git.TreeBuilder()
+    tb = git.TreeBuilder(str(tb_base.id)) if tb_base is not None else git.TreeBuilder()
     tb.insert(name, oid, mode)
     return tb.write()
 

@@ -157,7 +157,7 @@ def _plant_symlink_entry(r, target_bytes: bytes, mode: int) -> None:
     refname = refs.artifact("p", "M")
     tip = r.meta.tip(refname)
     files = r.meta.subtree(tip.tree, version_path("v0") + "/files")
-    tb = r.meta.git.TreeBuilder(files)
+    tb = r.meta.git.TreeBuilder(str(files.id))
     tb.insert("link", r.meta.git.create_blob(target_bytes), mode)
     new_tree = r.meta.edit_tree(tip.tree, {version_path("v0") + "/files": ("tree", tb.write())})
     sig = pygit2.Signature("t", "t@example.com")

@@ -13,7 +13,6 @@ import string
 import sys
 import threading
 
-import pygit2
 
 from ..canonical import clean_text
 from ..errors import ConflictError, InvalidInputError, MvcError, NotFoundError, UsageError
@@ -36,6 +35,7 @@ def new_run_id() -> str:
 
 def code_state(start: str, dirty: bool = True) -> dict:
     """The enclosing git work tree's commit and (``dirty``) whether it is dirty."""
+    import pygit2  # here, not at the top: commands that only read a store never need it
     try:
         repo = enclosing_git(start)  # not pygit2.discover_repository: see enclosing_git
         if repo is None:
@@ -50,9 +50,10 @@ def code_state(start: str, dirty: bool = True) -> dict:
         return {}
 
 
-def work_tree_dirty(repo: pygit2.Repository) -> bool:
+def work_tree_dirty(repo) -> bool:
     """A tracked file differs from HEAD (libgit2 status: a stat per tracked file, ~65-100 ms
     on a 20,000-file work tree, so a run computes it on a thread: Run._dirty_check)."""
+    import pygit2
     return any(not (flags & (pygit2.GIT_STATUS_IGNORED | pygit2.GIT_STATUS_WT_NEW))
                for flags in repo.status(untracked_files="no").values())
 
@@ -63,6 +64,7 @@ def _dirty_check(code: dict) -> threading.Thread | None:
         return None
 
     def work():
+        import pygit2
         try:
             code["dirty"] = work_tree_dirty(pygit2.Repository(code["git_root"]))
         except (pygit2.GitError, KeyError, OSError):

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import pygit2
 
 from .. import canonical
 from ..errors import ConflictError, IntegrityError, NotFoundError
 from . import refs, upkeep
 from .codec import decode_path, encode_path
 from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
+from .odb import OBJECT_BLOB, Commit, Tree
 from .layout import digest_path, digests_below, is_version, numbered, version_path
 
 
@@ -38,7 +38,7 @@ class VersionInfo:
     name: str
     version: str
     record: dict
-    tree: pygit2.Oid  # the versions/vN subtree
+    tree: str  # the versions/vN subtree
     aliases: list[str] = field(default_factory=list)
     deleted: bool = False
 
@@ -53,8 +53,8 @@ class ArtifactState:
     name: str
     info: dict
     aliases: dict[str, str]
-    tree: pygit2.Tree | None
-    commit: pygit2.Commit | None
+    tree: Tree | None
+    commit: Commit | None
 
     @property
     def type(self) -> str | None:
@@ -72,7 +72,7 @@ class Artifacts:
         self.crash_hook = crash_hook
 
     # ---- reading -------------------------------------------------------
-    def state(self, project: str, name: str, commit: pygit2.Commit | None = None) -> ArtifactState | None:
+    def state(self, project: str, name: str, commit: Commit | None = None) -> ArtifactState | None:
         tip = commit if commit is not None else self.meta.tip(refs.artifact(project, name))
         if tip is None:
             return None
@@ -83,7 +83,7 @@ class Artifacts:
     def version_names(self, st: ArtifactState, trash: bool = False) -> list[str]:
         return [v for v, _ in numbered(self.meta, st.tree, "trash" if trash else "versions")]
 
-    def version_tree(self, st: ArtifactState, version: str, trash: bool = False) -> pygit2.Tree | None:
+    def version_tree(self, st: ArtifactState, version: str, trash: bool = False) -> Tree | None:
         """The tree of ``version`` (in the trash with ``trash``), or None when there is none."""
         if not is_version(version):
             return None
@@ -95,22 +95,22 @@ class Artifacts:
             return None
         return self._info(st, version, sub, trash)
 
-    def _info(self, st: ArtifactState, version: str, sub: pygit2.Tree, trash: bool,
+    def _info(self, st: ArtifactState, version: str, sub: Tree, trash: bool,
               aliases: list[str] | None = None) -> VersionInfo:
         rec = self._record(sub, f"{st.project}/{st.name}:{version}")
         return VersionInfo(st.project, st.name, version, rec, sub.id,
                            st.aliases_of(version) if aliases is None else aliases, deleted=trash)
 
-    def _record(self, sub: pygit2.Tree, label: str) -> dict:
+    def _record(self, sub: Tree, label: str) -> dict:
         """The version.json of a version tree ({} if it has none), read as one entry of a tree
         already read: a listing reads thousands (docs/performance.md, "Metadata growth")."""
         try:
             entry = sub["version.json"]
         except KeyError:
             return {}
-        except (ValueError, pygit2.GitError) as e:
+        except ValueError as e:
             raise IntegrityError(f"version tree of {label} ({sub.id}) is unreadable ({e})") from None
-        if entry.type != pygit2.GIT_OBJECT_BLOB:
+        if entry.type != OBJECT_BLOB:
             raise IntegrityError(f"version.json of {label} (tree {sub.id}) is not a file")
         data = self.meta.get(entry.id, f"version.json of {label}").data
         try:
@@ -141,7 +141,7 @@ class Artifacts:
     def digest_prefix(self, st: ArtifactState, prefix: str) -> list[str]:
         return digests_below(self.meta, st.tree, prefix)
 
-    def files(self, version_tree: pygit2.Oid, label: str | None = None) -> list[tuple[str, bytes]]:
+    def files(self, version_tree: str, label: str | None = None) -> list[tuple[str, bytes]]:
         """(path, pointer blob) of every file of a version tree (``label`` names it in errors),
         sorted by path; paths decoded (codec.decode_path)."""
         sub = self.meta.subtree(self.meta.get(version_tree, "version tree"), "files")
@@ -149,14 +149,14 @@ class Artifacts:
             return []
         try:
             out = [(decode_path(p), self.meta.get(oid, f"pointer {p}").data) for p, oid in self.meta.walk_blobs(sub)]
-        except (KeyError, ValueError, pygit2.GitError) as e:  # a damaged git object is an integrity error, never a crash
+        except (KeyError, ValueError) as e:  # a damaged git object is an integrity error, never a crash
             raise IntegrityError(f"metadata object of version tree {version_tree} is unreadable ({e}); "
                                  f"file {self.meta.path}/objects", "run `mvc fsck`; pull the metadata again") from None
         except IntegrityError as e:
             raise IntegrityError(f"{label or f'version tree {version_tree}'}: {e.message}", e.hint) from None
         return sorted(out)  # by the paths as named (the tree's order is that of their encoding)
 
-    def write_files(self, files: dict[str, bytes]) -> pygit2.Oid:
+    def write_files(self, files: dict[str, bytes]) -> str:
         """The files/ tree of a new version: ``files`` maps each path (as the user named it) to its
         pointer blob; each path component is stored encoded (codec.encode_path)."""
         return self.meta.write_files_tree({encode_path(p): data for p, data in files.items()})

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
-
-import pygit2
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import canonical
 from ..errors import ConflictError, IntegrityError, LockError, MvcError, UnsafeStoreError
@@ -18,8 +17,27 @@ from ..fsutil import free_bytes, is_full, read_only_error, storage_full
 from . import history, locks, refs, refstore
 from .history import alias_history, trailer  # noqa: F401 - alias_history: re-exported for artifacts.py, registry.py
 from .loose import check_loose
+from .odb import OBJECT_COMMIT, OBJECT_TAG, OBJECT_TREE, OBJECT_BLOB, FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE
+from .odb import FILEMODE_TREE, Commit, ObjectDB, ObjectError, Tree
 
-pygit2.settings.enable_fsync_gitdir(True)
+if TYPE_CHECKING:
+    import pygit2
+
+
+def _pygit2():
+    """pygit2, loaded at the first write (reads never need it: mvc/meta/odb.py)."""
+    from .pygit import pygit2
+    return pygit2
+
+
+def _git_error() -> type:
+    """pygit2's GitError if pygit2 is loaded (only then can one be raised), else a class nothing raises."""
+    module = sys.modules.get("pygit2")
+    return module.GitError if module is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
 
 MAX_WAIT_S = 60.0
 PACK_MIN_FILES = 16  # docs/format.md, "Git packs of a log"; MVC_PACK_MIN_FILES overrides it (read at use)
@@ -60,7 +78,7 @@ class _FullGuard:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None or not isinstance(exc, (OSError, pygit2.GitError)):
+        if exc is None or not isinstance(exc, (OSError, _git_error())):
             return
         if is_full(exc):
             raise storage_full("writing metadata", self.path) from exc
@@ -81,7 +99,7 @@ class NoChange(Exception):
 class TreeEdit:
     """A new tree for the ref, the commit message, and what to return."""
 
-    tree: pygit2.Oid
+    tree: str  # or a pygit2.Oid, which compares and hashes equal to its hex
     message: str
     result: Any = None
 
@@ -96,10 +114,16 @@ def identity(store: str | None = None) -> pygit2.Signature:
     name = settings.get("user.name", store) or _git_config("user.name") or getpass.getuser()
     email = (settings.get("user.email", store) or _git_config("user.email")
              or f"{getpass.getuser()}@{socket.gethostname()}")
-    return pygit2.Signature(name, email)
+    return _pygit2().Signature(name, email)
+
+
+def git_signature(sig) -> "pygit2.Signature":
+    """A signature read by mvc/meta/odb.py (a commit's author) as pygit2's, for a commit libgit2 writes."""
+    return _pygit2().Signature(sig.name, sig.email, sig.time, sig.offset)
 
 
 def _git_config(key: str) -> str | None:
+    pygit2 = _pygit2()
     try:
         return pygit2.Config.get_global_config()[key]
     except (KeyError, OSError, pygit2.GitError):
@@ -109,7 +133,7 @@ def _git_config(key: str) -> str | None:
 def _is_contention(e: Exception) -> bool:
     """Another writer won: the ref is locked, moved since it was read, created meanwhile, or
     deleted meanwhile.  Only these are retried (RELIABILITY.md, "Facts")."""
-    if isinstance(e, (pygit2.AlreadyExistsError, KeyError)):
+    if isinstance(e, (_pygit2().AlreadyExistsError, KeyError)):
         return True
     text = str(e).lower()
     return "lock" in text or "old reference value does not match" in text
@@ -118,10 +142,10 @@ def _is_contention(e: Exception) -> bool:
 class MetaRepo:
     def __init__(self, path: str):
         self.path = path
-        try:
-            self._repo = pygit2.Repository(path)
-        except pygit2.GitError as e:
-            raise _open_error(path, e) from None
+        self._repo: "pygit2.Repository | None" = None
+        self._db: ObjectDB | None = None
+        if not _plain_repository(path):  # let libgit2 say what is wrong, as it would at the first write
+            self._open()
         self._packs_ok: set[str] = set()           # git pack indexes checked sound by this instance
         self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
         self._packs_unchecked = True               # look for new packs before the next read
@@ -129,17 +153,48 @@ class MetaRepo:
         self._network: bool | None = None          # on a network filesystem (asked once, at the first ref move)
         self.observer = None                       # around each ref move: store events (mvc/hooks/events.py)
 
+    def _open(self) -> None:
+        pygit2 = _pygit2()
+        try:
+            self._repo = pygit2.Repository(self.path)
+        except pygit2.GitError as e:
+            raise _open_error(self.path, e) from None
+
     @property
-    def git(self) -> pygit2.Repository:
-        """The repository, once every git pack's index has been checked (``pack_problems``):
-        libgit2 can hang or crash on a damaged index, so it never sees one."""
+    def git(self) -> "pygit2.Repository":
+        """The libgit2 repository (for writes), once every git pack's index has been checked
+        (``pack_problems``): libgit2 can hang or crash on a damaged index, so it never sees one."""
+        if self._repo is None:
+            self._open()
         if self._packs_unchecked or self._packs_bad:
-            if self.pack_problems():
-                path, why = sorted(self._packs_bad.items())[0]
-                raise IntegrityError(f"git pack index {path} is damaged: {why}; mvc reads no metadata while it "
-                                     "is there", "run `mvc fsck`; restore the .idx and .pack from a remote or a "
-                                     "backup (`git index-pack` on a sound .pack rebuilds its .idx)")
+            self._refuse_damaged_packs()
         return self._repo
+
+    @property
+    def objects(self) -> ObjectDB:
+        """The object reader (mvc/meta/odb.py), on the packs ``pack_problems`` found sound."""
+        if self._db is None:
+            self._db = ObjectDB(os.path.join(self.path, "objects"), self._sound_packs)
+        if self._packs_unchecked or self._packs_bad:
+            self._db.refresh()
+        return self._db
+
+    def _sound_packs(self) -> list[str]:
+        self._refuse_damaged_packs()
+        folder = os.path.join(self.path, "objects", "pack")
+        return [os.path.join(folder, n) for n in sorted(self._packs_ok)]
+
+    def _refuse_damaged_packs(self) -> None:
+        if self.pack_problems():
+            path, why = sorted(self._packs_bad.items())[0]
+            raise IntegrityError(f"git pack index {path} is damaged: {why}; mvc reads no metadata while it "
+                                 "is there", "run `mvc fsck`; restore the .idx and .pack from a remote or a "
+                                 "backup (`git index-pack` on a sound .pack rebuilds its .idx)")
+
+    def close(self) -> None:
+        """Close the pack files the reader holds open (a MetaRepo dropped closes them too)."""
+        if self._db is not None:
+            self._db.close()
 
     def pack_problems(self, trust_checked: bool = True) -> dict[str, str]:
         """idx path -> problem, for each damaged pack index under objects/pack.  New ones are
@@ -175,52 +230,57 @@ class MetaRepo:
 
     @classmethod
     def create(cls, path: str) -> "MetaRepo":
-        pygit2.init_repository(path, bare=True)
+        _pygit2().init_repository(path, bare=True)
         return cls(path)
 
     # ---- reading -------------------------------------------------------
-    # Every object id reaches libgit2 through ``check`` (docs/format.md, "Read order").
+    # Reads go through ``objects`` (mvc/meta/odb.py, every object checked against its id); an
+    # id handed to libgit2 for a write goes through ``check`` first (docs/format.md, "Read order").
     def check(self, oid) -> None:
         """Before libgit2 reads ``oid``: if it is a loose object file, inflate it here and
         require it sound (``loose.check_loose``): libgit2 1.9.7 loops forever on a loose object whose
         deflate stream does not end inside the file (docs/design.md).  Packed objects are covered
-        by the .idx check; a sound id is remembered, so a repeated read costs a set lookup."""
+        by the .idx check; a sound id (or one ``get`` read) is remembered, so a repeat costs a set lookup."""
         hexid = str(oid)
         if hexid not in self._sound and check_loose(self.path, hexid):
             self._sound.add(hexid)  # packed (or missing): ``get`` remembers it once libgit2 has read it
 
     def forget_checked(self) -> None:
-        """Check every loose object again at its next read (gc and fsck, which must not trust
+        """Read and check every object again at its next read (gc and fsck, which must not trust
         what this instance read before: a file may have been damaged since)."""
         self._sound.clear()
+        if self._db is not None:
+            self._db.forget()
 
-    def tip(self, refname: str) -> pygit2.Commit | None:
+    def tip(self, refname: str) -> Commit | None:
         self._packs_unchecked = True  # each operation starts here: packs written since are checked too
-        try:
-            target = self.git.references[refname].target
-        except KeyError:
+        self.objects  # noqa: B018 - a damaged pack index stops every read, named as such
+        target, why = refstore.read_target(self.path, refname)
+        if why is not None:  # a damaged loose ref file or packed-refs
+            raise self.damaged_ref(refname, why)
+        if target is None:
             return None
-        except (ValueError, pygit2.GitError) as e:  # "corrupted loose reference file", a damaged packed-refs
-            raise self.damaged_ref(refname, self._why_damaged(refname, e)) from None
         try:
-            commit = self.commit(target, f"tip of {refname}")
-            commit.tree  # noqa: B018 - read the root tree now: a damaged one is named here, not deep in a caller
-            return commit
-        except (KeyError, ValueError, pygit2.GitError) as e:
-            raise IntegrityError(f"ref {refname} points at an unreadable commit or tree ({e}); "
-                                 f"objects under {self.path}/objects", "run `mvc fsck`; restore the metadata "
-                                 "from a remote or a backup") from None
+            return self.commit(target, f"tip of {refname}")
+        except IntegrityError as e:
+            raise IntegrityError(f"ref {refname} points at an unreadable commit or tree ({e.message})",
+                                 "run `mvc fsck`; restore the metadata from a remote or a backup") from None
 
-    def commit(self, oid, what: str = "commit") -> pygit2.Commit:
-        """The commit ``oid`` (annotated tags peeled one checked step at a time), its tree checked
-        so that ``.tree`` is a safe read."""
+    def commit(self, oid, what: str = "commit") -> Commit:
+        """The commit ``oid`` (annotated tags peeled one checked step at a time), its tree read
+        so that ``.tree`` is a safe read: a damaged one is named here, not deep in a caller."""
         obj = self.get(oid, what)
-        while obj.type == pygit2.GIT_OBJECT_TAG:
+        seen = set()
+        while obj.type == OBJECT_TAG and obj.id not in seen:
+            seen.add(obj.id)
             obj = self.get(obj.target, f"target of tag {obj.id} ({what})")
-        if obj.type != pygit2.GIT_OBJECT_COMMIT:
+        if obj.type != OBJECT_COMMIT:
             raise IntegrityError(f"{what} (object {obj.id}) is not a commit",
                                  "run `mvc fsck`; restore the metadata from a remote or a backup")
-        self.check(obj.tree_id)
+        tree = self.get(obj.tree_id, f"tree of {what}")
+        if tree.type != OBJECT_TREE:
+            raise IntegrityError(f"the tree of {what} (object {obj.tree_id}) is not a tree",
+                                 "run `mvc fsck`; restore the metadata from a remote or a backup")
         return obj
 
     def refnames(self, prefix: str = "refs/mvc/") -> list[str]:
@@ -232,9 +292,6 @@ class MetaRepo:
         """refname -> what is wrong, for each ref under ``prefix`` that cannot be read."""
         return refstore.read_refs(self.path, prefix).bad
 
-    def _why_damaged(self, refname: str, e: Exception) -> str:
-        return refstore.read_one(self.path, refname)[1] or str(e)
-
     def damaged_ref(self, refname: str, why: str) -> IntegrityError:
         """The typed error for a ref that cannot be read: which ref, what it names, the file, the repair."""
         label = refs.describe(refname)
@@ -244,23 +301,20 @@ class MetaRepo:
             "run `mvc fsck` to see what it held, then `mvc fsck --repair` to point it back at its newest "
             "commit; nothing was changed")
 
-    def _entry(self, tree: pygit2.Tree | None, path: str, kind: int, what: str):
+    def _entry(self, tree: Tree | None, path: str, kind: int, what: str):
         """The object at ``path`` below ``tree`` (None if absent); it must be of ``kind``.  The
-        path is walked one folder at a time through ``get`` (libgit2's own path lookup would
-        read the folders on the way unchecked)."""
+        path is walked one folder at a time through ``get``, each folder named if it is damaged."""
         if tree is None:
             return None
         node, parts = tree, path.split("/")
         for i, name in enumerate(parts):
             try:
-                obj = node[name]  # an entry of a tree already read: libgit2 reads no object here
+                obj = node[name]  # an entry of a tree already read: no object is read here
             except KeyError:
                 return None
-            except (ValueError, pygit2.GitError) as e:
-                raise self._unreadable(f"a folder on the path to {path} in tree {tree.id}", e) from None
             if i == len(parts) - 1:
                 break
-            if obj.type != pygit2.GIT_OBJECT_TREE:
+            if obj.type != OBJECT_TREE:
                 return None
             node = self.get(obj.id, f"folder {'/'.join(parts[:i + 1])} in tree {tree.id}")
         if obj.type != kind:
@@ -268,24 +322,29 @@ class MetaRepo:
         return self.get(obj.id, f"{path} in tree {tree.id}")
 
     def get(self, oid, what: str = "git object"):
-        """The object ``oid``; a missing or damaged one is an IntegrityError naming it (never a GitError)."""
+        """The object ``oid``, checked against its id; a missing or damaged one is an
+        IntegrityError naming it."""
         try:
-            self.check(oid)
-            obj = self.git[oid]
-        except (KeyError, ValueError, pygit2.GitError) as e:
+            obj = self.objects.get(str(oid))
+        except ObjectError as e:
+            if e.path is not None:  # a damaged loose file: named as the file it is
+                raise IntegrityError(f"metadata {e}", "run `mvc fsck`; restore the metadata from a remote or "
+                                     "a backup") from None
             raise self._unreadable(f"{what} (object {oid})", e) from None
-        self._sound.add(str(obj.id))
+        except (KeyError, ValueError) as e:
+            raise self._unreadable(f"{what} (object {oid})", e) from None
+        self._sound.add(obj.id)  # read whole and hashed: libgit2 may be given it (``check``)
         return obj
 
     def _unreadable(self, what: str, e: Exception) -> IntegrityError:
         return IntegrityError(f"metadata {what} is missing or damaged ({e}); objects under {self.path}/objects",
                               "run `mvc fsck`; restore the metadata from a remote or a backup")
 
-    def blob(self, tree: pygit2.Tree | None, path: str) -> bytes | None:
-        obj = self._entry(tree, path, pygit2.GIT_OBJECT_BLOB, "blob")
+    def blob(self, tree: Tree | None, path: str) -> bytes | None:
+        obj = self._entry(tree, path, OBJECT_BLOB, "blob")
         return obj.data if obj is not None else None
 
-    def json(self, tree: pygit2.Tree | None, path: str, default: Any = None) -> Any:
+    def json(self, tree: Tree | None, path: str, default: Any = None) -> Any:
         data = self.blob(tree, path)
         if data is None:
             return default
@@ -294,16 +353,16 @@ class MetaRepo:
         except ValueError as e:
             raise IntegrityError(f"{path} in tree {tree.id} is not valid JSON ({e})") from None
 
-    def subtree(self, tree: pygit2.Tree | None, path: str) -> pygit2.Tree | None:
-        return self._entry(tree, path, pygit2.GIT_OBJECT_TREE, "folder")
+    def subtree(self, tree: Tree | None, path: str) -> Tree | None:
+        return self._entry(tree, path, OBJECT_TREE, "folder")
 
-    def walk_blobs(self, tree: pygit2.Tree, prefix: str = ""):
+    def walk_blobs(self, tree: Tree, prefix: str = ""):
         """Yield (path, blob oid) for every blob below ``tree``."""
         for e in tree:
             p = f"{prefix}{e.name}"
-            if e.type == pygit2.GIT_OBJECT_TREE:
+            if e.type == OBJECT_TREE:
                 yield from self.walk_blobs(self.get(e.id, f"folder {p}"), p + "/")
-            elif e.filemode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
+            elif e.filemode in (FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE):
                 yield p, e.id
             else:  # a symlink (120000) or submodule entry: mvc never writes one; never follow or write it
                 raise IntegrityError(f"{p} in tree {tree.id} has git mode {e.filemode:o}, not a file",
@@ -315,31 +374,33 @@ class MetaRepo:
         the text of an OSError or GitError), measured once libgit2 has dropped its temp file."""
         return _FullGuard(self.path)
 
-    def write_blob(self, data: bytes) -> pygit2.Oid:
+    def write_blob(self, data: bytes) -> "pygit2.Oid":
         with self.full_guard():
             return self.git.create_blob(data)
 
-    def write_json(self, obj: Any) -> pygit2.Oid:
+    def write_json(self, obj: Any) -> "pygit2.Oid":
         data = canonical.dumps(obj)
         with self.full_guard():
             return self.git.create_blob(data)
 
-    def write_files_tree(self, files: dict[str, bytes]) -> pygit2.Oid:
+    def write_files_tree(self, files: dict[str, bytes]) -> "pygit2.Oid | str":
         """Blobs at '/'-separated paths and the folders holding them: one git pack when there
         are at least PACK_MIN_FILES (one fsynced file instead of one per object), else loose."""
         if len(files) >= pack_min_files():
             from .packwriter import pack_files_tree
-            return pygit2.Oid(raw=pack_files_tree(os.path.join(self.path, "objects"), files))
+            return pack_files_tree(os.path.join(self.path, "objects"), files).hex()
         return self.build_tree({p: self.write_blob(data) for p, data in files.items()})
 
-    def build_tree(self, files: dict[str, pygit2.Oid]) -> pygit2.Oid:
+    def build_tree(self, files: dict[str, Any]) -> "pygit2.Oid":
         """A tree from '/'-separated paths to blob ids."""
         return self.edit_tree(None, files)
 
-    def edit_tree(self, base: pygit2.Tree | None, changes: dict[str, Any]) -> pygit2.Oid:
+    def edit_tree(self, base: Tree | None, changes: dict[str, Any]) -> "pygit2.Oid":
         """A copy of ``base`` with ``changes`` applied: path -> blob oid,
         ('tree', oid) for a subtree, or None to remove.  Empty folders vanish."""
-        tb = self.git.TreeBuilder(base) if base is not None else self.git.TreeBuilder()
+        if base is not None:
+            self.check(base.id)  # libgit2 reads the base tree itself
+        tb = self.git.TreeBuilder(str(base.id)) if base is not None else self.git.TreeBuilder()
         nested: dict[str, dict[str, Any]] = {}
         for path, value in changes.items():
             head, _, rest = path.partition("/")
@@ -349,32 +410,32 @@ class MetaRepo:
                 if tb.get(head) is not None:
                     tb.remove(head)
             elif isinstance(value, tuple):
-                self._insert(tb, head, value[1], pygit2.GIT_FILEMODE_TREE)
+                self._insert(tb, head, value[1], FILEMODE_TREE)
             else:
-                self._insert(tb, head, value, pygit2.GIT_FILEMODE_BLOB)
+                self._insert(tb, head, value, FILEMODE_BLOB)
         for head, sub in nested.items():
             existing = base[head] if base is not None and head in base else None
             sub_base = (self.get(existing.id, f"folder {head} in tree {base.id}")
-                        if existing is not None and existing.type == pygit2.GIT_OBJECT_TREE else None)
+                        if existing is not None and existing.type == OBJECT_TREE else None)
             oid = self.edit_tree(sub_base, sub)
             if str(oid) == EMPTY_TREE:
                 if tb.get(head) is not None:
                     tb.remove(head)
             else:
-                self._insert(tb, head, oid, pygit2.GIT_FILEMODE_TREE)
+                self._insert(tb, head, oid, FILEMODE_TREE)
         with self.full_guard():
             return tb.write()
 
-    def _insert(self, tb: pygit2.TreeBuilder, name: str, oid, mode: int) -> None:
+    def _insert(self, tb: "pygit2.TreeBuilder", name: str, oid, mode: int) -> None:
         """libgit2 reads the header of an object inserted into a tree (strict object creation):
         check it first.  A blob just written may be an old damaged file that libgit2 only freshened."""
         try:
             self.check(oid)
         except ValueError as e:
             raise self._unreadable(f"object {oid} for {name}", e) from None
-        tb.insert(name, oid, mode)
+        tb.insert(name, str(oid), mode)
 
-    def update(self, refname: str, edit: Callable[[pygit2.Commit | None], TreeEdit],
+    def update(self, refname: str, edit: Callable[[Commit | None], TreeEdit],
                crash_hook: Callable[[str], None] | None = None) -> Any:
         """Apply ``edit`` to the ref's tip and move the ref by compare-and-swap.
 
@@ -419,15 +480,15 @@ class MetaRepo:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.1)
 
-    def _commit(self, tip: pygit2.Commit | None, change: TreeEdit, sig: pygit2.Signature) -> pygit2.Oid:
-        parents = [tip.id] if tip is not None else []
+    def _commit(self, tip: Commit | None, change: TreeEdit, sig: "pygit2.Signature") -> "pygit2.Oid":
+        parents = [str(tip.id)] if tip is not None else []
         self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
         with self.full_guard():
-            commit = self.git.create_commit(None, sig, sig, change.message, change.tree, parents)
+            commit = self.git.create_commit(None, sig, sig, change.message, str(change.tree), parents)
         self.check(commit)  # ... and of a ref's new target
         return commit
 
-    def _move(self, refname: str, tip: pygit2.Commit | None, commit: pygit2.Oid, message: str) -> bool:
+    def _move(self, refname: str, tip: Commit | None, commit: "pygit2.Oid", message: str) -> bool:
         """One compare-and-swap of ``refname`` from ``tip`` to ``commit``, under mvc's owner lock
         of the ref (``locks.RefOwner``; none on a network filesystem, where advisory locks lie):
         True if it moved, False if another writer won or a lock it left was cleared (retry)."""
@@ -440,7 +501,7 @@ class MetaRepo:
         try:
             self._set_target(refname, tip, commit, message)
             return True
-        except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, KeyError) as e:
+        except (_pygit2().GitError, _pygit2().AlreadyExistsError, OSError, KeyError) as e:
             if not _is_contention(e):
                 raise self._move_error(refname, e) from e
             if "lock" in str(e).lower() and not (owner is not None and owner.clear_left_lock()):
@@ -450,13 +511,13 @@ class MetaRepo:
             if owner is not None:
                 owner.release()
 
-    def _set_target(self, refname: str, tip: pygit2.Commit | None, commit: pygit2.Oid, message: str) -> None:
+    def _set_target(self, refname: str, tip: Commit | None, commit: "pygit2.Oid", message: str) -> None:
         if tip is None:
             self.git.references.create(refname, commit, force=False)
             return
         ref = self.git.references[refname]
-        if ref.target != tip.id:
-            raise pygit2.GitError("old reference value does not match")
+        if str(ref.target) != str(tip.id):
+            raise _pygit2().GitError("old reference value does not match")
         ref.set_target(commit, message.splitlines()[0])
 
     def _on_network_fs(self) -> bool:
@@ -486,10 +547,22 @@ class MetaRepo:
             f"if no mvc process is running, clear it with `mvc unlock` (or rm {lock}) and retry",
         )
 
-    def history(self, refname: str, limit: int | None = None) -> Iterator[pygit2.Commit]:
+    def history(self, refname: str, limit: int | None = None) -> Iterator[Commit]:
         """Commits on the ref, newest first (``history.history``)."""
         return history.history(self, refname, limit)
 
-    def walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
+    def walk(self, start: Commit) -> Iterator[Commit]:
         """``start`` and every commit behind it, checked, in git's topological+time order (``history.walk``)."""
         return history.walk(self, start)
+
+
+def _plain_repository(path: str) -> bool:
+    """True if libgit2 would open ``path`` without a word, so the reader can go ahead without it:
+    a bare repository (HEAD, objects/, refs/) owned by the caller (libgit2 refuses another
+    owner's unless git's safe.directory allows it, and only libgit2 knows that setting)."""
+    try:
+        owner = os.stat(path).st_uid
+    except OSError:
+        return False
+    return (owner == os.geteuid() and os.path.isfile(os.path.join(path, "HEAD"))
+            and os.path.isdir(os.path.join(path, "objects")) and os.path.isdir(os.path.join(path, "refs")))

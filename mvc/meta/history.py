@@ -6,9 +6,8 @@ from __future__ import annotations
 import heapq
 from typing import TYPE_CHECKING, Iterator
 
-import pygit2
-
 if TYPE_CHECKING:
+    from .odb import Commit
     from .gitdb import MetaRepo
 
 
@@ -20,7 +19,7 @@ def trailer(message: str, key: str) -> str | None:
     return None
 
 
-def history(meta: "MetaRepo", refname: str, limit: int | None = None) -> Iterator[pygit2.Commit]:
+def history(meta: "MetaRepo", refname: str, limit: int | None = None) -> Iterator[Commit]:
     """Commits on the ref, newest first."""
     tip = meta.tip(refname)
     if tip is None:
@@ -31,7 +30,7 @@ def history(meta: "MetaRepo", refname: str, limit: int | None = None) -> Iterato
             return
 
 
-def walk(meta: "MetaRepo", start: pygit2.Commit) -> Iterator[pygit2.Commit]:
+def walk(meta: "MetaRepo", start: Commit) -> Iterator[Commit]:
     """``start`` and every commit behind it, children before parents and newest first (git's
     topological+time order), read through ``meta.commit`` rather than libgit2's revwalk, which
     reads commits unchecked.  Before a commit is yielded its parents and every tree are checked,
@@ -47,11 +46,11 @@ def walk(meta: "MetaRepo", start: pygit2.Commit) -> Iterator[pygit2.Commit]:
         yield from _topo(meta, todo, seen)
 
 
-def _parents(meta: "MetaRepo", c: pygit2.Commit) -> list[pygit2.Commit]:
+def _parents(meta: "MetaRepo", c: Commit) -> list[Commit]:
     return [meta.commit(p, f"commit {p}, parent of {c.id}") for p in c.parent_ids]
 
 
-def _topo(meta: "MetaRepo", heads: list[pygit2.Commit], seen: set) -> Iterator[pygit2.Commit]:
+def _topo(meta: "MetaRepo", heads: list[Commit], seen: set) -> Iterator[Commit]:
     commits, children, stack = {c.id: c for c in heads}, {c.id: 0 for c in heads}, list(heads)
     while stack:
         for p in _parents(meta, stack.pop()):
@@ -62,7 +61,7 @@ def _topo(meta: "MetaRepo", heads: list[pygit2.Commit], seen: set) -> Iterator[p
     ready = [(-c.commit_time, str(c.id)) for c in heads if children[c.id] == 0]
     heapq.heapify(ready)
     while ready:
-        c = commits[pygit2.Oid(hex=heapq.heappop(ready)[1])]
+        c = commits[heapq.heappop(ready)[1]]
         yield c
         for pid in c.parent_ids:
             if pid in commits:

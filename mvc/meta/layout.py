@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 
-import pygit2
-
 from ..errors import IntegrityError
+from .odb import OBJECT_TREE, Tree
 
 FANOUT = 256  # versions (and links) per bucket
 _VERSION_RE = re.compile(r"v(0|[1-9][0-9]*)")
@@ -54,7 +53,7 @@ def digest_path(digest: str) -> str:
 
 
 # ---- reading -------------------------------------------------------------------------
-def numbered(meta, tree: pygit2.Tree | None, folder: str) -> list[tuple[str, pygit2.Oid]]:
+def numbered(meta, tree: Tree | None, folder: str) -> list[tuple[str, str]]:
     """(name, tree id) of every version (or link) below ``folder`` ('versions', 'trash',
     'links') of ``tree``, in number order.  An entry that is not where this layout puts
     one is an IntegrityError: a reader (gc above all) must not skip a version."""
@@ -63,16 +62,16 @@ def numbered(meta, tree: pygit2.Tree | None, folder: str) -> list[tuple[str, pyg
         return []
     out = []
     for b in top:
-        if b.type != pygit2.GIT_OBJECT_TREE or not _BUCKET_RE.fullmatch(b.name):
+        if b.type != OBJECT_TREE or not _BUCKET_RE.fullmatch(b.name):
             raise _misplaced(tree, f"{folder}/{b.name}", "a bucket folder named by a number")
         for e in meta.get(b.id, f"folder {folder}/{b.name} in tree {tree.id}"):
-            if e.type != pygit2.GIT_OBJECT_TREE or not is_version(e.name) or bucket(e.name) != b.name:
+            if e.type != OBJECT_TREE or not is_version(e.name) or bucket(e.name) != b.name:
                 raise _misplaced(tree, f"{folder}/{b.name}/{e.name}", f"a folder v<N> with N // {FANOUT} = {b.name}")
             out.append((e.name, e.id))
     return sorted(out, key=lambda t: int(t[0][1:]))
 
 
-def digests_below(meta, tree: pygit2.Tree | None, prefix: str = "") -> list[str]:
+def digests_below(meta, tree: Tree | None, prefix: str = "") -> list[str]:
     """Every digest in the dedup index of ``tree`` that starts with ``prefix`` (hex), sorted."""
     node = meta.subtree(tree, "digests") if tree is not None else None
     if node is None:
@@ -81,7 +80,7 @@ def digests_below(meta, tree: pygit2.Tree | None, prefix: str = "") -> list[str]
     for level in (0, 2):  # the two bucket levels: digests/ab/, digests/ab/cd/
         found = [(name + e.name, meta.get(e.id, f"folder digests/{name}{e.name} in tree {tree.id}"))
                  for name, sub in found for e in sub
-                 if e.type == pygit2.GIT_OBJECT_TREE and e.name.startswith(prefix[level:level + 2])]
+                 if e.type == OBJECT_TREE and e.name.startswith(prefix[level:level + 2])]
     return sorted(name + e.name for name, sub in found for e in sub if (name + e.name).startswith(prefix))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pygit2
+from .pygit import pygit2
 
 from ..errors import MvcError
 from . import refs

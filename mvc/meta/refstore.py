@@ -107,3 +107,47 @@ def read_refs(gitdir: str, prefix: str = "refs/mvc/") -> RefTable:
     _packed(gitdir, prefix, table)
     _loose(gitdir, prefix, table)
     return table
+
+
+_PACKED_CACHE: dict[str, tuple[tuple, dict[bytes, bytes], str | None]] = {}  # gitdir -> (stat, refs, damage)
+
+
+def read_target(gitdir: str, refname: str) -> tuple[str | None, str | None]:
+    """``read_one`` for one ref without listing its folder: its loose file, else its line of
+    packed-refs (parsed once per change of that file).  (hex id, None), (None, why) or (None, None)."""
+    path = os.path.join(gitdir, *refname.split("/"))
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4096)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        data = None
+    except OSError as e:
+        return None, f"its file cannot be read ({e.strerror})"
+    if data is not None:
+        oid = parse_loose(data)
+        return (oid, None) if oid is not None else (None, describe_loose(data))
+    refs, damage = _packed_refs(gitdir)
+    oid = refs.get(refname.encode())
+    if oid is not None:
+        return oid.decode(), None
+    return None, damage
+
+
+def _packed_refs(gitdir: str) -> tuple[dict[bytes, bytes], str | None]:
+    path = os.path.join(gitdir, PACKED)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {}, None
+    except OSError as e:
+        return {}, f"packed-refs cannot be read ({e.strerror})"
+    key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    cached = _PACKED_CACHE.get(gitdir)
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    table = RefTable()
+    _packed(gitdir, "", table)
+    refs = {name.encode(): oid.encode() for name, oid in table.good.items()}
+    damage = table.bad.get(PACKED)
+    _PACKED_CACHE[gitdir] = (key, refs, damage)
+    return refs, damage

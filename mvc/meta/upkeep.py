@@ -26,8 +26,6 @@ import shutil
 import struct
 from contextlib import contextmanager
 
-import pygit2
-
 from ..errors import MvcError
 from ..fsutil import fsync_dir, temp_path
 from .packwriter import index_problem
@@ -61,8 +59,13 @@ def after_commit(meta) -> int:
         return 0
     try:
         return pack_loose(meta)
-    except (OSError, pygit2.GitError, MvcError, ValueError):
+    except (OSError, MvcError, ValueError):
         return 0
+    except Exception as e:  # a GitError from libgit2's pack builder (pygit2 is loaded by then)
+        from .pygit import pygit2
+        if isinstance(e, pygit2.GitError):
+            return 0
+        raise
 
 
 def pack_loose(meta) -> int:
@@ -113,6 +116,7 @@ def _write_pack(meta, oids: list[str]) -> str:
     os.makedirs(tmp_root, exist_ok=True)
     work = temp_path(tmp_root, "git-upkeep")  # gc removes it if this process dies (repo/gc.py, _old_temps)
     os.mkdir(work)
+    from .pygit import pygit2
     try:
         pb = pygit2.PackBuilder(meta.git)
         for hexid in oids:

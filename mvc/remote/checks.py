@@ -8,7 +8,7 @@ aliases, links and run records name versions in mvc's form.  A version tree is c
 per id, however many commits hold it."""
 from __future__ import annotations
 
-import pygit2
+from ..meta.pygit import pygit2
 
 from .. import canonical
 from ..errors import IntegrityError, MvcError

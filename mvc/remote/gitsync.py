@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 
-import pygit2
+from ..meta.pygit import pygit2
 
 from ..errors import RemoteError
 from ..meta import refstore

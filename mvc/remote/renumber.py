@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import pygit2
+from ..meta.pygit import pygit2
 
 from ..errors import ConflictError
 from ..meta import refs
-from ..meta.gitdb import EMPTY_TREE, MetaRepo, identity
+from ..meta.gitdb import EMPTY_TREE, MetaRepo, git_signature, identity
 from ..meta.layout import digest_path, link_path, numbered, version_path
 from ..meta.registry import source_path
 
@@ -80,7 +80,7 @@ class Rebaser:
                 continue  # the change is already there (the same version logged on both sides)
             changed = changed or tree != c.tree_id
             message = self._message(kind, project, name, c.message)
-            oid = self.git.create_commit(None, c.author, identity(), message, tree,
+            oid = self.git.create_commit(None, git_signature(c.author), identity(), message, tree,
                                          [cur.id] if cur is not None else [])
             cur = self.meta.commit(oid)
         if not changed:

@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import pygit2
+from ..meta.pygit import pygit2
 
 from ..errors import IntegrityError
 from ..meta import refs, refstore

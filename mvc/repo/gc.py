@@ -113,7 +113,7 @@ def _mark_reads(repo, marked: set, seen: set) -> None:
     the version was deleted and purged meanwhile.  A lease that cannot be read names nothing: a
     live process writes its lease whole (temp + rename), so only a power cut, which ended its
     writer, leaves one garbled (it still holds back the sweep's cutoff by its mtime)."""
-    import pygit2
+    from ..meta.pygit import pygit2
     for le in lease.live_leases(repo.path):
         for tree in le.reads:
             try:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import os
 import re
-
-import pygit2
+from typing import TYPE_CHECKING
 
 from .. import canonical
 from ..errors import FormatError, IntegrityError, NotFoundError
 from ..fsutil import atomic_write, fsync_tree
+
+if TYPE_CHECKING:
+    import pygit2
 
 STORE_DIR = ".mvc"
 FORMAT_FILE = "mvc-format.json"
@@ -115,6 +117,7 @@ def create_store(path: str) -> None:
         return
     check_damaged(path)
     os.makedirs(path, exist_ok=True)
+    from ..meta.pygit import pygit2
     pygit2.init_repository(path, bare=True)
     for sub in ("chunks", "tmp", "runs", "hooks"):
         os.makedirs(os.path.join(path, sub), exist_ok=True)
@@ -136,6 +139,7 @@ def enclosing_git(start: str) -> "pygit2.Repository | None":
     none_dealloc" (issue 9; tests/test_many_runs.py).  Opening reports "not found" as a
     GitError instead, with no None involved.
     """
+    import pygit2  # here: reading a store never needs it (mvc/meta/odb.py)
     try:
         return pygit2.Repository(start)
     except (pygit2.GitError, OSError):

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 
-import pygit2
-
 from ..errors import IntegrityError, MvcError
+from ..meta.odb import OBJECT_TREE
 from ..paths import collision, path_problem
 from .reach import VersionRef
 from .repository import check_digest
@@ -53,12 +52,12 @@ def _objects(meta, tree_id) -> set[str]:
         found.add(str(oid))
         try:
             tree = meta.get(oid, f"git object {oid}")
-        except (MvcError, KeyError, ValueError, pygit2.GitError):
+        except (MvcError, KeyError, ValueError):
             continue
-        if tree.type != pygit2.GIT_OBJECT_TREE:
+        if tree.type != OBJECT_TREE:
             continue
         for e in tree:
-            if e.type == pygit2.GIT_OBJECT_TREE:
+            if e.type == OBJECT_TREE:
                 todo.append(e.id)
             else:
                 found.add(str(e.id))

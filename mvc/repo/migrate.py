@@ -35,7 +35,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-import pygit2
+from ..meta.pygit import pygit2
 import xxhash
 
 from .. import canonical
@@ -177,7 +177,7 @@ class _Rewriter:
     def copy(obj) -> tuple[bytes, bytes]:
         """An unchanged object: the new trees name it by its id (it stays in the store; nothing
         is written again)."""
-        return (MODE_TREE if obj.type == pygit2.GIT_OBJECT_TREE else MODE_BLOB), obj.id.raw
+        return (MODE_TREE if obj.type == pygit2.GIT_OBJECT_TREE else MODE_BLOB), bytes.fromhex(str(obj.id))
 
     @staticmethod
     def place(node: dict, path: str, value) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-import pygit2
-
 from ..errors import FormatError, IntegrityError
 from ..meta import refs
 from ..meta.codec import decode_path
 from ..meta.layout import numbered
+from ..meta.odb import OBJECT_TREE, Commit, Tree
 from ..store import Pointer
 
 VERSION_DIRS = ("versions", "trash")
@@ -25,7 +24,7 @@ class VersionRef:
     """One version tree found in the metadata, with the label users see."""
 
     label: str          # "proj/name:v3", "proj/name:v3 (deleted)", "registry/M:v0"
-    tree: pygit2.Oid    # the versions/vN (or links/vK/version) subtree
+    tree: str    # the versions/vN (or links/vK/version) subtree
     kind: str           # "version" | "trash" | "link"
     key: tuple = ()     # (project, name, version) or (model, link)
     deleted_at: float | None = None
@@ -60,7 +59,7 @@ def mvc_refs(meta) -> list[tuple[str, tuple]]:
     return out
 
 
-def tip_commit(meta, refname: str) -> pygit2.Commit:
+def tip_commit(meta, refname: str) -> Commit:
     tip = meta.tip(refname)
     if tip is None:
         raise IntegrityError(f"ref {refname} vanished or points at nothing",
@@ -68,20 +67,20 @@ def tip_commit(meta, refname: str) -> pygit2.Commit:
                              "run `mvc fsck`")
     try:
         tip.tree  # noqa: B018 - force the tree read
-    except (KeyError, ValueError, pygit2.GitError) as e:
+    except (KeyError, ValueError) as e:
         raise IntegrityError(f"ref {refname}: commit {tip.id} has an unreadable tree ({e})",
                              "run `mvc fsck`; restore the metadata from a remote or a backup") from None
     return tip
 
 
-def _tree(meta, oid) -> pygit2.Tree:
+def _tree(meta, oid) -> Tree:
     obj = meta.get(oid, f"git object {oid}")  # checked before libgit2 reads it (MetaRepo.check)
-    if obj.type != pygit2.GIT_OBJECT_TREE:
+    if obj.type != OBJECT_TREE:
         raise IntegrityError(f"git object {oid} should be a folder but is not")
     return obj
 
 
-def version_refs(meta, parsed: tuple, tree: pygit2.Tree) -> Iterator[VersionRef]:
+def version_refs(meta, parsed: tuple, tree: Tree) -> Iterator[VersionRef]:
     """The version trees one commit's tree holds."""
     kind, project, name = parsed
     if kind == "artifact":
@@ -111,7 +110,7 @@ def pointers(meta, vref: VersionRef) -> Iterator[tuple[str, Pointer]]:
         yield path, Pointer.decode(data, f"{vref.label} pointer {path!r}")
 
 
-def history(meta, refname: str, since: float) -> Iterator[pygit2.Commit]:
+def history(meta, refname: str, since: float) -> Iterator[Commit]:
     """The tip, every commit made at or after ``since``, and the newest one
     before it (its state was live when the window opened)."""
     tip = tip_commit(meta, refname)
@@ -120,6 +119,6 @@ def history(meta, refname: str, since: float) -> Iterator[pygit2.Commit]:
             yield c
             if c.commit_time < since:
                 return
-    except (KeyError, ValueError, pygit2.GitError) as e:
+    except (KeyError, ValueError) as e:
         raise IntegrityError(f"history of {refname} is unreadable ({e})",
                              "run `mvc fsck`; gc refuses until the metadata is whole") from None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import shutil
 from contextlib import contextmanager
 from typing import Iterable
@@ -72,7 +71,7 @@ def fsync_tree(root: str) -> None:
 
 
 def temp_path(folder: str, name: str) -> str:
-    return os.path.join(folder, f".tmp-{name[:40]}-{os.getpid()}-{secrets.token_hex(4)}")
+    return os.path.join(folder, f".tmp-{name[:40]}-{os.getpid()}-{os.urandom(4).hex()}")
 
 
 _TEMP_PID = re.compile(r"\.tmp-.*-([0-9]+)-[0-9a-f]{8}$")

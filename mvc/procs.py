@@ -3,10 +3,10 @@ process that recorded it (leases and ref-lock owners record host, PID and start)
 from __future__ import annotations
 
 import os
-import socket
 
 
 def hostname() -> str:
+    import socket  # here: a lock or lease needs it, a read never does
     return socket.gethostname()
 
 

@@ -6,7 +6,6 @@ import fnmatch
 import json
 import os
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlparse
 
 import blake3
 
@@ -154,6 +153,7 @@ class Repository:
 
     def _references(self, uri: str, exclude=(), skipped: list | None = None, checksum: bool = True,
                     max_objects: int | None = None) -> list[tuple[str, Pointer]]:
+        from urllib.parse import quote, unquote, urlparse  # here: only references need it
         u = urlparse(uri)
         if u.scheme in ("s3", "http", "https"):  # recorded by identity (ETag, version), not read: store/references.py
             from ..store.references import expand
@@ -378,6 +378,7 @@ class Repository:
             check_manifest(p for p, _ in entries)
         except IntegrityError as e:
             problems.append(e.message)
+        from urllib.parse import unquote, urlparse  # here: `mvc ls` and its like never need it
         for p, ptr in entries:
             if ptr.is_reference and urlparse(ptr.ref).scheme != "file":
                 from ..store.references import check

@@ -12,7 +12,7 @@ disk, switches the cache off for the process.
 from __future__ import annotations
 
 import os
-import sqlite3
+sqlite3 = None  # imported at the first connection (_conn): a command that only reads never opens it
 import time
 
 import xxhash
@@ -44,6 +44,9 @@ class StatCache:
         self._prefix = ""
 
     def _conn(self) -> sqlite3.Connection | None:
+        global sqlite3
+        if sqlite3 is None:
+            import sqlite3
         if self._pid != os.getpid():  # a forked child: SQLite connections must not cross a fork
             if self._db is not None:
                 StatCache._inherited.append(self._db)  # closing it here could checkpoint the parent's WAL

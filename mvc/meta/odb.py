@@ -16,6 +16,7 @@ pygit2's ``Oid`` compares and hashes equal to."""
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import struct
 import zlib
@@ -32,7 +33,8 @@ _MODES = {FILEMODE_TREE, FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE, FILEMODE_LINK,
 MAX_OBJECT = 1 << 31      # no metadata object comes near this; a header claiming more is damage
 MAX_CHAIN = 4096          # deltas on deltas: git's own default depth is 50
 _CACHE_BYTES = 16 << 20   # delta bases and parsed objects kept per reader
-_READ = 1 << 16           # bytes of a pack read at a time
+_HEAD_READ = 4096         # the first read of a pack entry: header and, for most metadata, all of it
+_READ = 1 << 16           # each further read of an entry's deflate stream
 
 
 class ObjectError(ValueError):
@@ -269,8 +271,9 @@ class Pack:
     """One pack and its index v2 (checked sound before it gets here: ``MetaRepo.pack_problems``)."""
 
     def __init__(self, idx_path: str):
-        with open(idx_path, "rb") as f:
-            self.idx = f.read()
+        self.fd = -1
+        with open(idx_path, "rb") as f:  # mapped, not read: a lookup touches a few pages of it
+            self.idx = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(f.fileno()).st_size else b""
         if self.idx[:8] != b"\377tOc\0\0\0\2" or len(self.idx) < 8 + 1024 + 40:
             raise ObjectError(f"{idx_path} is not a git pack index v2")
         self.fanout = struct.unpack(">256I", self.idx[8:8 + 1024])
@@ -288,6 +291,8 @@ class Pack:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if isinstance(self.idx, mmap.mmap):
+            self.idx.close()
 
     def __del__(self):
         self.close()
@@ -321,7 +326,7 @@ class Pack:
         ``offset``; base is the base's offset (offset delta), id (ref delta) or None."""
         if not 12 <= offset < self.size - 20:
             raise ObjectError(f"pack {self.path}: an entry offset {offset} lies outside the pack")
-        buf = os.pread(self.fd, _READ, offset)
+        buf = os.pread(self.fd, _HEAD_READ, offset)
         try:
             c = buf[0]
             kind, size, shift, i = (c >> 4) & 7, c & 15, 4, 1

@@ -214,7 +214,8 @@ def _pushed(tmp_path) -> str:
 
 def _clone(bare: str, dest, env=None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mvc", "clone", bare, str(dest)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, MVC_SERVER="0", **(env or {})))
+                            stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(str(dest)),
+                            env=dict(os.environ, MVC_SERVER="0", **(env or {})))
 
 
 def _staging(dest) -> list[str]:

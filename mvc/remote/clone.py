@@ -15,7 +15,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import shutil
 from urllib.parse import urlparse
 
@@ -166,7 +165,7 @@ def remove_stale_staging(root: str) -> list[str]:
         fd = _lock_if_dead(path, pid)
         if fd is None:
             continue
-        aside = os.path.join(root, f"{STAGING_PREFIX}removing-{os.getpid()}-{secrets.token_hex(4)}")
+        aside = os.path.join(root, f"{STAGING_PREFIX}removing-{os.getpid()}-{os.urandom(4).hex()}")
         try:
             if os.stat(path, follow_symlinks=False).st_ino != os.fstat(fd).st_ino:
                 continue  # replaced meanwhile

@@ -19,7 +19,8 @@
 
     python bench/diff.py [--mib 1024] [--runs 5] [--dir /var/tmp] [--rss-gib 0] [--dtype F16|BF16|F32]
 
-Prints a markdown table (medians); deletes its data at the end.
+Prints a markdown table (medians; a ratio is the median of the runs' ratios, each run's diff
+over the baseline timed next to it); deletes its data at the end.
 """
 from __future__ import annotations
 
@@ -103,9 +104,10 @@ def median_time(fn, runs: int, before=None) -> float:
     return statistics.median(times)
 
 
-def median_times(fns: dict, runs: int, before=None) -> dict:
-    """``median_time`` of each of ``fns`` (name -> call), their runs taken in turn (diff, baseline,
-    diff, ...) so that a change in the machine's load falls on all of them alike."""
+def timed_in_turn(fns: dict, runs: int, before=None) -> dict:
+    """``runs`` timed calls of each of ``fns`` (name -> call) after one untimed one, taken in turn
+    (diff, baselines, diff, ...) so that a change in the machine's load falls on all of them alike;
+    name -> list of times."""
     for fn in fns.values():
         fn()
     times: dict = {name: [] for name in fns}
@@ -116,7 +118,13 @@ def median_times(fns: dict, runs: int, before=None) -> dict:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def ratio(times: dict, name: str, base: str) -> float:
+    """The median of the runs' ratios (each run's diff over the baseline timed next to it): steadier
+    than a ratio of medians on a shared machine whose load moves within a run."""
+    return statistics.median(a / b for a, b in zip(times[name], times[base]))
 
 
 def changed_ranges(api, d: dict) -> list[tuple[str, int, int]]:
@@ -192,23 +200,29 @@ def bench_changed(w: str, runs: int, mib: int, dtype: str = "F16") -> None:
     ROWS.append((f"{mib} MiB, {what}: bytes the diff read / bytes of the changed tensors (both sides)",
                  f"{s['bytes_read'] / MiB:.1f} MiB / {nbytes / MiB:.1f} MiB", "only those"))
     cold = lambda: evict(store)  # noqa: E731
+    import mvc.repo.diff as repo_diff
+
+    def one_thread():
+        threads, repo_diff.WORKERS = repo_diff.WORKERS, 1
+        try:
+            api.diff("M:v0", "M:v1")
+        finally:
+            repo_diff.WORKERS = threads
     for label, before in (("cold (chunk files evicted from the page cache)", cold), ("warm (page cache)", None)):
-        t = median_times({"diff": lambda: api.diff("M:v0", "M:v1"),
-                          "raw": lambda: read_raw(api.repo.chunks, ranges),
-                          "verified": lambda: read_verified(api.repo.chunks, ranges)}, runs, before)
-        t_diff, t_raw, t_ver = t["diff"], t["raw"], t["verified"]
+        fns = {"diff": lambda: api.diff("M:v0", "M:v1"), "raw": lambda: read_raw(api.repo.chunks, ranges),
+               "verified": lambda: read_verified(api.repo.chunks, ranges)}
+        if before is None:
+            fns["one thread"] = one_thread
+        t = timed_in_turn(fns, runs, before)
+        t_diff, t_raw, t_ver = (statistics.median(t[k]) for k in ("diff", "raw", "verified"))
         ROWS.append((f"  {label}: Api().diff", f"{t_diff:.3f} s", ""))
         ROWS.append(("    the changed tensors' chunks through the store's verified read (baseline)",
-                     f"{t_ver:.3f} s: diff at {t_diff / t_ver:.2f}x", "<= 2x"))
+                     f"{t_ver:.3f} s: diff at {ratio(t, 'diff', 'verified'):.2f}x", "<= 2x"))
         ROWS.append(("    read the changed tensors' bytes once, plain reads, unhashed (ceiling)",
-                     f"{t_raw:.3f} s: diff at {t_diff / t_raw:.2f}x", ""))
-    import mvc.repo.diff as repo_diff
-    threads, repo_diff.WORKERS = repo_diff.WORKERS, 1
-    try:
-        t_one = median_time(lambda: api.diff("M:v0", "M:v1"), runs)
-    finally:
-        repo_diff.WORKERS = threads
-    ROWS.append(("  warm, one thread (`mvc.repo.diff.WORKERS = 1`)", f"{t_one:.3f} s", ""))
+                     f"{t_raw:.3f} s: diff at {ratio(t, 'diff', 'raw'):.2f}x", ""))
+    ROWS.append(("  warm, one thread (`mvc.repo.diff.WORKERS = 1`)",
+                 f"{statistics.median(t['one thread']):.3f} s: {ratio(t, 'one thread', 'verified'):.2f}x the "
+                 f"verified read, {ratio(t, 'one thread', 'raw'):.2f}x the plain", ""))
 
 
 def bench_rss(w: str, gib: int) -> None:

@@ -222,7 +222,7 @@ def test_addresses_alias_digest_registry_and_other_artifact(project):
         api.diff("M:v0", "M:v9")
 
 
-@pytest.mark.parametrize("dtype", ["F32", "BF16", "I8"])
+@pytest.mark.parametrize("dtype", ["F32", "F16", "BF16", "I8"])
 def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype):
     """A tensor of several blocks (diff_values.BLOCK_ELEMENTS) where most blocks are unchanged:
     the per-block sums add up to the whole-array figures."""
@@ -237,7 +237,35 @@ def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype):
     log_dir(project, {"m.safetensors": _st({"t": (dtype, b)})})
     [ch] = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")["tensors"]["changed"]
     raw_a, raw_b = tensor_bytes(dtype, a), tensor_bytes(dtype, b)
-    width = {"F32": "<f4", "I8": "i1", "BF16": "<u2"}[dtype]
+    width = {"F32": "<f4", "F16": "<f2", "I8": "i1", "BF16": "<u2"}[dtype]
+    va, vb = np.frombuffer(raw_a, width), np.frombuffer(raw_b, width)
+    if dtype == "BF16":
+        va, vb = (va.astype(np.uint32) << 16).view(np.float32), (vb.astype(np.uint32) << 16).view(np.float32)
+    for k, v in reference_stats(va, vb).items():
+        assert math.isclose(ch[k], v, rel_tol=1e-9, abs_tol=1e-12), (k, ch[k], v)
+    assert ch["bytes_changed"] == int(np.count_nonzero(np.frombuffer(raw_a, np.uint8) != np.frombuffer(raw_b, np.uint8)))
+
+
+@pytest.mark.parametrize("dtype", ["F16", "BF16", "F32", "I16"])
+def test_every_element_changed_across_blocks_matches_numpy(project, dtype):
+    """A fine-tune: noise on every element of a tensor of several full blocks and a partial one,
+    in a file over 1 MiB (its tensor is a chunk file of its own, read as it is hashed): every
+    block takes the both-sides-at-once path, and the sums still agree with numpy to 1e-9."""
+    from mvc.repo.diff_values import BLOCK_ELEMENTS
+    n = ((1 << 20) // (4 if dtype == "F32" else 2) // BLOCK_ELEMENTS + 1) * BLOCK_ELEMENTS + 77
+    rng = np.random.default_rng(5)
+    if dtype == "I16":
+        a = rng.integers(-3000, 3000, n)
+        b = a + rng.integers(-3, 4, n)
+    else:
+        a = (rng.standard_normal(n) * 0.02).astype(np.float32)
+        b = a + (rng.standard_normal(n) * 1e-3).astype(np.float32)
+    raw_a, raw_b = tensor_bytes(dtype, a), tensor_bytes(dtype, b)
+    assert len(raw_a) > 1 << 20
+    log_dir(project, {"m.safetensors": _st({"t": (dtype, a)})})
+    log_dir(project, {"m.safetensors": _st({"t": (dtype, b)})})
+    [ch] = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")["tensors"]["changed"]
+    width = {"F32": "<f4", "F16": "<f2", "I16": "<i2", "BF16": "<u2"}[dtype]
     va, vb = np.frombuffer(raw_a, width), np.frombuffer(raw_b, width)
     if dtype == "BF16":
         va, vb = (va.astype(np.uint32) << 16).view(np.float32), (vb.astype(np.uint32) << 16).view(np.float32)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shutil
 from contextlib import contextmanager
 from typing import Iterable
 
@@ -97,6 +96,7 @@ def free_bytes(path: str) -> int:
     path = os.path.abspath(path)
     while not os.path.exists(path) and os.path.dirname(path) != path:
         path = os.path.dirname(path)
+    import shutil  # here: shutil loads bz2, lzma and fnmatch, which a read never needs
     return shutil.disk_usage(path).free
 
 

@@ -18,12 +18,24 @@ from ..meta import refs
 from ..meta.gitdb import identity
 from ..meta.history import trailer
 from ..meta.layout import link_path, version_path
-from . import runner, spool, webhooks
+from . import spool
 from .protect import protected
 
 SCHEMA = 1
 EVENTS = ("pre-alias", "pre-link", "post-log", "post-alias", "post-link")
 
+
+
+def _runner():
+    """mvc/hooks/runner.py (subprocess, signal): loaded when a hook may run, never by a read."""
+    from . import runner
+    return runner
+
+
+def _webhooks():
+    """mvc/hooks/webhooks.py (urllib, hmac): loaded when an event may be sent, never by a read."""
+    from . import webhooks
+    return webhooks
 
 class Ticket:
     """What ``before_move`` spooled for one commit, handed back to ``after_move``/``abandon``."""
@@ -75,7 +87,7 @@ class StoreEvents:
 
     def _listening(self) -> bool:
         """Is there any store-event hook or webhook at all?"""
-        if os.path.exists(os.path.join(self.store, webhooks.CONFIG)):
+        if os.path.exists(os.path.join(self.store, _webhooks().CONFIG)):
             return True
         try:
             names = os.listdir(os.path.join(self.store, "hooks"))
@@ -96,7 +108,7 @@ class StoreEvents:
                 self._veto_if_refused(pre)
 
     def _check_alias(self, pre: dict) -> None:
-        hook = runner.find(self.store, "pre-alias")
+        hook = _runner().find(self.store, "pre-alias")
         if pre["protected"] and not self.force and hook is None:
             raise ProtectedAliasError(
                 f"alias {pre['alias']} of {pre['subject']} is protected: {_move_words(pre)} needs --force",
@@ -105,10 +117,10 @@ class StoreEvents:
         self._veto_if_refused(pre, hook)
 
     def _veto_if_refused(self, pre: dict, hook: str | None = None) -> None:
-        hook = hook or runner.find(self.store, pre["event"])
+        hook = hook or _runner().find(self.store, pre["event"])
         if hook is None:
             return
-        result = runner.run(self.store, hook, pre)
+        result = _runner().run(self.store, hook, pre)
         if not result.ok:
             what = (_move_words(pre) if pre["kind"] == "alias"
                     else f"linking {pre['source']} into registry/{pre['model']}")
@@ -117,11 +129,11 @@ class StoreEvents:
 
     # ---- post-events: spool and delivery ----------------------------------------
     def _entry(self, refname: str, tip, commit, docs: list[dict]) -> dict | None:
-        hooks_found = {d["kind"]: runner.find(self.store, "post-" + d["kind"]) for d in docs}
+        hooks_found = {d["kind"]: _runner().find(self.store, "post-" + d["kind"]) for d in docs}
         try:
-            hooks = webhooks.load(self.store)
+            hooks = _webhooks().load(self.store)
         except MvcError as e:
-            runner.warn(e.message)
+            _runner().warn(e.message)
             hooks = []
         targets = []
         for i, doc in enumerate(docs):
@@ -129,7 +141,7 @@ class StoreEvents:
             if hooks_found[doc["kind"]]:
                 targets.append({"type": "hook", "event": i, "state": "pending"})
             for h in hooks:
-                if webhooks.wants(h, doc):
+                if _webhooks().wants(h, doc):
                     targets.append({"type": "webhook", "event": i, "state": "pending", "id": h.get("id"),
                                     "url": h["url"], "secret_env": h.get("secret_env"), "attempts": 0})
         if not targets:
@@ -154,7 +166,7 @@ class StoreEvents:
             else:
                 if state == "failed":
                     t["rounds"] = 0
-                webhooks.deliver(self.store, t, doc, foreground)
+                _webhooks().deliver(self.store, t, doc, foreground)
                 self.delivered += t["state"] == "done"
             with contextlib.suppress(OSError):
                 spool.write(path, entry, durable=False)  # lost in a crash: the target runs again (at least once)
@@ -169,15 +181,15 @@ class StoreEvents:
         return "pending"
 
     def _run_post_hook(self, doc: dict, target: dict) -> None:
-        hook = runner.find(self.store, doc["event"])
+        hook = _runner().find(self.store, doc["event"])
         target["state"] = "done"  # a hook that ran (or is gone) is delivered; its failure is only reported
         if hook is None:
             return
-        result = runner.run(self.store, hook, doc)
-        runner.relay(result)
+        result = _runner().run(self.store, hook, doc)
+        _runner().relay(result)
         self.delivered += 1
         if not result.ok:
-            runner.warn(f"the {doc['event']} hook {hook} failed for {doc['address']}: {result.message()} "
+            _runner().warn(f"the {doc['event']} hook {hook} failed for {doc['address']}: {result.message()} "
                         "(the change stands)")
 
     def run_pending(self, meta, retry_failed: bool = False) -> dict:
@@ -190,7 +202,7 @@ class StoreEvents:
             try:
                 self._take_over(meta, path, retry_failed, counts)
             except (OSError, MvcError) as e:  # a read-only store, a damaged ref: leave it for later
-                runner.warn(f"could not deliver the events in {path}: {getattr(e, 'message', e)}")
+                _runner().warn(f"could not deliver the events in {path}: {getattr(e, 'message', e)}")
         return counts
 
     def _take_over(self, meta, path: str, retry_failed: bool, counts: dict) -> None:

@@ -13,7 +13,6 @@ for expire_s() seconds (another host that died).  docs/format.md, "gc, leases an
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -117,7 +116,7 @@ class Lease:
         self.held = False  # a reader of a store it cannot write goes on without one (nobody gc's it from here)
         self.host = hostname()
         self.pid = os.getpid()
-        self.path = os.path.join(lease_dir(store), f"{self.host}-{self.pid}-{secrets.token_hex(4)}.json")
+        self.path = os.path.join(lease_dir(store), f"{self.host}-{self.pid}-{os.urandom(4).hex()}.json")
         self.start = time.time()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

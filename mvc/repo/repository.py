@@ -20,10 +20,8 @@ from ..meta.registry import LinkInfo, Registry
 from ..meta.runs import Runs
 from ..nogc import nogc
 from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
-from ..store import DirChunkStore, Pointer, ingest_tree
+from ..store import DirChunkStore, Pointer
 from ..store.digest import file_digest, hash_file
-from ..store.ingest import collect_files
-from ..store.materialise import check_manifest, materialise
 from ..store.statcache import StatCache
 from . import layout, owners
 from .crash import crash_at
@@ -90,6 +88,7 @@ def hash_tree(path: str) -> list[tuple[str, str, int]]:
     """(path, file digest, size) of each file a log of ``path`` (a file or a folder) would
     record, sorted by path, without a store: the same walk and rules as a log, each chunk
     hashed once (`mvc hash`)."""
+    from ..store.ingest import collect_files
     return [(fe.relpath, *hash_file(fe.abspath)) for fe in collect_files(os.fspath(path))]
 
 
@@ -148,6 +147,7 @@ class Repository:
             return ingest_sources(self, path, progress)
         if isinstance(path, str) and "://" in path:
             return self._references(path, exclude, skipped), 0
+        from ..store.ingest import ingest_tree  # here, as collect_files, materialise: `mvc ls` never walks a folder
         return ingest_tree(self.chunks, os.fspath(path), progress, cache=self.stat_cache, exclude=exclude,
                            skipped=skipped)
 
@@ -165,6 +165,7 @@ class Repository:
             )
         local = unquote(u.path)
         entries = []
+        from ..store.ingest import collect_files
         for fe in collect_files(local, exclude, skipped):
             digest, size = hash_file(fe.abspath)
             entries.append((fe.relpath, Pointer(size=size, digest=digest, ref="file://" + quote(fe.abspath))))
@@ -345,6 +346,7 @@ class Repository:
                                     f"list its files with `mvc show {v.name}:{v.version}`")
         if progress is not None and hasattr(progress, "expect"):  # as ingest_tree tells a log's meter
             progress.expect(sum(ptr.size for _, ptr in entries))
+        from ..store.materialise import materialise
         with Lease(self.path, "use", reads=[str(v.tree)]):  # gc keeps this version's chunks meanwhile
             try:
                 out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify,
@@ -374,6 +376,7 @@ class Repository:
         entries = self.entries(v)
         check_digest(_label(v), v.record, entries)
         problems = []
+        from ..store.materialise import check_manifest
         try:
             check_manifest(p for p, _ in entries)
         except IntegrityError as e:

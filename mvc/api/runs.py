@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import atexit
-import getpass
 import json
 import os
 import platform
-import secrets
 import signal
 import sys
 import threading
@@ -32,7 +30,13 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
+def _user() -> str:
+    import getpass
+    return getpass.getuser()
+
+
 def new_run_id() -> str:
+    import secrets  # here, as getpass: a read of the store never needs them
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
@@ -258,7 +262,7 @@ class Run:
         self._used: list[Artifact] = []
         self._started = old.get("started_at") or now()
         self._resumed_at = now() if resumed else None
-        self._env = {"host": _hostname(), "user": getpass.getuser(), "pid": os.getpid(),
+        self._env = {"host": _hostname(), "user": _user(), "pid": os.getpid(),
                      "python": platform.python_version(), "platform": platform.platform(),
                      "argv": [_as_text(a) for a in sys.argv], "cwd": _as_text(os.getcwd()),
                      "code": code_state(os.getcwd(), dirty=False)}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import shutil
 import struct
 from contextlib import contextmanager
 
@@ -137,6 +136,7 @@ def _write_pack(meta, oids: list[str]) -> str:
         fsync_dir(folder)
         return os.path.join(folder, name + ".idx")
     finally:
+        import shutil  # here: shutil loads bz2 and lzma, which a read never needs
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -11,7 +11,6 @@ tests/test_reliability_r8.py checks the write path catches it before any ref mov
 from __future__ import annotations
 
 import os
-import signal
 
 POINTS = (
     # log: lease taken, chunks written, pointer blobs and trees written, commit made, ref moved
@@ -32,4 +31,5 @@ POINTS = (
 def crash_at(label: str) -> None:
     wanted = os.environ.get("MVC_TEST_CRASH_AT")
     if wanted and label in wanted.split(","):
+        import signal
         os.kill(os.getpid(), signal.SIGKILL)

@@ -1,12 +1,16 @@
 """Api: query a store without starting a run."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import InvalidInputError, InvalidNameError, NotFoundError
 from ..names import as_list, check_alias, check_name, check_project, parse_address
 from ..repo import Repository, owners
-from . import lineage
 from .artifact import Artifact, RegisteredModel
-from .runs import RunRecord
+
+if TYPE_CHECKING:
+    from .lineage import Graph
+    from .runs import RunRecord
 
 
 class Api:
@@ -180,8 +184,9 @@ class Api:
     def registered_models(self) -> list[RegisteredModel]:
         return [RegisteredModel(self.repo, n) for n in self.repo.registry.names()]
 
-    def run(self, path: str) -> RunRecord:
+    def run(self, path: str) -> "RunRecord":
         """A run by id, or W&B's ``[entity/][project/]id``."""
+        from .runs import RunRecord  # here: `mvc ls` never loads the run machinery
         if not isinstance(path, str) or not path:
             raise InvalidNameError("empty run path", "write a run id, or entity/project/id")
         *where, run_id = path.split("/")
@@ -199,10 +204,11 @@ class Api:
         return r
 
     def runs(self, path: str | None = None, filters: dict | None = None, order: str | None = None,
-             per_page: int = 50, include_sweeps: bool = True, lazy: bool = True) -> list[RunRecord]:
+             per_page: int = 50, include_sweeps: bool = True, lazy: bool = True) -> "list[RunRecord]":
         """The runs of a project (W&B's ``[entity/]project``; default: this Api's project), oldest
         first.  An unknown project is a NotFoundError (the default project may have none yet).
         ``filters``: W&B's simple equality form, e.g. {"state": "finished", "config.lr": 0.1}."""
+        from .runs import RunRecord
         project = self._project_path(path) if path else self.project
         recs = [RunRecord(self.repo, self.repo.runs.read(p, rid)) for p, rid in self.repo.runs.ids(project)]
         recs = [r for r in recs if _matches(r, filters)]
@@ -219,8 +225,9 @@ class Api:
         self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.alias_history(project, addr.name)
 
-    def lineage(self, address: str, direction: str = "both", depth: int | None = None) -> lineage.Graph:
+    def lineage(self, address: str, direction: str = "both", depth: int | None = None) -> "Graph":
         """The lineage graph of a version (an address) or a run (``run:<id>``)."""
+        from . import lineage  # here, as runs: `mvc ls` needs neither
         if address.startswith("run:"):
             self.run(address[4:])
             return lineage.build(self.repo, address, direction, depth)
@@ -433,7 +440,7 @@ class Api:
         return r.clone(url, dir, storage, no_bytes=no_bytes, jobs=jobs, progress=progress)
 
 
-def _matches(run: RunRecord, filters: dict | None) -> bool:
+def _matches(run: "RunRecord", filters: dict | None) -> bool:
     """W&B's run filters in their equality form: {"state": ..., "config.KEY": ..., "summary_metrics.KEY":
     ..., "display_name": ..., "tags": ...}; an operator form ({"$gt": ...}) is refused."""
     for key, want in (filters or {}).items():

@@ -25,7 +25,6 @@ from ..store.digest import file_digest, hash_file
 from ..store.statcache import StatCache
 from . import layout, owners
 from .crash import crash_at
-from .lease import Lease
 
 MAX_METADATA_KEYS = 100
 MAX_METADATA_BYTES = 1 << 20  # canonical JSON of one version's metadata (and of its description)
@@ -193,6 +192,7 @@ class Repository:
 
     def _log(self, path, name, type_, project, entity, aliases, metadata, description, tags, run_id, progress,
              exclude=()):
+        from .lease import Lease  # here: a read takes no lease
         with Lease(self.path, "log"):  # gc keeps every chunk younger than this lease
             crash_at("log:after-lease")
             entries, new_bytes, skipped = self._ingest_present(path, progress, exclude)
@@ -347,6 +347,7 @@ class Repository:
         if progress is not None and hasattr(progress, "expect"):  # as ingest_tree tells a log's meter
             progress.expect(sum(ptr.size for _, ptr in entries))
         from ..store.materialise import materialise
+        from .lease import Lease
         with Lease(self.path, "use", reads=[str(v.tree)]):  # gc keeps this version's chunks meanwhile
             try:
                 out = materialise(self.chunks, entries, root, f"{v.project}/{v.name}:{v.version}", verify,

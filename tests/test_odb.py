@@ -308,3 +308,55 @@ def test_reading_commands_do_not_load_pygit2(tmp_path, argv):
     out, loaded = r.stdout.rsplit("\n@@", 1)
     assert "v0" in out
     assert json.loads(loaded) is False, f"mvc {' '.join(argv)} loaded pygit2"
+
+
+def test_one_reader_shared_by_threads_while_packs_come_and_go(history):
+    """Threads share a MetaRepo's reader (the UI's thread pool, diff's workers): reads stay right
+    while another thread refreshes the pack table, each refresh swapping which of two packs
+    (each holding every object) is listed, so a pack a reader is inside is dropped meanwhile."""
+    import threading
+    gitdir = history / ".git"
+    git(gitdir, "repack", "-a", "-d", "-q")
+    ids = all_ids(gitdir)
+    subprocess.run(["git", "pack-objects", "-q", "objects/pack/pack"], cwd=gitdir, env=GIT_ENV, check=True,
+                   input="".join(f"{oid}\n" for oid in ids), capture_output=True, text=True)
+    folder = gitdir / "objects" / "pack"
+    idxs = sorted(str(p) for p in folder.iterdir() if p.suffix == ".idx")
+    assert len(idxs) == 2
+    repo = pygit2.Repository(str(gitdir))
+    want = {oid: repo.odb.read(oid)[1] for oid in ids}
+    turn = [0]
+
+    def one_pack():
+        turn[0] += 1
+        return [idxs[turn[0] % 2]]
+    db = ObjectDB(str(gitdir / "objects"), one_pack)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_all():
+        try:
+            for _ in range(20):
+                for oid in ids:
+                    assert db.read(oid)[1] == want[oid]
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    def churn():
+        try:
+            while not stop.is_set():
+                db.refresh()
+                db.forget()
+        except BaseException as e:
+            errors.append(e)
+
+    readers = [threading.Thread(target=read_all) for _ in range(3)]
+    churner = threading.Thread(target=churn)
+    churner.start()
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    stop.set()
+    churner.join()
+    assert turn[0] > 10 and errors == []

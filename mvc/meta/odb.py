@@ -451,9 +451,9 @@ class ObjectDB:
         self._bases: dict[tuple[str, int], tuple[int, bytes]] = {}
 
     def close(self) -> None:
-        for p in self._packs.values():
+        packs, self._packs, self._listed = self._packs, {}, False
+        for p in packs.values():
             p.close()
-        self._packs.clear()
 
     def forget(self) -> None:
         """Drop every object read so far: the next read of each goes to the disk again."""
@@ -462,19 +462,19 @@ class ObjectDB:
         self._bases.clear()
 
     def refresh(self) -> None:
-        """Look for packs again (new ones are opened; gone ones dropped, their open file kept
-        by readers in flight)."""
+        """Look for packs again: new ones are opened, gone ones dropped (closed when the last
+        reader lets go of them: another thread may be reading one).  The table is replaced
+        whole, so a reader on another thread always iterates a complete one."""
         wanted = set(self._list_packs())
-        for path in list(self._packs):
-            if path not in wanted:
-                self._packs.pop(path).close()
-        for path in sorted(wanted - set(self._packs)):
+        packs = {path: pack for path, pack in self._packs.items() if path in wanted}
+        for path in sorted(wanted - set(packs)):
             try:
-                self._packs[path] = Pack(path)
+                packs[path] = Pack(path)
             except FileNotFoundError:  # removed by a repack since it was listed
                 continue
             except OSError as e:
                 raise ObjectError(f"git pack {path} cannot be read ({e.strerror or e})") from None
+        self._packs = packs
         self._listed = True
 
     def get(self, oid: str, kind: int | None = None) -> Object:

@@ -34,7 +34,13 @@ def diff_versions(repo, va, vb, progress=None) -> dict:
     check_digest(_label(vb), vb.record, eb)
     ctx = _Context(repo.chunks, _label(va), _label(vb), progress)
     a, b = dict(ea), dict(eb)
-    files = _file_changes(ctx, a, b)
+    from ..errors import IntegrityError, NotFoundError
+    from .lease import Lease
+    with Lease(repo.path, "diff", reads=[str(va.tree), str(vb.tree)]):  # gc keeps both versions' chunks meanwhile
+        try:
+            files = _file_changes(ctx, a, b)
+        except (NotFoundError, IntegrityError) as e:  # lost the race anyway: deleted before the lease was seen
+            raise repo._deleted_meanwhile(va, e) or repo._deleted_meanwhile(vb, e) or e
     same = sum(1 for p in a.keys() & b.keys() if a[p].digest == b[p].digest)
     return {"schema": SCHEMA, "a": _side(va, ea), "b": _side(vb, eb),
             "identical": va.record.get("digest") == vb.record.get("digest"),

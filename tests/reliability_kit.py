@@ -98,3 +98,13 @@ def assert_gc_sweeps_only(store, folder: str, old: str, young: str, before: list
     assert real.lines() == dry.lines()
     assert sorted(os.listdir(folder)) == sorted(before + [os.path.basename(young)])
     assert fsck(store).ok
+
+
+def flip_byte(path: str, at: int, mask: int = 0x40) -> None:
+    """XOR the byte at ``at`` of ``path`` with ``mask`` in place (stored files are read-only)."""
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ mask]))

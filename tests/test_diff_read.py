@@ -14,6 +14,7 @@ from mvc.repo.diff_read import StoredFile
 from mvc.store.chunks import DirChunkStore, MemoryChunkStore
 from test_diff import file_of, log_dir
 from test_diff_cli import _big
+from reliability_kit import flip_byte
 
 KiB = 1 << 10
 
@@ -31,12 +32,7 @@ def _chunks(store, sizes: list[int]):
 
 
 def _flip(path: str, at: int) -> None:
-    os.chmod(path, 0o644)
-    with open(path, "r+b") as f:
-        f.seek(at)
-        b = f.read(1)
-        f.seek(at)
-        f.write(bytes([b[0] ^ 0x40]))
+    flip_byte(path, at, 0x40)
 
 
 @pytest.fixture

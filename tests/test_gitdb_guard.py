@@ -50,7 +50,7 @@ def test_sound_object_passes():
     (zlib.compress(RAW)[:-5], "does not end inside the file"),                      # truncated stream
     (zlib.compress(RAW)[:6], "does not end inside the file"),
     (zlib.compress(RAW) + b"\0junk", "5 bytes of garbage follow"),                   # trailing garbage
-    (zlib.compress(b"blob 99\0" + RAW.split(b"\0", 1)[1]), "does not give a git type and its 15-byte size"),
+    (zlib.compress(b"blob 99\0" + RAW.split(b"\0", 1)[1]), "its body is 15 bytes, not the 99 its header gives"),
     (zlib.compress(b"blob 015\0" + RAW.split(b"\0", 1)[1]), "does not give a git type"),  # not git's spelling
     (zlib.compress(b"blub 15\0" + RAW.split(b"\0", 1)[1]), "does not give a git type"),
     (zlib.compress(RAW.replace(b"v0", b"v1")), "SHA-1 of its content is not its name"),   # wrong SHA-1

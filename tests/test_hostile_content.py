@@ -25,6 +25,7 @@ from mvc.paths import is_dotgit, path_problem
 from mvc.repo.fsck import fsck
 from mvc.repo.repository import artifact_digest
 from mvc.store import Pointer
+from reliability_kit import flip_byte
 
 HOSTILE_CONFIG = b'[core]\n\tfsmonitor = "touch PWNED; false"\n'
 
@@ -289,12 +290,7 @@ def _flip_chunk_bytes(store, cid):
     else:
         pack, off, _ = store.chunks.packs.locate(cid)
         where = store.chunks.packs.path(pack, "pack")
-    os.chmod(where, 0o644)
-    with open(where, "r+b") as f:
-        f.seek(off)
-        b = f.read(1)
-        f.seek(off)
-        f.write(bytes([b[0] ^ 0x20]))
+    flip_byte(where, off, 0x20)
 
 
 @pytest.mark.parametrize("layout", ["loose", "packed"])

@@ -436,6 +436,47 @@ def apply_delta(base: bytes, delta: bytes, where: str) -> bytes:
     return result
 
 
+def read_loose_file(path: str) -> bytes | None:
+    """The bytes of a loose object file, None if there is none."""
+    try:
+        with open(path, "rb", buffering=0) as f:
+            return f.readall()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise ObjectError(f"object file {path} cannot be read ({e.strerror or e})", path) from None
+
+
+def parse_loose(data: bytes) -> tuple[int, bytes, None] | tuple[None, None, str]:
+    """(type, body, None) of a loose object file's bytes, or (None, None, what is wrong): its
+    zlib stream must start with ``<type> <size>\\0`` in git's spelling, inflate to exactly that
+    size (never more is inflated: a bomb costs nothing) and end inside the file with nothing
+    after it (libgit2 1.9.7 looped forever on a stream that did not: docs/design.md)."""
+    d = zlib.decompressobj()
+    try:
+        head = d.decompress(data, 64)
+        nul = head.find(b"\0")
+        if nul < 0 and not d.eof and not d.unconsumed_tail:  # the stream stops inside its header
+            return None, None, "its deflate stream does not end inside the file (truncated or damaged)"
+        kind, _, size = head[:nul].partition(b" ")
+        if nul < 0 or kind not in _KIND or not size.isdigit() or size != b"%d" % int(size) or int(size) > MAX_OBJECT:
+            return None, None, f"its header {head[:40]!r} does not give a git type and size"
+        want, body = int(size), head[nul + 1:]
+        if len(body) <= want:  # max_length 0 would mean no bound
+            body += d.decompress(d.unconsumed_tail, want + 1 - len(body))
+    except zlib.error as e:
+        return None, None, f"its deflate stream is damaged ({e})"
+    if len(body) > want:
+        return None, None, f"its body is longer than the {want} bytes its header gives"
+    if not d.eof:
+        return None, None, "its deflate stream does not end inside the file (truncated or damaged)"
+    if d.unused_data:
+        return None, None, f"{len(d.unused_data)} bytes of garbage follow its deflate stream"
+    if len(body) != want:
+        return None, None, f"its body is {len(body)} bytes, not the {want} its header gives"
+    return _KIND[kind], body, None
+
+
 class ObjectDB:
     """The objects of ``objects_dir``: packs first, then loose files.  ``packs`` gives the
     index paths allowed to be read (checked sound); it is asked again when an object is not
@@ -542,38 +583,13 @@ class ObjectDB:
 
     def _loose(self, oid: str) -> tuple[int, bytes] | None:
         path = os.path.join(self.dir, oid[:2], oid[2:])
-        try:
-            with open(path, "rb", buffering=0) as f:
-                data = f.readall()
-        except (FileNotFoundError, NotADirectoryError):
+        data = read_loose_file(path)
+        if data is None:
             return None
-        except OSError as e:
-            raise ObjectError(f"object file {path} cannot be read ({e.strerror or e})", path) from None
-        d = zlib.decompressobj()
-        try:
-            head = d.decompress(data, 64)
-            nul = head.find(b"\0")
-            kind, _, size = head[:nul].partition(b" ")
-            if nul < 0 or kind not in _KIND or not size.isdigit() or int(size) > MAX_OBJECT:
-                raise ObjectError(f"object file {path} is damaged: its header {head[:40]!r} does not give a git "
-                                  "type and size", path)
-            want, body = int(size), head[nul + 1:]
-            if len(body) <= want:  # max_length 0 would mean no bound
-                body += d.decompress(d.unconsumed_tail, want + 1 - len(body))
-        except zlib.error as e:
-            raise ObjectError(f"object file {path} is damaged: its deflate stream is damaged ({e})", path) from None
-        why = None
-        if len(body) > want:
-            why = f"its body is longer than the {want} bytes its header gives"
-        elif not d.eof:
-            why = "its deflate stream does not end inside the file (truncated or damaged)"
-        elif d.unused_data:
-            why = f"{len(d.unused_data)} bytes of garbage follow its deflate stream"
-        elif len(body) != want:
-            why = f"its body is {len(body)} bytes, not the {want} its header gives"
+        kind, body, why = parse_loose(data)
         if why is not None:
             raise ObjectError(f"object file {path} is damaged: {why}", path)
-        return _KIND[kind], body
+        return kind, body
 
     def _entry(self, pack: Pack, offset: int, what: str) -> tuple[int, bytes]:
         """The object at ``offset`` of ``pack``, its delta chain (if any) resolved."""

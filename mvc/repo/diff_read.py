@@ -173,13 +173,7 @@ class StoredFile:
     def close(self) -> None:
         """Drop the chunk in hand (unmapping a loose chunk's file at once, not at the next gc)."""
         data, self._data, self._index = self._data, b"", -1
-        if isinstance(data, memoryview):
-            owner = data.obj
-            data.release()
-            try:
-                owner.close()
-            except (AttributeError, BufferError):
-                pass
+        _unmap(data)
 
 
 class _Hashing:
@@ -254,13 +248,7 @@ class _Verified:
 
     def abandon(self) -> None:
         data, self.data = self.data, b""
-        if isinstance(data, memoryview):
-            owner = data.obj
-            data.release()
-            try:
-                owner.close()
-            except (AttributeError, BufferError):
-                pass
+        _unmap(data)
 
 
 class Cursor:
@@ -281,3 +269,14 @@ class Cursor:
         if n < 0 or self.pos + n > min(self.limit, self.f.size):
             raise ValueError(f"header runs past the end of the file (needs byte {self.pos + n})")
         self.pos += n
+
+
+def _unmap(data) -> None:
+    """Release a memoryview of a mapped chunk file and close its map now, not at the next gc."""
+    if isinstance(data, memoryview):
+        owner = data.obj
+        data.release()
+        try:
+            owner.close()
+        except (AttributeError, BufferError):
+            pass

@@ -41,7 +41,7 @@ def test_a_log_and_a_use_run_without_collections(project):
     for i in range(50):
         (project / "m" / f"f{i}.txt").write_text(f"file {i}\n" * 10)
     from mvc.repo import Repository
-    from mvc.repo import repository
+    from mvc.store import materialise as where  # Repository.download imports materialise from here at each use
     repo = Repository.find(str(project))
     inside, hits = [False], []
 
@@ -55,19 +55,19 @@ def test_a_log_and_a_use_run_without_collections(project):
         return run
 
     repo.ingest = watched(repo.ingest)
-    real_materialise = repository.materialise
+    real_materialise = where.materialise
     gc.callbacks.append(lambda phase, info: hits.append(inside[0]) if phase == "start" else None)
     old = gc.get_threshold()
     gc.set_threshold(100)  # a collection every 100 net allocations, where the collector is on
     try:
-        repository.materialise = watched(real_materialise)
+        where.materialise = watched(real_materialise)
         watched(lambda: [[] for _ in range(1000)])()  # not paused: the callback sees these
         assert any(hits)
         hits.clear()
         repo.log(str(project / "m"), "M", "model", "proj")
         repo.download(repo.resolve("proj/M:v0")[0], str(project / "out"))
     finally:
-        repository.materialise = real_materialise
+        where.materialise = real_materialise
         gc.set_threshold(*old)
         gc.callbacks.pop()
     assert not any(hits) and gc.isenabled()

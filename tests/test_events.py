@@ -152,6 +152,14 @@ def test_registry_alias_protection(two_versions):
     with pytest.raises(ProtectedAliasError):
         api.set_alias("registry/prod:v1", "production")
     assert api.set_alias("registry/prod:v1", "production", force=True) == "v0"
+    r = mvc_cmd("registry", "alias", "prod:v0", "production")          # the CLI, as `mvc alias set`
+    assert r.returncode == 4 and "protected" in r.stderr
+    assert mvc.Api().repo.registry.aliases("prod")["production"] == "v1"   # refused: nothing moved
+    assert mvc_cmd("registry", "alias", "--force", "prod:v0", "production").returncode == 0
+    assert mvc.Api().repo.registry.aliases("prod")["production"] == "v0"
+    assert mvc_cmd("registry", "alias", "--rm", "prod", "production").returncode == 4
+    assert mvc_cmd("registry", "alias", "--rm", "--force", "prod", "production").returncode == 0
+    assert "production" not in mvc.Api().repo.registry.aliases("prod")
 
 
 def test_latest_cannot_be_protected(two_versions):

@@ -54,15 +54,16 @@ def unlink(link) -> None:
 @click.argument("link", metavar="REGISTERED_MODEL[:vN]")
 @click.argument("alias")
 @click.option("--rm", "remove", is_flag=True, help="Remove ALIAS from the model instead of setting it.")
-def alias(link, alias, remove) -> None:
+@click.option("--force", is_flag=True, help="Move or remove ALIAS even if it is protected (`mvc alias protect`).")
+def alias(link, alias, remove, force) -> None:
     """Point registry ALIAS (production, staging, ...) at link vN, or remove it with --rm."""
     api = context.get().api()
     if remove:
-        api.remove_alias(f"registry/{_bare(link)}", alias)
+        api.remove_alias(f"registry/{_bare(link)}", alias, force=force)
         output.echo(f"removed {alias} from registry/{_bare(link)}")
         return
     model, version = _link_address(link)
-    old = api.set_alias(f"registry/{model}:{version}", alias)
+    old = api.set_alias(f"registry/{model}:{version}", alias, force=force)
     output.echo(f"{alias}: {old or '-'} -> registry/{model}:{version}")
 
 

@@ -118,3 +118,23 @@ def test_cli_fsck_and_verify_exit_codes(store, project):
     res = CliRunner().invoke(fsck_cmd, [], env=env)
     assert res.exit_code == 5 and "proj/m0:v0" in res.output and "mvc delete proj/m0:v0" in res.output
     assert CliRunner().invoke(verify_cmd, ["m0:v0"], env=env).exit_code != 0
+
+
+def test_a_problem_of_many_versions_names_a_few_in_text_and_all_in_json(store, project, monkeypatch):
+    """A chunk shared by 5 versions goes missing: the text report names AFFECTS_SHOWN of them (3
+    here; 20 by default) and says how many more; --json names all 5."""
+    import json
+
+    from mvc.repo import fsck as fsck_module
+    monkeypatch.setattr(fsck_module, "AFFECTS_SHOWN", 3)
+    vs = _log_many(store, project, 5, shared=os.urandom(20_000))
+    (cid,) = _chunks_of(store, vs[0]) & _chunks_of(store, vs[1])
+    os.remove(store.chunks.path(cid))
+    from mvc.cli.main import cli
+    text = CliRunner().invoke(cli, ["fsck"])
+    assert text.exit_code == 5
+    (line,) = [ln for ln in text.output.splitlines() if "affects:" in ln]
+    assert line.count(":v0") == 3 and "and 2 more (`mvc fsck --json` lists all)" in line
+    (problem,) = [p for p in json.loads(CliRunner().invoke(cli, ["fsck", "--json"]).output)["problems"]
+                  if p["kind"] == "missing-chunk"]
+    assert len(problem["versions"]) == 5

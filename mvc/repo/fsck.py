@@ -18,6 +18,9 @@ from ..store.digest import hash_file
 from . import lease, manifest, reach
 
 
+AFFECTS_SHOWN = 20  # versions named per problem in the text report
+
+
 @dataclass
 class Problem:
     kind: str              # corrupt-chunk | missing-chunk | bad-pointer | bad-ref | git-fsck | corrupt-pack-index |
@@ -32,8 +35,10 @@ class Problem:
 
     def text(self) -> str:
         out = f"{self.severity}: {self.message}"
-        if self.versions:
-            out += "\n  affects: " + ", ".join(self.versions)
+        if self.versions:  # a --no-bytes clone's "not fetched" can name thousands: --json lists them all
+            shown = self.versions[:AFFECTS_SHOWN]
+            more = len(self.versions) - len(shown)
+            out += "\n  affects: " + ", ".join(shown) + (f" and {more} more (`mvc fsck --json` lists all)" if more else "")
         if self.fix:
             out += "\n  fix: " + self.fix
         return out

@@ -486,13 +486,14 @@ class ObjectDB:
         self.dir = objects_dir
         self._list_packs = packs
         self._packs: dict[str, Pack] = {}
+        self._last: Pack | None = None  # the pack of the last hit
         self._listed = False
         self._cache: dict[str, Object] = {}
         self._cache_bytes = 0
         self._bases: dict[tuple[str, int], tuple[int, bytes]] = {}
 
     def close(self) -> None:
-        packs, self._packs, self._listed = self._packs, {}, False
+        packs, self._packs, self._listed, self._last = self._packs, {}, False, None
         for p in packs.values():
             p.close()
 
@@ -516,6 +517,8 @@ class ObjectDB:
             except OSError as e:
                 raise ObjectError(f"git pack {path} cannot be read ({e.strerror or e})") from None
         self._packs = packs
+        if self._last is not None and self._last.path not in packs:
+            self._last = None
         self._listed = True
 
     def get(self, oid: str, kind: int | None = None) -> Object:
@@ -575,11 +578,8 @@ class ObjectDB:
         return kind, data
 
     def _from_packs(self, oid: str, raw: bytes) -> tuple[int, bytes] | None:
-        for pack in self._packs.values():
-            off = pack.offset(raw)
-            if off is not None:
-                return self._entry(pack, off, oid)
-        return None
+        located = self._locate(raw)
+        return self._entry(*located, oid) if located is not None else None
 
     def _loose(self, oid: str) -> tuple[int, bytes] | None:
         path = os.path.join(self.dir, oid[:2], oid[2:])
@@ -624,10 +624,19 @@ class ObjectDB:
         return kind, data
 
     def _locate(self, raw: bytes) -> tuple[Pack, int] | None:
-        for pack in self._packs.values():
-            off = pack.offset(raw)
+        """The pack holding ``raw`` and where, the pack of the last hit tried first (as libgit2
+        does): the objects of one version sit in one pack, and a store may have dozens."""
+        last = self._last
+        if last is not None:
+            off = last.offset(raw)
             if off is not None:
-                return pack, off
+                return last, off
+        for pack in self._packs.values():
+            if pack is not last:
+                off = pack.offset(raw)
+                if off is not None:
+                    self._last = pack
+                    return pack, off
         return None
 
     def _keep_base(self, pack: Pack, offset: int, kind: int, data: bytes, wanted: bool) -> None:

@@ -317,10 +317,6 @@ class Pack:
                 return off
         return None
 
-    def ids(self) -> Iterator[str]:
-        for i in range(self.count):
-            yield self.idx[self.names_at + 20 * i:self.names_at + 20 * i + 20].hex()
-
     def header(self, offset: int) -> tuple[int, int, int, bytes, int | bytes | None]:
         """(type, size, where its deflate stream starts, the bytes read, base) of the entry at
         ``offset``; base is the base's offset (offset delta), id (ref delta) or None."""
@@ -543,13 +539,6 @@ class ObjectDB:
         self._cache[oid] = obj
         self._cache_bytes += size
 
-    def __contains__(self, oid: str) -> bool:
-        try:
-            self.read(str(oid))
-        except KeyError:
-            return False
-        return True
-
     def read(self, oid: str) -> tuple[int, bytes]:
         """(type, bytes) of ``oid``, checked against its id."""
         if len(oid) != 40 or oid.strip("0123456789abcdef"):
@@ -646,19 +635,3 @@ class ObjectDB:
         if len(self._bases) > 256:
             self._bases.clear()
         self._bases[(pack.path, offset)] = (kind, data)
-
-    def ids(self) -> Iterator[str]:
-        """Every object id in the packs and loose files (duplicates possible)."""
-        if not self._listed:
-            self.refresh()
-        for pack in list(self._packs.values()):
-            yield from pack.ids()
-        try:
-            fans = sorted(os.listdir(self.dir))
-        except FileNotFoundError:
-            return
-        for fan in fans:
-            if len(fan) == 2 and not fan.strip("0123456789abcdef"):
-                for name in sorted(os.listdir(os.path.join(self.dir, fan))):
-                    if len(name) == 38 and not name.strip("0123456789abcdef"):
-                        yield fan + name

@@ -196,6 +196,14 @@ def request(server: UiServer, path: str, host: str | None = None, headers: dict 
 
 
 # ---- the pages, clicked through -------------------------------------------------------------
+
+def texts(page, selector: str) -> list[str]:
+    """Every match's text once the page shows the first: all_inner_texts() does not wait, and
+    right after a click that navigates it can read a page still loading (an empty list)."""
+    found = page.locator(selector)
+    found.first.wait_for()
+    return found.all_inner_texts()
+
 def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
     assert page.url.endswith("/")                     # the token went into a cookie, out of the URL
     assert "token" not in page.url
@@ -214,7 +222,7 @@ def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
     shot(page, "artifact", tmp_path)
 
     page.click("#alias-history")                          # the timeline
-    moves = page.locator("#timeline li").all_inner_texts()
+    moves = texts(page, "#timeline li")
     assert len(moves) == 4
     assert re.search(r"best\s+v0\s+→\s+v1", moves[0]) and "by tester" in moves[0]
     assert "added on v0" in moves[-1]
@@ -223,7 +231,7 @@ def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
 
     page.click("a.version:text-is('v1')")                 # version: files, metadata, links
     assert page.locator("#files").inner_text().count("\n") >= 2
-    files = page.locator("#files tbody tr").all_inner_texts()
+    files = texts(page, "#files tbody tr")
     assert [f.split("\t")[0] for f in files] == ["config.json", "model.safetensors"]
     assert '"accuracy": 0.94' in page.locator("#metadata").inner_text()
     assert "registry/resnet-prod:v0" in page.inner_text("dl.facts")
@@ -252,14 +260,14 @@ def test_click_through_artifact_version_lineage_diff(page, ui_store, tmp_path):
     page.click("#diff")
     assert page.url.endswith("/p/vision/a/resnet/v1/diff?against=v0&other=")
     assert "vision/resnet:v0 → vision/resnet:v1" in page.inner_text("h1")
-    rows = {r.split("\t")[1]: r for r in page.locator("#diff-files tbody tr").all_inner_texts()}
+    rows = {r.split("\t")[1]: r for r in texts(page, "#diff-files tbody tr")}
     assert set(rows) == {"config.json", "model.safetensors"}
     assert "1 changed, 1 added" in rows["model.safetensors"]
-    tensors = {r.split("\t")[0]: r for r in page.locator("table.tensors tbody tr").all_inner_texts()}
+    tensors = {r.split("\t")[0]: r for r in texts(page, "table.tensors tbody tr")}
     assert set(tensors) == {"dense.weight", "head.weight"}
     assert "changed" in tensors["dense.weight"] and "64×32" in tensors["dense.weight"]
     assert "added" in tensors["head.weight"]
-    keys = page.locator("table.keys tbody tr").all_inner_texts()
+    keys = texts(page, "table.keys tbody tr")
     assert len(keys) == 1 and keys[0].split("\t")[:4] == ["/layers", "changed", "1", "2"]
     shot(page, "diff", tmp_path)
 
@@ -271,7 +279,7 @@ def test_registry_and_its_links(page, tmp_path):
     assert "vision/resnet:v1" in text and "staging" in text and "1 link" in text
     shot(page, "registry", tmp_path)
     model.locator("a.model").click()
-    moves = page.locator("#timeline li").all_inner_texts()
+    moves = texts(page, "#timeline li")
     assert any(re.search(r"staging\s+added on v0", m) for m in moves)
     page.click("#link-v0 a:text-is('vision/resnet:v1')")
     assert page.url.endswith("/p/vision/a/resnet/v1")

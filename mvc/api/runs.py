@@ -16,18 +16,13 @@ from ..meta.artifacts import now
 from ..names import as_list, check_alias, check_name, check_project, check_run_name, registered_model_target
 from ..repo import Repository
 from ..repo.layout import enclosing_git
-from ..repo.lease import pid_alive
+from ..procs import hostname, pid_alive
 from ..repo.repository import matches_include
 from .artifact import Artifact, Link, default_root, iso
 from .config import Config, Summary
 from .names_gen import run_name
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"  # string.ascii_lowercase + string.digits
-
-
-def _hostname() -> str:
-    import socket  # here: a read of the store never needs it
-    return socket.gethostname()
 
 
 def _user() -> str:
@@ -153,7 +148,7 @@ class RunRecord:
         """finished | failed | killed | running | crashed (running, but its process is gone)."""
         st = self.record.get("state", "running")
         env = self.record.get("env", {})
-        if st == "running" and env.get("host") == _hostname() and env.get("pid") \
+        if st == "running" and env.get("host") == hostname() and env.get("pid") \
                 and not pid_alive(env["pid"]):
             return "crashed"
         return st
@@ -262,7 +257,7 @@ class Run:
         self._used: list[Artifact] = []
         self._started = old.get("started_at") or now()
         self._resumed_at = now() if resumed else None
-        self._env = {"host": _hostname(), "user": _user(), "pid": os.getpid(),
+        self._env = {"host": hostname(), "user": _user(), "pid": os.getpid(),
                      "python": platform.python_version(), "platform": platform.platform(),
                      "argv": [_as_text(a) for a in sys.argv], "cwd": _as_text(os.getcwd()),
                      "code": code_state(os.getcwd(), dirty=False)}
@@ -740,11 +735,11 @@ def _check_not_live(rec: RunRecord) -> None:
     if rec.state != "running":
         return
     env = rec.record.get("env", {})
-    mine = env.get("host") == _hostname() and env.get("pid") == os.getpid()
+    mine = env.get("host") == hostname() and env.get("pid") == os.getpid()
     if mine and any(r.id == rec.id for r in _ACTIVE):
         raise ConflictError(f"run {rec.id} is live in this process", "use the Run object mvc.init returned, "
                             "or finish it before resuming")
-    if not mine and env.get("host") == _hostname():
+    if not mine and env.get("host") == hostname():
         raise ConflictError(f"run {rec.id} is live in process {env.get('pid')} on this host",
                             "wait for it to finish (or end it), then resume")
 

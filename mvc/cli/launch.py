@@ -109,8 +109,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:  # `mvc --help | head`: quietly, as main.main does
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(141)
+    except BrokenPipeError:  # `mvc --help | head`
+        exit_on_broken_pipe()
     sys.exit(0)
+
+
+def exit_on_broken_pipe() -> None:
+    """A reader that stopped reading (`mvc ls | head`): stop quietly with git's status, 141,
+    stdout pointed at /dev/null so the interpreter's last flush cannot complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)

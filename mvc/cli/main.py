@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -175,6 +174,5 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="mvc")
     except BrokenPipeError:  # `mvc ls | head`: stop quietly, like git
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(141)
+        from .launch import exit_on_broken_pipe
+        exit_on_broken_pipe()

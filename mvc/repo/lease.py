@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .. import canonical
 from ..errors import StorageFullError
 from ..fsutil import AtomicFile
-from ..procs import hostname, pid_alive  # noqa: F401 - both used here; pid_alive also by api/runs.py
+from ..procs import hostname, pid_alive
 
 LEASE_DIR = "leases"
 

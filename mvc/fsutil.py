@@ -214,6 +214,21 @@ FOLDER_LOCK_WAIT_S = 30.0  # a read-modify-write holds its folder's lock for mil
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 
+def lock_nowait(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting: False if another process holds it;
+    True once held, and where the filesystem has no flock (some network mounts: the caller goes
+    on unlocked, as the ref locks do).  Any other failure is raised."""
+    import fcntl
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as e:
+        if e.errno not in _NO_FLOCK:
+            raise
+    return True
+
+
 @contextmanager
 def folder_lock(folder: str, what: str):
     """Hold an exclusive ``flock`` on ``folder`` itself while a small file in it is read,
@@ -223,26 +238,17 @@ def folder_lock(folder: str, what: str):
     ref lock or committed to a code repository.  Where the filesystem has no flock (some network
     mounts) the edit goes on unlocked, as the ref locks do; a holder that does not let go within
     FOLDER_LOCK_WAIT_S is a LockError naming ``what``."""
-    import fcntl
     import time
     os.makedirs(folder, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
     try:
         deadline = time.monotonic() + FOLDER_LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LockError(f"another process has been changing {what} for over "
-                                    f"{FOLDER_LOCK_WAIT_S:.0f}s (a lock on {folder})",
-                                    "wait for it to finish, or find the hung mvc process and stop it") from None
-                time.sleep(0.005)
-            except OSError as e:
-                if e.errno in _NO_FLOCK:
-                    break
-                raise
+        while not lock_nowait(fd):
+            if time.monotonic() > deadline:
+                raise LockError(f"another process has been changing {what} for over "
+                                f"{FOLDER_LOCK_WAIT_S:.0f}s (a lock on {folder})",
+                                "wait for it to finish, or find the hung mvc process and stop it")
+            time.sleep(0.005)
         yield
     finally:
         os.close(fd)  # releases the flock

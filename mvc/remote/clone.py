@@ -12,13 +12,13 @@ host and whose lock nobody holds: a live clone's folder is never touched."""
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
 import shutil
 from urllib.parse import urlparse
 
 from ..errors import InvalidInputError
+from ..fsutil import lock_nowait
 from ..procs import pid_alive
 from ..repo import Repository
 from ..repo.layout import STORE_DIR, create_store
@@ -89,11 +89,11 @@ def _hold(staging: str) -> int:
     clone is killed): what tells a live clone's folder from a dead one's, beyond its PID."""
     fd = os.open(staging, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-            os.close(fd)
-            raise
+        if not lock_nowait(fd):
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN), staging)
+    except OSError:
+        os.close(fd)
+        raise
     return fd
 
 
@@ -114,11 +114,12 @@ def _take(path: str) -> int | None:
     except OSError:
         return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-            os.close(fd)
-            return None
+        held = lock_nowait(fd)
+    except OSError:
+        held = False
+    if not held:
+        os.close(fd)
+        return None
     return fd
 
 

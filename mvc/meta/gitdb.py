@@ -30,7 +30,7 @@ def _pygit2():
     return pygit2
 
 
-def _git_error() -> type:
+def git_error() -> type:
     """pygit2's GitError if pygit2 is loaded (only then can one be raised), else a class nothing raises."""
     module = sys.modules.get("pygit2")
     return module.GitError if module is not None else _NeverRaised
@@ -78,7 +78,7 @@ class _FullGuard:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None or not isinstance(exc, (OSError, _git_error())):
+        if exc is None or not isinstance(exc, (OSError, git_error())):
             return
         if is_full(exc):
             raise storage_full("writing metadata", self.path) from exc

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 from ..errors import MvcError
 from ..fsutil import fsync_dir, temp_path
+from .gitdb import git_error
 from .packwriter import index_problem
 
 AUTO_PACK = 2048  # loose objects (estimated) above which a commit packs them; MVC_GIT_AUTO_PACK overrides, 0: never
@@ -58,13 +59,8 @@ def after_commit(meta) -> int:
         return 0
     try:
         return pack_loose(meta)
-    except (OSError, MvcError, ValueError):
+    except (OSError, MvcError, ValueError, git_error()):  # git_error: libgit2's pack builder's GitError
         return 0
-    except Exception as e:  # a GitError from libgit2's pack builder (pygit2 is loaded by then)
-        from .pygit import pygit2
-        if isinstance(e, pygit2.GitError):
-            return 0
-        raise
 
 
 def pack_loose(meta) -> int:

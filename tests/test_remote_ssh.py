@@ -71,14 +71,21 @@ def test_python_clone_over_ssh_is_byte_identical(ssh_remote, tmp_path):
     assert (tmp_path / "out" / "w.bin").read_bytes() == content and out == str(tmp_path / "out")
 
 
-@pytest.mark.parametrize("known_hosts", ["absent", "empty", "other key"])
-def test_untrusted_host_key_is_refused(known_hosts, ssh_remote, tmp_path):
-    """libgit2 reports the known_hosts check; pygit2's default would accept any ssh host key."""
-    bare = ssh_remote.bare(f"hk-{os.urandom(4).hex()}.git")
+def _store_with_ssh_origin(ssh_remote, tmp_path, prefix: str):
+    """A store holding one version whose origin is a new bare repository behind sshd, nothing
+    pushed yet: (the bare repository, the store, the remote's URL)."""
+    bare = ssh_remote.bare(f"{prefix}-{os.urandom(4).hex()}.git")
     url = ssh_remote.url(bare)
     a = new_store(tmp_path, "a")
     log(a, b"x")
     api(a).add_remote("origin", url, storage=str(tmp_path / "bytes"))
+    return bare, a, url
+
+
+@pytest.mark.parametrize("known_hosts", ["absent", "empty", "other key"])
+def test_untrusted_host_key_is_refused(known_hosts, ssh_remote, tmp_path):
+    """libgit2 reports the known_hosts check; pygit2's default would accept any ssh host key."""
+    bare, a, url = _store_with_ssh_origin(ssh_remote, tmp_path, "hk")
     home = os.environ["HOME"]
     if known_hosts == "absent":
         os.remove(os.path.join(home, ".ssh", "known_hosts"))
@@ -98,10 +105,7 @@ def test_untrusted_host_key_is_refused(known_hosts, ssh_remote, tmp_path):
 
 
 def test_no_agent_is_a_remote_error_with_a_hint(ssh_remote, tmp_path, monkeypatch):
-    bare = ssh_remote.bare(f"na-{os.urandom(4).hex()}.git")
-    a = new_store(tmp_path, "a")
-    log(a, b"x")
-    api(a).add_remote("origin", ssh_remote.url(bare), storage=str(tmp_path / "bytes"))
+    bare, a, _ = _store_with_ssh_origin(ssh_remote, tmp_path, "na")
     monkeypatch.delenv("SSH_AUTH_SOCK")
     with pytest.raises(RemoteError, match="no ssh-agent is running") as e:
         api(a).push()
@@ -113,10 +117,7 @@ def test_no_agent_is_a_remote_error_with_a_hint(ssh_remote, tmp_path, monkeypatc
 
 
 def test_agent_without_the_key_is_a_remote_error_with_a_hint(ssh_remote, tmp_path, monkeypatch):
-    bare = ssh_remote.bare(f"nk-{os.urandom(4).hex()}.git")
-    a = new_store(tmp_path, "a")
-    log(a, b"x")
-    api(a).add_remote("origin", ssh_remote.url(bare), storage=str(tmp_path / "bytes"))
+    bare, a, _ = _store_with_ssh_origin(ssh_remote, tmp_path, "nk")
     sock = os.path.join(tempfile.mkdtemp(prefix="mvc-agent-"), "a.sock")
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)

@@ -124,19 +124,28 @@ class StoredFile:
         return self.starts[i + 1] if i + 1 < len(self.starts) else self.size
 
     def _source(self, i: int) -> "_Hashing | _Verified":
+        n = self._size_of(i)
+        cid = self.ids[i]
+        fd = self.store.open_unverified(cid) if hasattr(self.store, "open_unverified") else None
+        source = _Verified(i, self._get(cid), cid, self.label) if fd is None else _Hashing(i, fd, cid, n, self.label)
+        self._count(i, n)
+        return source
+
+    def _size_of(self, i: int) -> int:
+        """The bytes of chunk ``i``; ChunkTooLarge above what a diff holds in memory."""
         n = self._end(i) - self.starts[i]
         if n > MAX_CHUNK:
             raise ChunkTooLarge(f"its chunk at byte {self.starts[i]} holds {n} bytes, over the "
                                 f"{MAX_CHUNK >> 20} MiB a diff holds in memory")
-        cid = self.ids[i]
-        fd = self.store.open_unverified(cid) if hasattr(self.store, "open_unverified") else None
-        source = _Verified(i, self._get(cid), cid, self.label) if fd is None else _Hashing(i, fd, cid, n, self.label)
+        return n
+
+    def _count(self, i: int, n: int) -> None:
+        """Add chunk ``i``'s ``n`` bytes to bytes_read, once for this reader and its clones."""
         lock, seen = self._seen
         with lock:
             if i not in seen:
                 seen.add(i)
                 self.bytes_read += n
-        return source
 
     def _get(self, cid: str):
         return self.store.get_view(cid) if hasattr(self.store, "get_view") else self.store.get(cid)
@@ -144,18 +153,10 @@ class StoredFile:
     def _chunk(self, i: int):
         if i != self._index:
             self.close()
-            n = (self.starts[i + 1] if i + 1 < len(self.starts) else self.size) - self.starts[i]
-            if n > MAX_CHUNK:
-                raise ChunkTooLarge(f"its chunk at byte {self.starts[i]} holds {n} bytes, over the "
-                                    f"{MAX_CHUNK >> 20} MiB a diff holds in memory")
-            self._data = self.store.get_view(self.ids[i]) if hasattr(self.store, "get_view") else \
-                self.store.get(self.ids[i])
+            self._size_of(i)
+            self._data = self._get(self.ids[i])
             self._index = i
-            lock, seen = self._seen
-            with lock:
-                if i not in seen:
-                    seen.add(i)
-                    self.bytes_read += len(self._data)
+            self._count(i, len(self._data))
             self._release(0, len(self._data))  # verified: its pages may go until read
         return self._data
 

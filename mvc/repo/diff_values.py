@@ -51,7 +51,6 @@ class Change:
             self._x, self._y = self._z[:BLOCK_ELEMENTS], self._z[BLOCK_ELEMENTS:]
             self._z_rows = self._z.reshape(-1, DOT_ROW)
             self._x_rows = self._x.reshape(-1, DOT_ROW)
-            self._typed = self._raw.view(NUMERIC[dtype])
             # BF16 -> float32 by writing its 16 bits into the top half of each zeroed 32-bit word
             self._bf16 = np.zeros(4 * BLOCK_ELEMENTS, np.uint16) if dtype == "BF16" else None
 
@@ -67,28 +66,16 @@ class Change:
         self.bytes_changed += changed
         if not self.values:
             return
-        if not changed:  # an unchanged stretch of a changed tensor adds only to the norms
-            s = _sum_squares(self._widen(self.sides[0], self._x))
-            self.a2 += s
-            self.b2 += s
+        if not changed:
+            self._add_unchanged(self._widen(self.sides[0], self._x))
             return
-        self._widen_both()
+        self._widen(self._raw, self._z)  # both sides at once: side a's values, then side b's
         sums = _row_dots(self._z_rows).tolist()
         self.a2 += math.fsum(sums[:len(sums) // 2])
         self.b2 += math.fsum(sums[len(sums) // 2:])
         d = np.subtract(self._x, self._y, out=self._x)
         self.d2 += math.fsum(_row_dots(self._x_rows).tolist())
         self._add_max(d)
-
-    def _widen_both(self) -> None:
-        import numpy as np
-        if self.dtype == "BF16" and _LITTLE:
-            self._bf16[1::2] = self._typed
-            np.copyto(self._z, self._bf16.view(np.float32))
-        elif self.dtype == "BF16":
-            np.copyto(self._z, (self._typed.astype(np.uint32) << 16).view(np.float32))
-        else:
-            np.copyto(self._z, self._typed, casting="unsafe")
 
     def add(self, a, b) -> None:
         """One block of each side (equal lengths, at most ``self.block`` bytes; any buffer)."""
@@ -97,12 +84,16 @@ class Change:
         if not self.values or len(a) % ITEMSIZE[self.dtype]:
             return
         x = self._widen(a, self._x)
-        if not changed:  # an unchanged stretch of a changed tensor adds only to the norms
-            s = _sum_squares(x)
-            self.a2 += s
-            self.b2 += s
+        if not changed:
+            self._add_unchanged(x)
             return
         self._add_values(x, self._widen(b, self._y))
+
+    def _add_unchanged(self, x) -> None:
+        """An unchanged stretch of a changed tensor (``x``: its values) adds only to the norms."""
+        s = _sum_squares(x)
+        self.a2 += s
+        self.b2 += s
 
     def _count_changed(self, a, b) -> int:
         """Bytes that differ: XOR as the widest words the length allows, then count the nonzero

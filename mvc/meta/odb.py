@@ -46,8 +46,14 @@ class ObjectError(ValueError):
         self.path = path
 
 
+def object_digest(kind: int, data: bytes) -> bytes:
+    """The binary SHA-1 git names an object by (mvc/meta/packwriter.py writes packs with it)."""
+    return hashlib.sha1(b"%s %d\0" % (_NAME[kind], len(data)) + data).digest()
+
+
 def object_id(kind: int, data: bytes) -> str:
-    return hashlib.sha1(b"%s %d\0" % (_NAME[kind], len(data)) + data).hexdigest()
+    """The same, in hex: the id every read is checked against."""
+    return object_digest(kind, data).hex()
 
 
 # ---- objects, with pygit2's attribute names ----------------------------------------------------

@@ -22,15 +22,10 @@ import zlib
 
 from ..errors import StorageFullError
 from ..fsutil import AtomicFile
+from .odb import OBJECT_BLOB as OBJ_BLOB, OBJECT_COMMIT as OBJ_COMMIT, OBJECT_TREE as OBJ_TREE  # noqa: F401
+from .odb import object_digest as object_id
 
-OBJ_COMMIT, OBJ_TREE, OBJ_BLOB = 1, 2, 3
-_NAMES = {OBJ_COMMIT: b"commit", OBJ_TREE: b"tree", OBJ_BLOB: b"blob"}
 MODE_BLOB, MODE_TREE = b"100644", b"40000"
-
-
-def object_id(kind: int, data: bytes) -> bytes:
-    """The binary SHA-1 git names an object by."""
-    return hashlib.sha1(_NAMES[kind] + b" %d\0" % len(data) + data).digest()
 
 
 def _header(kind: int, size: int) -> bytes:

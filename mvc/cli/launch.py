@@ -1,6 +1,6 @@
 """The `mvc` console script: answers `mvc --help`, `mvc -h` and `mvc --version` from text kept
-here, without importing click (~40 ms of a ~55 ms start), and hands everything else to
-mvc.cli.main.
+here, and runs the plain forms of `mvc ls` itself, without importing click (~35 ms of every
+start), and hands everything else to mvc.cli.main.
 
 The help text is click's own rendering of the root group at its widest (78 columns: click
 wraps at min(terminal, 80) - 2); a narrower terminal, or any other argument, goes through click.
@@ -100,12 +100,93 @@ def answer(argv: list[str]) -> str | None:
     return None
 
 
+# ---- `mvc ls` without click ----
+# The forms read here, exactly as click reads them; any other token, an option given twice, a
+# value that looks like an option, or click's completion request goes to click, which then
+# parses, reports or refuses as it always does.  tests/test_startup.py runs each form both ways
+# and compares stdout, stderr and the exit status.
+GLOBAL_VALUES = {"-C": "dir", "--dir": "dir", "--project": "project"}
+GLOBAL_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json"}
+LS_VALUES = {"--type": "type"}
+
+
+def quick_ls(argv: list[str]) -> dict | None:
+    """The options of a plain `mvc ls` command line (dir, project, quiet, json, name, type),
+    or None when it is not one this module reads."""
+    if "_MVC_COMPLETE" in os.environ or "ls" not in argv:
+        return None
+    got: dict = {}
+    command = False
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        key, eq, value = token.partition("=")
+        values = {**GLOBAL_VALUES, **(LS_VALUES if command else {})}
+        if key in values and key.startswith("--") or token in values:
+            if not eq:
+                if i == len(argv):
+                    return None
+                value, i = argv[i], i + 1
+            name = values[key]
+            if name in got or not value or value.startswith("-"):
+                return None
+            got[name] = value
+        elif token in GLOBAL_FLAGS:
+            got[GLOBAL_FLAGS[token]] = True
+        elif token.startswith("-"):
+            return None
+        elif not command:
+            if token != "ls":
+                return None
+            command = True
+        elif "name" in got:
+            return None
+        else:
+            got["name"] = token
+    if not command or ("dir" in got and os.path.isfile(got["dir"])):  # click.Path(file_okay=False) says why
+        return None
+    return got
+
+
+def run_ls(opts: dict) -> int:
+    """`mvc ls` as the click command runs it: the store from -C/--dir or MVC_DIR, the project
+    from --project or MVC_PROJECT, errors through the CLI's one boundary."""
+    from .boundary import exit_code
+    try:
+        from mvc.api import Api
+        from . import listing
+        project = opts.get("project")
+        if project:
+            from mvc.names import check_project
+            check_project(project)
+        store = os.path.abspath(opts["dir"]) if "dir" in opts else os.environ.get("MVC_DIR") or None
+        api = Api(store, project or os.environ.get("MVC_PROJECT") or None)
+        if "name" in opts:
+            listing.versions(api, opts["name"], opts.get("json", False), type=opts.get("type"))
+        else:
+            listing.artifacts(api, opts.get("type"), opts.get("json", False))
+    except Exception as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise
+        return code
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
-    text = answer(sys.argv[1:] if argv is None else list(argv))
+    args = sys.argv[1:] if argv is None else list(argv)
+    text = answer(args)
     if text is None:
-        from .main import main as click_main
-        click_main(argv)
-        return
+        opts = quick_ls(args)
+        if opts is None:
+            from .main import main as click_main
+            click_main(argv)
+            return
+        try:
+            sys.exit(run_ls(opts))
+        except BrokenPipeError:
+            exit_on_broken_pipe()
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

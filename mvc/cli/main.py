@@ -8,6 +8,7 @@ import click
 from mvc.errors import MvcError
 
 from . import commands as _commands_pkg
+from .boundary import exit_code
 from .context import CliContext
 
 COMMANDS_PACKAGE = _commands_pkg.__name__
@@ -72,31 +73,14 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except MvcError as err:
-            report(err)
-            ctx.exit(err.exit_code)
-        except OSError as exc:  # the last net: a full or read-only disk below code that did not say so
-            err = typed_os_error(exc)
-            if err is None:
+        except BrokenPipeError:  # before click's own net, which would exit 1
+            from .launch import exit_on_broken_pipe
+            exit_on_broken_pipe()
+        except (MvcError, OSError) as exc:  # OSError: a full or read-only disk, untyped below
+            code = exit_code(exc)
+            if code is None:
                 raise
-            report(err)
-            ctx.exit(err.exit_code)
-
-
-def typed_os_error(exc: OSError) -> MvcError | None:
-    """A full or read-only filesystem as the typed error it is; None for any other OSError."""
-    from mvc.api.errors import typed_os_error as typed
-    return typed(exc)
-
-
-def report(err: MvcError) -> None:
-    """The error and its hint on stderr, escaped (output.echo_block): a message may quote text from the store.
-    The hint is the CLI's form of it (hints.for_cli): a CLI user is never told to pass `verify=False`."""
-    from .hints import for_cli
-    from .output import echo_block
-    echo_block(f"mvc: error: {err.message}", err=True)
-    if err.hint:
-        echo_block(f"mvc: hint: {for_cli(err.hint)}", err=True)
+            ctx.exit(code)
 
 
 # ---- global options: before the command name (the root group) or after it (every command) ----
@@ -173,6 +157,6 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (`mvc = "mvc.cli:main"`)."""
     try:
         cli.main(args=argv, prog_name="mvc")
-    except BrokenPipeError:  # `mvc ls | head`: stop quietly, like git
+    except BrokenPipeError:  # `mvc ls | head`: stop quietly, like git (output outside a command)
         from .launch import exit_on_broken_pipe
         exit_on_broken_pipe()

@@ -6,15 +6,22 @@ import json
 import sys
 from datetime import datetime, timezone
 
-import click
-
 from mvc import durations
+
+
+def write(text: str, err: bool = False) -> None:
+    """``text`` and a line end on stdout (stderr if ``err``), flushed: what click.echo does with a
+    str, without importing click, so that `mvc ls` can print without it (mvc/cli/launch.py)."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is not None:
+        stream.write(f"{text}\n")
+        stream.flush()
 
 
 def emit_json(obj) -> None:
     """Stable JSON on stdout: sorted keys, two-space indent, ASCII only (every control character,
     U+2028/U+2029 and lone surrogate is a \\u escape, so no raw one reaches the terminal)."""
-    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=True))
+    write(json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=True))
 
 
 _ESCAPED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -42,14 +49,14 @@ def _escape(c: str) -> str:
 
 def echo(line="", err: bool = False) -> None:
     """Print one line of human-readable output (escaped with ``safe``)."""
-    click.echo(safe(line), err=err)
+    write(safe(line), err=err)
 
 
 def echo_block(text: str, err: bool = False) -> None:
     """Print a message whose only line breaks are its own continuation lines ("\\n  ": an error and
     the list of bad files, an fsck problem and its fix), escaped with ``safe``: a line break in
     text it quotes is printed as \\n, so the quote cannot fake a line."""
-    click.echo("\n  ".join(safe(part) for part in str(text).split("\n  ")), err=err)
+    write("\n  ".join(safe(part) for part in str(text).split("\n  ")), err=err)
 
 
 def table(rows: list[list], headers: list[str], empty: str = "(none)") -> None:
@@ -61,7 +68,7 @@ def table(rows: list[list], headers: list[str], empty: str = "(none)") -> None:
     if text is None:
         from tabulate import tabulate
         text = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
-    click.echo(text)
+    write(text)
 
 
 def _plain(rows: list[list], headers: list[str]) -> str | None:
@@ -117,6 +124,7 @@ def parse_since(text: str) -> float:
     try:
         return durations.parse_since(text)
     except ValueError as e:
+        import click
         raise click.BadParameter(str(e), param_hint="--since") from None
 
 
@@ -179,7 +187,7 @@ def report_unreadable(api, kind: str, project: str | None = None) -> None:
         return
     for d in bad:
         echo(f"mvc: error: could not read {d['label']}: ref {d['ref']} is damaged ({d['problem']})", err=True)
-    click.echo("mvc: hint: run `mvc fsck` to see what it held, then `mvc fsck --repair` to point it back "
+    write("mvc: hint: run `mvc fsck` to see what it held, then `mvc fsck --repair` to point it back "
                "at its newest commit", err=True)
     from mvc.errors import IntegrityError
-    raise click.exceptions.Exit(IntegrityError.exit_code)
+    raise SystemExit(IntegrityError.exit_code)  # click's Exit would import click; both end the process

@@ -10,9 +10,9 @@ W&B's registry paths mean the same registry: ``wandb-registry-model/<name>`` and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import InvalidInputError, InvalidNameError
+from .record import record
 
 NAME_CHARS = "A-Z a-z 0-9 _ - ."
 _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -104,7 +104,7 @@ def check_registered_model_name(value: str) -> str:
     return check_name(value, "registered model name")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Address:
     name: str
     project: str | None = None

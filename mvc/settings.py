@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Callable
 
 from .errors import InvalidInputError, UsageError
 from .fsutil import atomic_write, folder_lock
+from .record import record
+
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
+if TYPE_CHECKING:
+    from typing import Callable
 
 FILE_NAME = "config.toml"
 LEVELS = ("store", "user")
@@ -73,7 +76,7 @@ def _size(value, key: str) -> int:
 LINK_MODES = ("copy", "hardlink", "reflink", "auto")  # use never writes symlinks
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Key:
     env: str
     check: Callable

@@ -153,3 +153,15 @@ def test_a_closed_pipe_stops_quietly(world, module):
     finally:
         os.close(w)
     assert p.returncode == 141 and p.stderr == ""
+
+
+def test_ls_loads_only_what_it_needs(world):
+    """What the 90 ms goal rests on (bench/startup.py times it): besides click, neither typing,
+    dataclasses (with inspect), pygit2 nor tabulate is imported by a plain `mvc ls`."""
+    probe = ("import sys\nsys.argv = ['mvc', 'ls']\nfrom mvc.cli.launch import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "sys.stderr.write(' '.join(sorted(sys.modules)))\n")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=str(world), capture_output=True, text=True, timeout=120)
+    loaded = set(r.stderr.split())
+    assert "M" in r.stdout and "mvc.cli.listing" in loaded
+    assert not loaded & {"click", "typing", "dataclasses", "inspect", "pygit2", "tabulate", "numpy"}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..errors import InvalidInputError, IntegrityError, UsageError
 from ..meta.artifacts import VersionInfo
 from ..meta.registry import LinkInfo
 from ..names import as_list, check_alias, check_name, parse_address, registered_model_target
+from ..record import record
 from ..repo import Repository, check_metadata
 from ..repo.repository import check_description
 
@@ -24,7 +24,7 @@ def default_root(name: str, version: str) -> str:
     return os.path.join(base, f"{name}:{version}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileInfo:
     path: str
     size: int

@@ -7,20 +7,21 @@ import errno
 import os
 import sys
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .. import canonical
 from ..errors import ConflictError, IntegrityError, LockError, MvcError, UnsafeStoreError
 from ..fsinfo import on_network_fs
 from ..fsutil import free_bytes, is_full, read_only_error, storage_full
+from ..record import record
 from . import history, locks, refs, refstore
 from .history import alias_history, trailer  # noqa: F401 - alias_history: re-exported for artifacts.py, registry.py
 from .loose import check_loose
 from .odb import OBJECT_COMMIT, OBJECT_TAG, OBJECT_TREE, OBJECT_BLOB, FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE
 from .odb import FILEMODE_TREE, Commit, ObjectDB, ObjectError, Tree
 
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
 if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator
     import pygit2
 
 
@@ -95,7 +96,7 @@ class NoChange(Exception):
         self.result = result
 
 
-@dataclass
+@record
 class TreeEdit:
     """A new tree for the ref, the commit message, and what to return."""
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+
+from ..record import field, record
 
 _OID = re.compile(rb"[0-9a-f]{40}")
 PACKED = "packed-refs"
 
 
-@dataclass
+@record
 class RefTable:
     good: dict[str, str] = field(default_factory=dict)   # refname -> hex id
     bad: dict[str, str] = field(default_factory=dict)    # refname (or "packed-refs") -> what is wrong

@@ -10,16 +10,19 @@ Links fan out as versions do (layout.py): links/<K // 256>/v<K>.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 
 
 from ..errors import NotFoundError
+from ..record import record
 from . import refs, upkeep
 from .artifacts import VersionInfo, now
 from .codec import encode_entry
 from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
 from .layout import is_version, link_path, numbered
+
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def source_path(project: str, name: str, version: str) -> str:
@@ -27,7 +30,7 @@ def source_path(project: str, name: str, version: str) -> str:
     return f"sources/{encode_entry(project)}/{encode_entry(name)}/{encode_entry(version)}"
 
 
-@dataclass
+@record
 class LinkInfo:
     model: str
     link: str  # "v0"

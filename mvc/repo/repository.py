@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-from dataclasses import dataclass
 
 import blake3
 
@@ -20,6 +19,7 @@ from ..meta.registry import LinkInfo, Registry
 from ..meta.runs import Runs
 from ..nogc import nogc
 from ..names import Address, check_alias, check_name, check_project, check_registered_model_name, parse_address
+from ..record import record
 from ..store import DirChunkStore, Pointer
 from ..store.digest import file_digest, hash_file
 from ..store.statcache import StatCache
@@ -30,7 +30,7 @@ MAX_METADATA_KEYS = 100
 MAX_METADATA_BYTES = 1 << 20  # canonical JSON of one version's metadata (and of its description)
 
 
-@dataclass
+@record
 class LogResult:
     version: VersionInfo
     created: bool

@@ -6,11 +6,13 @@ Parameters are normative (docs/format.md, "Chunking"): average 1 MiB, minimum
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
-
 from pyfastcdc import FastCDC
 
 from .chunkers import Chunker, MiB
+
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 AVG, MIN, MAX = 1 * MiB, 256 * 1024, 4 * MiB
 WINDOW = 8 * MiB  # read window; must be >= MAX so every cut but the last in a window is final

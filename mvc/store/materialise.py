@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from typing import Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 
@@ -20,6 +19,10 @@ from .linkmodes import WholeFiles, check_mode, copy_chunks, place
 from .pointer import Pointer
 from .statcache import StatCache
 from .worker import Worker
+
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 
 def check_relpath(relpath: str) -> str:

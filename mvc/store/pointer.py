@@ -9,10 +9,10 @@ list (digest.file_digest).  Unknown keys are kept on a round trip (docs/format.m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from .. import canonical
 from ..errors import FormatError, IntegrityError
+from ..record import field, record
 
 POINTER_VERSION = 1
 _DIGEST_RE = re.compile(r"blake3:[0-9a-f]{64}")
@@ -26,7 +26,7 @@ _PLAIN_RE = re.compile(rb'\{"chunks":\[((?:' + _CHUNK + rb'(?:,' + _CHUNK + rb')
 _CHUNK_RE = re.compile(rb'\["([0-9a-f]{64})",([0-9]+)\]')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pointer:
     size: int
     digest: str

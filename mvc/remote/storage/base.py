@@ -12,9 +12,12 @@ import os
 import re
 import secrets
 import threading
-from typing import Iterator
 
 from ...errors import RemoteError, UsageError
+
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
+if TYPE_CHECKING:
+    from typing import Iterator
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 MAX_KEY = 512

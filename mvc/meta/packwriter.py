@@ -15,7 +15,6 @@ lookup miss, so the objects are usable as soon as the .idx is renamed into place
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import zlib
@@ -23,7 +22,7 @@ import zlib
 from ..errors import StorageFullError
 from ..fsutil import AtomicFile
 from .odb import OBJECT_BLOB as OBJ_BLOB, OBJECT_COMMIT as OBJ_COMMIT, OBJECT_TREE as OBJ_TREE  # noqa: F401
-from .odb import object_digest as object_id
+from .odb import object_digest as object_id, sha1
 
 MODE_BLOB, MODE_TREE = b"100644", b"40000"
 
@@ -85,7 +84,7 @@ class PackBuilder:
             parts.append(packed)
             offset += len(packed)
         body = b"".join(parts)
-        return body + hashlib.sha1(body).digest(), rows
+        return body + sha1(body).digest(), rows
 
     def write(self, objects_dir: str) -> str | None:
         """Write ``objects/pack/pack-<sha>.pack`` and ``.idx``; return the pack's path (None if empty)."""
@@ -122,7 +121,7 @@ def index_bytes(rows: list[tuple[bytes, int, int]], pack_sha: bytes) -> bytes:
     body = b"".join([b"\377tOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
                      b"".join(r[0] for r in rows), struct.pack(f">{len(rows)}I", *(r[2] for r in rows)),
                      struct.pack(f">{len(small)}I", *small), struct.pack(f">{len(large)}Q", *large), pack_sha])
-    return body + hashlib.sha1(body).digest()
+    return body + sha1(body).digest()
 
 
 def pack_files_tree(objects_dir: str, files: dict[str, bytes]) -> bytes:
@@ -173,7 +172,7 @@ def index_problem(idx_path: str) -> str | None:
 def _index_bytes_problem(idx: bytes, pack_size: int, pack_sha: bytes) -> str | None:
     if len(idx) < 8 + 1024 + 40 or idx[:8] != b"\377tOc" + struct.pack(">I", 2):
         return "it is not a git pack index v2"
-    if hashlib.sha1(idx[:-20]).digest() != idx[-20:]:
+    if sha1(idx[:-20]).digest() != idx[-20:]:
         return "its SHA-1 checksum does not match its bytes"
     n = struct.unpack(">I", idx[8 + 255 * 4:8 + 256 * 4])[0]
     at = 8 + 1024 + 24 * n

@@ -16,6 +16,7 @@ from mvc.meta import refs
 
 PROBE = """
 import contextlib, io, json, sys
+{prelude}
 from mvc.cli.{module} import main
 results = []
 for argv in json.loads(sys.argv[1]):
@@ -31,19 +32,20 @@ print(json.dumps(results))
 """
 
 
-def run(module: str, argvs: list[list[str]], cwd, env=None) -> list[tuple[str, str, int, bool]]:
-    """For each of ``argvs`` in turn, run by mvc.cli.``module``.main in one fresh interpreter:
-    stdout, stderr, exit status, and whether click had been imported by then."""
-    r = subprocess.run([sys.executable, "-c", PROBE.format(module=module), json.dumps(argvs)], cwd=str(cwd),
+def run(module: str, argvs: list[list[str]], cwd, env=None, prelude: str = "") -> list[tuple[str, str, int, bool]]:
+    """For each of ``argvs`` in turn, run by mvc.cli.``module``.main in one fresh interpreter
+    (after ``prelude``): stdout, stderr, exit status, and whether click had been imported by then."""
+    r = subprocess.run([sys.executable, "-c", PROBE.format(module=module, prelude=prelude), json.dumps(argvs)],
+                       cwd=str(cwd),
                        env=env or os.environ.copy(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return [tuple(x) for x in json.loads(r.stdout)]
 
 
-def both(argvs: list[list[str]], cwd, env=None) -> list[tuple[tuple, bool]]:
+def both(argvs: list[list[str]], cwd, env=None, prelude: str = "") -> list[tuple[tuple, bool]]:
     """The launcher's (stdout, stderr, status) and whether it imported click, for each of ``argvs``,
     after checking that click's own group gives the same stdout, stderr and status."""
-    launched, clicks = run("launch", argvs, cwd, env), run("main", argvs, cwd, env)
+    launched, clicks = run("launch", argvs, cwd, env, prelude), run("main", argvs, cwd, env, prelude)
     for argv, mine, theirs in zip(argvs, launched, clicks):
         assert mine[:3] == theirs[:3], argv
     return [(x[:3], x[3]) for x in launched]
@@ -132,6 +134,15 @@ def test_a_damaged_ref_is_named_and_exits_5(world):
     assert code == IntegrityError.exit_code and not clicked
     assert "could not read artifact proj/N" in err and "mvc fsck --repair" in err
     assert [line.split()[0] for line in out.splitlines()[1:]] == ["D", "M"]
+
+
+def test_an_interrupt_ends_as_clicks_does(world):
+    """Ctrl-C during a long listing: click's "Aborted!" and status 1, not a traceback."""
+    prelude = ("import mvc.cli.listing as listing\n"
+               "def interrupted(*a, **k):\n    raise KeyboardInterrupt\n"
+               "listing.artifacts = listing.versions = interrupted")
+    for (out, err, code), clicked in both([["ls"], ["ls", "M", "--json"]], world, prelude=prelude):
+        assert (out, err, code, clicked) == ("", "\nAborted!\n", 1, False)
 
 
 def test_completion_requests_go_to_click(world):

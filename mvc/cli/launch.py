@@ -103,8 +103,8 @@ def answer(argv: list[str]) -> str | None:
 # ---- `mvc ls` without click ----
 # The forms read here, exactly as click reads them; any other token, an option given twice, a
 # value that looks like an option, or click's completion request goes to click, which then
-# parses, reports or refuses as it always does.  tests/test_startup.py runs each form both ways
-# and compares stdout, stderr and the exit status.
+# parses, reports or refuses as it always does.  tests/test_quick_ls.py runs each form both
+# ways and compares stdout, stderr and the exit status.
 GLOBAL_VALUES = {"-C": "dir", "--dir": "dir", "--project": "project"}
 GLOBAL_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json"}
 LS_VALUES = {"--type": "type"}
@@ -121,13 +121,13 @@ def quick_ls(argv: list[str]) -> dict | None:
     while i < len(argv):
         token = argv[i]
         i += 1
-        key, eq, value = token.partition("=")
         values = {**GLOBAL_VALUES, **(LS_VALUES if command else {})}
-        if key in values and key.startswith("--") or token in values:
+        key, eq, value = token.partition("=")
+        if token in values or (eq and key.startswith("--") and key in values):  # -C DIR, --dir DIR, --dir=DIR
             if not eq:
                 if i == len(argv):
                     return None
-                value, i = argv[i], i + 1
+                key, value, i = token, argv[i], i + 1
             name = values[key]
             if name in got or not value or value.startswith("-"):
                 return None
@@ -166,6 +166,9 @@ def run_ls(opts: dict) -> int:
             listing.versions(api, opts["name"], opts.get("json", False), type=opts.get("type"))
         else:
             listing.artifacts(api, opts.get("type"), opts.get("json", False))
+    except (KeyboardInterrupt, EOFError):  # as click ends an interrupted command
+        sys.stderr.write("\nAborted!\n")
+        return 1
     except Exception as exc:
         code = exit_code(exc)
         if code is None:

@@ -36,8 +36,7 @@ def run(module: str, argvs: list[list[str]], cwd, env=None, prelude: str = "") -
     """For each of ``argvs`` in turn, run by mvc.cli.``module``.main in one fresh interpreter
     (after ``prelude``): stdout, stderr, exit status, and whether click had been imported by then."""
     r = subprocess.run([sys.executable, "-c", PROBE.format(module=module, prelude=prelude), json.dumps(argvs)],
-                       cwd=str(cwd),
-                       env=env or os.environ.copy(), capture_output=True, text=True, timeout=300)
+                       cwd=str(cwd), env=env or os.environ.copy(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return [tuple(x) for x in json.loads(r.stdout)]
 

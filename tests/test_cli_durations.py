@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from mvc.cli import cli
 
 GOOD = {"90": 90, "90s": 90, "30m": 1800, "1.5h": 5400, "2d": 172800, "2w": 1209600, "0": 0, " 2H ": 7200}
-BAD = ["-5h", "-1", "nan", "NaN", "inf", "-inf", "infinity", "", "   ", "5x", "h", "1e400", "1" * 400, "1.5.2h"]
+BAD = ["-5h", "-1", "nan", "NaN", "inf", "-inf", "infinity", "", "   ", "5x", "h", "1e400", "1" * 400, "1.5.2h",
+       "1M", " 30M "]
 OPTIONS = [["gc", "--dry-run", "--grace"], ["gc", "--dry-run", "--retention"], ["ls", "M", "--since"]]
 
 

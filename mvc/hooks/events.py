@@ -185,7 +185,12 @@ class StoreEvents:
         target["state"] = "done"  # a hook that ran (or is gone) is delivered; its failure is only reported
         if hook is None:
             return
-        result = _runner().run(self.store, hook, doc)
+        try:
+            result = _runner().run(self.store, hook, doc)
+        except MvcError as e:  # a bad MVC_HOOK_TIMEOUT: reported, as any trouble after the commit
+            _runner().warn(f"the {doc['event']} hook {hook} did not run for {doc['address']}: {e.message} "
+                           "(the change stands)")
+            return
         _runner().relay(result)
         self.delivered += 1
         if not result.ok:

@@ -56,10 +56,8 @@ def find(store: str, event: str) -> str | None:
 
 
 def timeout() -> float:
-    try:
-        return float(os.environ.get("MVC_HOOK_TIMEOUT") or DEFAULT_TIMEOUT_S)
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
+    from ..durations import from_env
+    return from_env("MVC_HOOK_TIMEOUT", DEFAULT_TIMEOUT_S)
 
 
 def run(store: str, path: str, doc: dict) -> HookResult:
@@ -67,13 +65,14 @@ def run(store: str, path: str, doc: dict) -> HookResult:
     returned, not printed."""
     env = dict(os.environ, MVC_EVENT=doc.get("event", ""), MVC_DIR=os.path.abspath(store))
     data = (json.dumps(doc, sort_keys=True) + "\n").encode()
+    limit = timeout()  # before the hook starts: a bad MVC_HOOK_TIMEOUT refuses, leaving no hook running
     try:  # its own process group, so a timeout (or our Ctrl-C) also ends what the hook started
         p = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              env=env, cwd=os.path.dirname(os.path.abspath(store)), start_new_session=True)
     except OSError as e:  # not a valid executable (no #! line, bad interpreter)
         return HookResult(path, 126, f"cannot run it: {e.strerror}")
     try:
-        out, _ = p.communicate(data, timeout=timeout())
+        out, _ = p.communicate(data, timeout=limit)
     except subprocess.TimeoutExpired:
         _kill_group(p)
         return HookResult(path, None, "")

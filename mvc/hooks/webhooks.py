@@ -19,7 +19,7 @@ import time
 from urllib.parse import urlparse
 
 from .. import canonical
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError, MvcError, NotFoundError
 from ..fsutil import atomic_write, folder_lock
 
 CONFIG = "webhooks.json"
@@ -136,10 +136,8 @@ def signature(secret: str, data: bytes) -> str:
 
 
 def _timeout() -> float:
-    try:
-        return float(os.environ.get("MVC_WEBHOOK_TIMEOUT") or TIMEOUT_S)
-    except ValueError:
-        return TIMEOUT_S
+    from ..durations import from_env
+    return from_env("MVC_WEBHOOK_TIMEOUT", TIMEOUT_S)
 
 
 def attempt(target: dict, doc: dict) -> tuple[bool, int | None, str | None, bool]:
@@ -157,7 +155,11 @@ def attempt(target: dict, doc: dict) -> tuple[bool, int | None, str | None, bool
     import urllib.request
     req = urllib.request.Request(target["url"], data=data, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=_timeout()) as resp:
+        limit = _timeout()
+    except MvcError as e:  # a bad MVC_WEBHOOK_TIMEOUT: this attempt fails with the reason, the change stands
+        return False, None, e.message, False
+    try:
+        with urllib.request.urlopen(req, timeout=limit) as resp:
             resp.read(65536)
             return True, resp.status, None, False
     except urllib.error.HTTPError as e:

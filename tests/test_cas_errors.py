@@ -7,33 +7,21 @@ import os
 import time
 
 import pytest
-from pygit2.references import References
 
 from mvc.errors import ConflictError, LockError, StorageFullError
-from mvc.meta import gitdb, refs
-
-
-class _FailingRef:
-    """A ref whose set_target fails with ``err`` (the errno injected; everything else is real)."""
-
-    def __init__(self, ref, err):
-        self._ref, self._err = ref, err
-
-    target = property(lambda self: self._ref.target)
-
-    def set_target(self, *a, **k):
-        raise self._err
+from mvc.meta import gitdb, refs, writer
 
 
 def _inject(monkeypatch, err):
-    real = References.__getitem__
+    """The ref move fails with ``err`` as it writes the new value into its lock file (the errno
+    injected; the lock, the compare and everything else are real)."""
     calls = []
 
-    def getitem(self, name):
-        calls.append(name)
-        return _FailingRef(real(self, name), err)
+    def fill(fd, data):
+        calls.append(data)
+        raise err
 
-    monkeypatch.setattr(References, "__getitem__", getitem)
+    monkeypatch.setattr(writer, "_fill_lock", fill)
     return calls
 
 
@@ -70,17 +58,16 @@ def test_permission_denied_at_ref_move_is_typed_at_once(store, model_file, monke
 def test_lock_failure_is_still_retried(store, model_file, monkeypatch):
     """A ref lock held by another writer is contention: retried, then it succeeds."""
     _logged(store, model_file)
-    real = References.__getitem__
+    real = writer._take_lock
     fails = {"n": 3}
 
-    def getitem(self, name):
-        ref = real(self, name)
+    def take(lock):
         if fails["n"] > 0:
             fails["n"] -= 1
-            return _FailingRef(ref, OSError(f"failed to lock file '{name}.lock' for writing"))
-        return ref
+            return None  # as when another writer's <ref>.lock exists
+        return real(lock)
 
-    monkeypatch.setattr(References, "__getitem__", getitem)
+    monkeypatch.setattr(writer, "_take_lock", take)
     store.artifacts.set_alias("proj", "m", "v0", "best")
     assert fails["n"] == 0
     assert store.artifacts.state("proj", "m").aliases["best"] == "v0"
@@ -99,9 +86,15 @@ def test_real_held_lock_is_retried_then_named(store, model_file, monkeypatch):
     assert "kept winning" in ei.value.message
 
 
-def test_contention_classifier():
-    assert gitdb._is_contention(OSError("failed to lock file 'x.lock' for writing"))
-    assert gitdb._is_contention(Exception("old reference value does not match"))
-    assert gitdb._is_contention(KeyError("refs/mvc/x"))
-    assert not gitdb._is_contention(OSError(errno.ENOSPC, "No space left on device"))
-    assert not gitdb._is_contention(OSError(errno.EACCES, "Permission denied"))
+def test_contention_is_told_from_failure(store, model_file):
+    """Only another writer's lock or a moved ref is contention (LOCKED, STALE: retried); the ref
+    and its lock are left as they were."""
+    tip = str(_logged(store, model_file))
+    ref = refs.artifact("proj", "m")
+    other = store.meta.tip(ref).parent_ids[0] if store.meta.tip(ref).parent_ids else "0" * 40
+    assert writer.swap_ref(store.meta.path, ref, other, tip) == writer.STALE
+    lock = store.meta._lock_path(ref)
+    open(lock, "w").close()
+    assert writer.swap_ref(store.meta.path, ref, tip, other) == writer.LOCKED
+    os.unlink(lock)
+    assert str(store.meta.tip(ref).id) == tip and not os.path.exists(lock)

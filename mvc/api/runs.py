@@ -37,11 +37,11 @@ def new_run_id() -> str:
 
 def code_state(start: str, dirty: bool = True) -> dict:
     """The enclosing git work tree's commit and (``dirty``) whether it is dirty."""
-    import pygit2  # here, not at the top: commands that only read a store never need it
+    repo = enclosing_git(start)  # not pygit2.discover_repository: see enclosing_git (None without pygit2)
+    if repo is None:
+        return {}
+    import pygit2  # here, not at the top: outside a git work tree a run never needs it
     try:
-        repo = enclosing_git(start)  # not pygit2.discover_repository: see enclosing_git
-        if repo is None:
-            return {}
         if repo.is_bare or repo.head_is_unborn:
             return {"git_root": repo.workdir} if repo.workdir else {}
         out = {"commit": str(repo.head.target), "git_root": repo.workdir}

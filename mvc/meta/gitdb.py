@@ -1,6 +1,8 @@
 """The bare git repository that holds all metadata, and the one way to change
 it: build a new tree, commit it on the ref's old tip, move the ref by
-compare-and-swap, and on a lost race re-read and re-apply with jittered backoff."""
+compare-and-swap, and on a lost race re-read and re-apply with jittered backoff.  Objects
+and ref moves are written in Python (mvc/meta/writer.py): a write command never loads pygit2,
+which stays for remotes, repacks, migrate, gc, fsck and recover."""
 from __future__ import annotations
 
 import errno
@@ -9,11 +11,11 @@ import sys
 import time
 
 from .. import canonical
-from ..errors import ConflictError, IntegrityError, LockError, MvcError, UnsafeStoreError
+from ..errors import ConflictError, IntegrityError, LockError, MvcError, UnsafeStoreError, UsageError
 from ..fsinfo import on_network_fs
 from ..fsutil import free_bytes, is_full, read_only_error, storage_full
 from ..record import record
-from . import history, locks, refs, refstore
+from . import history, locks, refs, refstore, writer
 from .history import alias_history, trailer  # noqa: F401 - alias_history: re-exported for artifacts.py, registry.py
 from .loose import check_loose
 from .odb import OBJECT_COMMIT, OBJECT_TAG, OBJECT_TREE, OBJECT_BLOB, FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
 
 
 def _pygit2():
-    """pygit2, loaded at the first write (reads never need it: mvc/meta/odb.py)."""
+    """pygit2, loaded where libgit2 is still used (remotes, repack, gc, fsck, recover; never for
+a read (mvc/meta/odb.py) nor for the writes of ``update`` (mvc/meta/writer.py))."""
     from .pygit import pygit2
     return pygit2
 
@@ -100,14 +103,15 @@ class NoChange(Exception):
 class TreeEdit:
     """A new tree for the ref, the commit message, and what to return."""
 
-    tree: str  # or a pygit2.Oid, which compares and hashes equal to its hex
+    tree: str  # a hex id (a pygit2.Oid, which compares and hashes equal to its hex, is taken too)
     message: str
     result: Any = None
 
 
-def identity(store: str | None = None) -> pygit2.Signature:
-    """Who a commit is by: MVC_USER/MVC_EMAIL, else the settings user.name/user.email (the
-    store's file, then the user's: mvc/settings.py), else git's, else the login and host."""
+def identity(store: str | None = None) -> writer.Signature:
+    """Who a commit is by, and now: MVC_USER/MVC_EMAIL, else the settings user.name/user.email
+    (the store's file, then the user's: mvc/settings.py), else git's (``writer.git_user``),
+    else the login and host.  A name or email git refuses is a UsageError."""
     import getpass  # here, not at the top: getpass, socket and random cost start-up that `mvc ls` never needs
     import socket
 
@@ -115,29 +119,23 @@ def identity(store: str | None = None) -> pygit2.Signature:
     name = settings.get("user.name", store) or _git_config("user.name") or getpass.getuser()
     email = (settings.get("user.email", store) or _git_config("user.email")
              or f"{getpass.getuser()}@{socket.gethostname()}")
-    return _pygit2().Signature(name, email)
+    try:
+        return writer.signature(name, email)
+    except writer.BadSignature as e:
+        raise UsageError(f"cannot sign a commit: {e}",
+                         "set another with `mvc config set user.name ...` / `user.email` (or MVC_USER / "
+                         "MVC_EMAIL); nothing was changed") from None
 
 
 def git_signature(sig) -> "pygit2.Signature":
-    """A signature read by mvc/meta/odb.py (a commit's author) as pygit2's, for a commit libgit2 writes."""
+    """A signature read by mvc/meta/odb.py (a commit's author) or made by ``identity`` as
+    pygit2's, for a commit libgit2 writes (mvc/remote)."""
     return _pygit2().Signature(sig.name, sig.email, sig.time, sig.offset)
 
 
 def _git_config(key: str) -> str | None:
-    pygit2 = _pygit2()
-    try:
-        return pygit2.Config.get_global_config()[key]
-    except (KeyError, OSError, pygit2.GitError):
-        return None
-
-
-def _is_contention(e: Exception) -> bool:
-    """Another writer won: the ref is locked, moved since it was read, created meanwhile, or
-    deleted meanwhile.  Only these are retried (RELIABILITY.md, "Facts")."""
-    if isinstance(e, (_pygit2().AlreadyExistsError, KeyError)):
-        return True
-    text = str(e).lower()
-    return "lock" in text or "old reference value does not match" in text
+    """git's user.name or user.email from its global files (``writer.git_user``), or None."""
+    return writer.git_user().get(key.partition(".")[2]) or None
 
 
 class MetaRepo:
@@ -151,6 +149,7 @@ class MetaRepo:
         self._packs_bad: dict[str, str] = {}       # idx path -> what is wrong with it
         self._packs_unchecked = True               # look for new packs before the next read
         self._sound: set[str] = set()              # ids read safely by this instance (objects never change)
+        self._written: dict[str, int] = {}         # id -> type of each object file this instance wrote
         self._network: bool | None = None          # on a network filesystem (asked once, at the first ref move)
         self.observer = None                       # around each ref move: store events (mvc/hooks/events.py)
 
@@ -370,21 +369,39 @@ class MetaRepo:
                                      "the metadata is damaged or hostile; run `mvc fsck`")
 
     # ---- writing -------------------------------------------------------
+    # Objects are written in Python (mvc/meta/writer.py) with libgit2's rules: an object that
+    # exists is freshened, not rewritten, and every id put in a tree or commit must be an object
+    # of the right type (libgit2's strict object creation), read and checked here.
     def full_guard(self):
-        """Around a libgit2 write: a full filesystem is a StorageFullError (libgit2 says it only as
-        the text of an OSError or GitError), measured once libgit2 has dropped its temp file."""
+        """Around a write: a full filesystem is a StorageFullError, a read-only one a ReadOnlyError
+        (also for libgit2's writes, which say so only as the text of an OSError or GitError),
+        measured once the write's temp file is gone."""
         return _FullGuard(self.path)
 
-    def write_blob(self, data: bytes) -> "pygit2.Oid":
-        with self.full_guard():
-            return self.git.create_blob(data)
+    def write_blob(self, data: bytes) -> str:
+        return self._write(OBJECT_BLOB, data)
 
-    def write_json(self, obj: Any) -> "pygit2.Oid":
-        data = canonical.dumps(obj)
-        with self.full_guard():
-            return self.git.create_blob(data)
+    def write_json(self, obj: Any) -> str:
+        return self._write(OBJECT_BLOB, canonical.dumps(obj))
 
-    def write_files_tree(self, files: dict[str, bytes]) -> "pygit2.Oid | str":
+    def _write(self, kind: int, data: bytes) -> str:
+        """Store one object; its hex id."""
+        with self.full_guard():
+            oid, wrote = writer.write_object(os.path.join(self.path, "objects"), kind, data, self._packed_in)
+        if wrote:
+            self._written[oid] = kind
+        return oid
+
+    def _packed_in(self, oid: str, look_again: bool = False) -> str | None:
+        """The pack file holding ``oid``, or None (with ``look_again``, after looking for new packs,
+        as libgit2 does before it writes an object it found nowhere)."""
+        db = self.objects
+        if look_again:
+            db.refresh()
+        located = db._locate(bytes.fromhex(oid))
+        return located[0].path if located is not None else None
+
+    def write_files_tree(self, files: dict[str, bytes]) -> str:
         """Blobs at '/'-separated paths and the folders holding them: one git pack when there
         are at least PACK_MIN_FILES (one fsynced file instead of one per object), else loose."""
         if len(files) >= pack_min_files():
@@ -392,49 +409,60 @@ class MetaRepo:
             return pack_files_tree(os.path.join(self.path, "objects"), files).hex()
         return self.build_tree({p: self.write_blob(data) for p, data in files.items()})
 
-    def build_tree(self, files: dict[str, Any]) -> "pygit2.Oid":
+    def build_tree(self, files: dict[str, Any]) -> str:
         """A tree from '/'-separated paths to blob ids."""
         return self.edit_tree(None, files)
 
-    def edit_tree(self, base: Tree | None, changes: dict[str, Any]) -> "pygit2.Oid":
+    def edit_tree(self, base: Tree | None, changes: dict[str, Any]) -> str:
         """A copy of ``base`` with ``changes`` applied: path -> blob oid,
         ('tree', oid) for a subtree, or None to remove.  Empty folders vanish."""
-        if base is not None:
-            self.check(base.id)  # libgit2 reads the base tree itself
-        tb = self.git.TreeBuilder(str(base.id)) if base is not None else self.git.TreeBuilder()
+        entries = {e.name: (e.filemode, str(e.id)) for e in base} if base is not None else {}
         nested: dict[str, dict[str, Any]] = {}
         for path, value in changes.items():
             head, _, rest = path.partition("/")
             if rest:
                 nested.setdefault(head, {})[rest] = value
             elif value is None:
-                if tb.get(head) is not None:
-                    tb.remove(head)
+                entries.pop(head, None)
             elif isinstance(value, tuple):
-                self._insert(tb, head, value[1], FILEMODE_TREE)
+                self._insert(entries, head, value[1], FILEMODE_TREE)
             else:
-                self._insert(tb, head, value, FILEMODE_BLOB)
+                self._insert(entries, head, value, FILEMODE_BLOB)
         for head, sub in nested.items():
             existing = base[head] if base is not None and head in base else None
             sub_base = (self.get(existing.id, f"folder {head} in tree {base.id}")
                         if existing is not None and existing.type == OBJECT_TREE else None)
             oid = self.edit_tree(sub_base, sub)
-            if str(oid) == EMPTY_TREE:
-                if tb.get(head) is not None:
-                    tb.remove(head)
+            if oid == EMPTY_TREE:
+                entries.pop(head, None)
             else:
-                self._insert(tb, head, oid, FILEMODE_TREE)
-        with self.full_guard():
-            return tb.write()
+                self._insert(entries, head, oid, FILEMODE_TREE)
+        return self._write(OBJECT_TREE, writer.tree_bytes(entries))
 
-    def _insert(self, tb: "pygit2.TreeBuilder", name: str, oid, mode: int) -> None:
-        """libgit2 reads the header of an object inserted into a tree (strict object creation):
-        check it first.  A blob just written may be an old damaged file that libgit2 only freshened."""
-        try:
-            self.check(oid)
-        except ValueError as e:
-            raise self._unreadable(f"object {oid} for {name}", e) from None
-        tb.insert(name, str(oid), mode)
+    def _insert(self, entries: dict[str, tuple[int, str]], name: str, oid, mode: int) -> None:
+        """Put ``oid`` in a tree being built, once it is known to be an object of the type ``mode``
+        says.  One this instance did not write itself is read and checked: an object that was
+        only freshened may be an old damaged file."""
+        why = writer.entry_name_problem(name)
+        if why is not None:
+            raise IntegrityError(f"cannot write a tree entry: {why}", "the metadata is damaged or hostile; "
+                                 "run `mvc fsck`; nothing was changed")
+        oid = str(oid)
+        self._require(oid, OBJECT_TREE if mode == FILEMODE_TREE else OBJECT_BLOB, f"object {oid} for {name}")
+        entries[name] = (mode, oid)
+
+    def _require(self, oid: str, kind: int, what: str) -> None:
+        """``oid`` is a sound object of type ``kind`` (IntegrityError naming ``what`` if not)."""
+        have = self._written.get(oid)
+        if have is None:
+            try:
+                have = self.get(oid, what).type
+            except ValueError as e:  # not a full hex id
+                raise self._unreadable(what, e) from None
+        if have != kind:
+            names = {OBJECT_BLOB: "blob", OBJECT_TREE: "tree", OBJECT_COMMIT: "commit", OBJECT_TAG: "tag"}
+            raise IntegrityError(f"metadata {what} is a {names.get(have, have)}, not a {names[kind]}",
+                                 "run `mvc fsck`; restore the metadata from a remote or a backup")
 
     def update(self, refname: str, edit: Callable[[Commit | None], TreeEdit],
                crash_hook: Callable[[str], None] | None = None) -> Any:
@@ -481,15 +509,13 @@ class MetaRepo:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.1)
 
-    def _commit(self, tip: Commit | None, change: TreeEdit, sig: "pygit2.Signature") -> "pygit2.Oid":
-        parents = [str(tip.id)] if tip is not None else []
-        self.check(change.tree)  # libgit2 reads the headers of the tree and the parents (checked by tip)
-        with self.full_guard():
-            commit = self.git.create_commit(None, sig, sig, change.message, str(change.tree), parents)
-        self.check(commit)  # ... and of a ref's new target
-        return commit
+    def _commit(self, tip: Commit | None, change: TreeEdit, sig: writer.Signature) -> str:
+        parents = [str(tip.id)] if tip is not None else []  # the tip was read and checked by ``tip``
+        tree = str(change.tree)
+        self._require(tree, OBJECT_TREE, "the tree of a new commit")
+        return self._write(OBJECT_COMMIT, writer.commit_bytes(tree, parents, sig, sig, change.message))
 
-    def _move(self, refname: str, tip: Commit | None, commit: "pygit2.Oid", message: str) -> bool:
+    def _move(self, refname: str, tip: Commit | None, commit: str, message: str) -> bool:
         """One compare-and-swap of ``refname`` from ``tip`` to ``commit``, under mvc's owner lock
         of the ref (``locks.RefOwner``; none on a network filesystem, where advisory locks lie):
         True if it moved, False if another writer won or a lock it left was cleared (retry)."""
@@ -500,26 +526,17 @@ class MetaRepo:
         except OSError as e:  # the owner file cannot be made: a full or read-only store
             raise self._move_error(refname, e) from e
         try:
-            self._set_target(refname, tip, commit, message)
-            return True
-        except (_pygit2().GitError, _pygit2().AlreadyExistsError, OSError, KeyError) as e:
-            if not _is_contention(e):
-                raise self._move_error(refname, e) from e
-            if "lock" in str(e).lower() and not (owner is not None and owner.clear_left_lock()):
+            outcome = writer.swap_ref(self.path, refname, str(tip.id) if tip is not None else None, str(commit))
+            if outcome == writer.LOCKED and not (owner is not None and owner.clear_left_lock()):
                 locks.clear_aged_lock(locks.lock_path(self.path, refname))
-            return False
+            return outcome == writer.MOVED
+        except writer.DamagedRef as e:
+            raise self.damaged_ref(refname, str(e)) from None
+        except OSError as e:
+            raise self._move_error(refname, e) from e
         finally:
             if owner is not None:
                 owner.release()
-
-    def _set_target(self, refname: str, tip: Commit | None, commit: "pygit2.Oid", message: str) -> None:
-        if tip is None:
-            self.git.references.create(refname, commit, force=False)
-            return
-        ref = self.git.references[refname]
-        if str(ref.target) != str(tip.id):
-            raise _pygit2().GitError("old reference value does not match")
-        ref.set_target(commit, message.splitlines()[0])
 
     def _on_network_fs(self) -> bool:
         if self._network is None:

@@ -10,7 +10,7 @@ import time
 
 from .. import canonical
 from ..errors import ConflictError, RemoteError
-from ..meta.gitdb import identity
+from ..meta.gitdb import git_signature, identity
 from ..repo.crash import crash_at
 from . import remotes
 from .gitsync import MOVED, GitRemote
@@ -108,7 +108,7 @@ def _config_update(repo, heads: dict, storage_url: str | None, updates: dict) ->
     meta = repo.meta
     blob = meta.write_blob(canonical.dumps({"format": 2, "storage": storage_url}))
     tree = meta.build_tree({"remote.json": blob})
-    sig = identity()
+    sig = git_signature(identity())
     oid = meta.git.create_commit(None, sig, sig, "record the remote's storage\n\nMvc-Op: remote\n", tree, [])
     meta.git.references.create(CONFIG_REF, oid, force=True)
     updates[CONFIG_REF] = (None, str(oid))

@@ -83,7 +83,7 @@ class Rebaser:
                 continue  # the change is already there (the same version logged on both sides)
             changed = changed or tree != c.tree_id
             message = self._message(kind, project, name, c.message)
-            oid = self.git.create_commit(None, git_signature(c.author), identity(), message, tree,
+            oid = self.git.create_commit(None, git_signature(c.author), git_signature(identity()), message, tree,
                                          [cur.id] if cur is not None else [])
             cur = self.meta.commit(oid)
         if not changed:

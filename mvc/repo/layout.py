@@ -137,13 +137,31 @@ def enclosing_git(start: str) -> "pygit2.Repository | None":
     no Py_INCREF), so each call outside git took one reference from None, and ~60
     mvc.init() runs in one process aborted at exit with "Fatal Python error:
     none_dealloc" (issue 9; tests/test_many_runs.py).  Opening reports "not found" as a
-    GitError instead, with no None involved.
+    GitError instead, with no None involved.  Where no folder from ``start`` up holds a
+    ``.git`` or a ``HEAD`` (a bare repository), there is none to find: None without loading
+    pygit2 (~100 ms; a run record asks this of every `mvc log`).
     """
+    if not _may_hold_git(start):
+        return None
     import pygit2  # here: reading a store never needs it (mvc/meta/odb.py)
     try:
         return pygit2.Repository(start)
     except (pygit2.GitError, OSError):
         return None
+
+
+def _may_hold_git(start: str) -> bool:
+    """Whether libgit2's upward search from ``start`` (its real path, as libgit2 resolves it)
+    could find a repository: some folder on the way holds ``.git`` (a folder or a gitdir file)
+    or ``HEAD``.  False only where it certainly finds none."""
+    folder = os.path.realpath(start)
+    while True:
+        if os.path.lexists(os.path.join(folder, ".git")) or os.path.lexists(os.path.join(folder, "HEAD")):
+            return True
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
 
 
 def project_root(start: str) -> str:

@@ -457,7 +457,8 @@ class Artifact:
         self._repo.delete(v, delete_aliases)
 
     def restore(self) -> None:
-        """Bring a soft-deleted version back (its aliases are not restored)."""
+        """Bring a soft-deleted version back.  Its own aliases are not restored; ``latest`` moves to
+        it when its content was logged after that of the version ``latest`` names."""
         self._logged("restore()")
         self._repo.artifacts.restore_version(self.project, self.name, self.version)
         self._refresh()

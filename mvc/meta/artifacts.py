@@ -361,12 +361,8 @@ class Artifacts:
             digest = rec.get("digest")
             if digest and self.by_digest(st, digest) == version:
                 changes[digest_path(digest)] = None
-            if al.get("latest") == version:
-                rest = [v for v in self.version_names(st) if v != version]
-                if rest:
-                    al["latest"] = rest[-1]
-                else:
-                    del al["latest"]
+            if al.get("latest") in (version, None):  # None: a store a restore once left without one
+                self._place_latest(st, al, [v for v in self.version_names(st) if v != version])
             changes["aliases.json"] = meta.write_json(al)
             # the trash subtree must be inserted before its version.json is replaced
             tree = meta.edit_tree(st.tree, changes)
@@ -391,11 +387,41 @@ class Artifacts:
             digest = rec.get("digest")
             if digest and self.by_digest(st, digest) is None:
                 changes[digest_path(digest)] = meta.write_blob(version.encode() + b"\n")
+            al = dict(st.aliases)
+            current = al.get("latest")
+            if current is None or self._logged_at(st, version, rec) > self._logged_at(st, current):
+                self._place_latest(st, al, [*self.version_names(st), version], {version: rec})
+            if al != st.aliases:  # in this commit, so the alias history shows the move as the restore's
+                changes["aliases.json"] = meta.write_json(al)
             tree = meta.edit_tree(st.tree, changes)
             tree = meta.edit_tree(meta.get(tree), {f"{live}/version.json": meta.write_json(rec)})
             return TreeEdit(tree, f"restore {name}:{version}\n\nMvc-Op: restore\nMvc-Version: {version}\n")
 
         self._update(project, name, edit)
+
+    def _place_latest(self, st: ArtifactState, al: dict[str, str], live: list[str],
+                      records: dict[str, dict] | None = None) -> None:
+        """Point ``latest`` in ``al`` at the version of ``live`` whose content was logged most
+        recently (SPEC: where a log leaves it), or drop it when none is live.  Delete and
+        restore both call it inside their commit, so ``latest`` never names a trashed version
+        and a restored newer version takes it back."""
+        newest = max(live, key=lambda v: self._logged_at(st, v, (records or {}).get(v)), default=None)
+        if newest is None:
+            al.pop("latest", None)
+        else:
+            al["latest"] = newest
+
+    def _logged_at(self, st: ArtifactState, version: str, rec: dict | None = None) -> tuple[float, int]:
+        """When ``version``'s content was last logged (made or re-logged), then its number: the
+        order ``latest`` follows.  Read from its version.json unless ``rec`` is given."""
+        if rec is None:
+            rec = self.meta.json(st.tree, f"{version_path(version)}/version.json", {})
+        if not isinstance(rec, dict):
+            rec = {}
+        runs = rec.get("logged_by") if isinstance(rec.get("logged_by"), list) else []
+        times = [rec.get("created_at"), *(e.get("at") for e in runs if isinstance(e, dict))]
+        return max((t for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)),
+                   default=0.0), vindex(version)
 
     # ---- history -------------------------------------------------------
     def alias_history(self, project: str, name: str) -> list[dict]:

@@ -86,3 +86,28 @@ def test_cli_show_and_use_apply_the_rule(alices):
     assert res.exit_code == 3 and "belongs to entity 'alice'" in res.output + (res.stderr or "")
     res = CliRunner().invoke(cli, ["use", "alice/p/model", "-o", str(alices / "o")])
     assert res.exit_code == 0, res.output
+
+
+def test_the_apis_entity_is_the_default_entity_of_every_address(alices):
+    """Api({"entity": ...}) was kept but not used: bob's Api read alice's project (an audit)."""
+    bob = mvc.Api({"entity": "bob", "project": "p"})
+    with pytest.raises(NotFoundError, match="belongs to entity 'alice'"):
+        bob.artifact("model:v0")
+    with pytest.raises(NotFoundError):
+        bob.artifact("p/model")
+    with pytest.raises(NotFoundError):
+        bob.artifacts("model", "model")
+    with pytest.raises(NotFoundError):
+        bob.artifact_collection("model", "model")
+    with pytest.raises(NotFoundError):
+        bob.alias_history("model")
+    with pytest.raises(NotFoundError):
+        bob.lineage("model:v0")
+    with pytest.raises(NotFoundError):
+        bob.set_alias("model:v0", "best")
+    with pytest.raises(NotFoundError):
+        bob.runs("p")
+    assert bob.artifact_exists("model") is False
+    assert bob.artifact("alice/p/model").version == "v0"   # an address that names its entity
+    for api in (mvc.Api({"entity": "alice", "project": "p"}), mvc.Api({"project": "p"})):
+        assert api.artifact("model:v0").version == "v0" and [a.version for a in api.artifacts("model")] == ["v0"]

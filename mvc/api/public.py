@@ -15,19 +15,22 @@ if TYPE_CHECKING:
 class Api:
     def __init__(self, dir: str | None = None, project: str | None = None, create: bool = False, *,
                  overrides: dict | None = None, timeout=None, api_key=None):
-        """``overrides`` (W&B's first argument, a dict) may set "project" (and "entity", kept as
-        ``api.entity``); ``timeout`` and ``api_key`` change nothing for a local store."""
+        """``overrides`` (W&B's first argument, a dict) may set "project" and "entity": an address
+        without an entity is read as that entity's (a project another entity owns is then not
+        found, as ``entity/project/...`` is); ``timeout`` and ``api_key`` change nothing for a
+        local store."""
         if isinstance(dir, dict):  # W&B's Api({"project": ...})
             overrides, dir = dir, None
         overrides = dict(overrides or {})
         self.repo = Repository.find(dir, create=create)
         self.project = project or overrides.get("project") or self.repo.default_project
+        self.project_given = bool(project or overrides.get("project"))  # not the folder's name
         self.entity = overrides.get("entity")
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:
         """The version an address names (W&B's ``Api().artifact(name, type=None)``: ``type``, if
         given, must be the version's type)."""
-        v, link = self.repo.resolve(name, self.project)
+        v, link = self.repo.resolve(name, self.project, self.entity)
         art = Artifact(self.repo, v, link)
         if type is not None and art.type != type:
             raise InvalidInputError(f"{art.address} has type {art.type!r}, not {type!r}",
@@ -50,7 +53,7 @@ class Api:
             out = self.artifact_collection(type_name, f"registry/{addr.name}").artifacts()
         else:
             project = addr.project or project or self.project
-            owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
+            owners.check_read(self.repo, project, addr.entity or self.entity, f"artifact {addr.name!r}")
             st = self.repo.artifact_state(project, addr.name)
             out = [Artifact(self.repo, v) for v in self.repo.artifacts.versions(st, trash=deleted)]
         type = type or type_name
@@ -96,7 +99,7 @@ class Api:
             self.registered_model(addr.name)  # NotFoundError with its hint
             return ArtifactCollection(self.repo, None, addr.name, registry=True)
         project = addr.project or self.project
-        owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
+        owners.check_read(self.repo, project, addr.entity or self.entity, f"artifact {addr.name!r}")
         st = self.repo.artifact_state(project, addr.name)
         if type_name is not None and st.type != type_name:
             raise NotFoundError(f"{project}/{addr.name} has type {st.type!r}, not {type_name!r}",
@@ -148,7 +151,7 @@ class Api:
             raise NotFoundError(f"no project {path!r} in the store at {self.repo.path}"
                                 + (f"; projects: {', '.join(self.projects())}" if self.projects() else ""),
                                 "list projects with `mvc status`")
-        owners.check_read(self.repo, project, entity, "project")
+        owners.check_read(self.repo, project, entity or self.entity, "project")
         return project
 
     def artifact_names(self, project: str | None = None, type: str | None = None) -> list[str]:
@@ -173,6 +176,23 @@ class Api:
 
     def projects(self) -> list[str]:
         return sorted({p for p, _ in self.repo.artifacts.list()} | {p for p, _ in self.repo.runs.ids()})
+
+    def check_project_listed(self) -> str | None:
+        """Before a listing of this Api's project: when the store holds projects but not it, a
+        NotFoundError naming them if the project was chosen (``project=``, `--project`,
+        MVC_PROJECT), else (the folder's name) a note naming them; None when there is nothing
+        to say (the project exists, or the store holds none yet)."""
+        if owners.project_exists(self.repo, self.project):
+            return None
+        others = self.projects()
+        if not others:
+            return None
+        if self.project_given:
+            raise NotFoundError(f"no project {self.project!r} in the store at {self.repo.path}; "
+                                f"projects: {', '.join(others)}",
+                                "pass --project with one of them (Python: project=NAME)")
+        return (f"project {self.project!r} (the folder's name) has nothing in the store at {self.repo.path}; "
+                f"it holds {', '.join(others)}: pass --project P to list one")
 
     def registered_model(self, name: str) -> RegisteredModel:
         check_name(name, "registered model name")
@@ -220,7 +240,7 @@ class Api:
                 self.registered_model(addr.name)             # raises NotFoundError with the hint
             return self.repo.registry.alias_history(addr.name)
         project = addr.project or self.project
-        owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
+        owners.check_read(self.repo, project, addr.entity or self.entity, f"artifact {addr.name!r}")
         self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.alias_history(project, addr.name)
 
@@ -230,7 +250,7 @@ class Api:
         if address.startswith("run:"):
             self.run(address[4:])
             return lineage.build(self.repo, address, direction, depth)
-        v, _ = self.repo.resolve(address, self.project)
+        v, _ = self.repo.resolve(address, self.project, self.entity)
         return lineage.build(self.repo, f"artifact:{v.project}/{v.name}:{v.version}", direction, depth)
 
     def diff(self, a: str, b: str, progress=None) -> dict:
@@ -268,7 +288,7 @@ class Api:
         if addr.registry:
             li = self.repo.resolve_link(addr)
             return self.repo.registry.set_alias(addr.name, li.link, alias)
-        v, _ = self.repo.resolve(addr, self.project)
+        v, _ = self.repo.resolve(addr, self.project, self.entity)
         return self.repo.artifacts.set_alias(v.project, v.name, v.version, alias)
 
     def remove_alias(self, name: str, alias: str, force: bool = False) -> str | None:
@@ -283,7 +303,7 @@ class Api:
         if addr.registry:
             return self.registered_model(addr.name).remove_alias(alias)
         project = addr.project or self.project
-        owners.check_read(self.repo, project, addr.entity, f"artifact {addr.name!r}")
+        owners.check_read(self.repo, project, addr.entity or self.entity, f"artifact {addr.name!r}")
         self.repo.artifact_state(project, addr.name)
         return self.repo.artifacts.set_alias(project, addr.name, "", alias, remove=True)
 

@@ -6,8 +6,12 @@ from . import output, views
 
 
 def artifacts(api, type_, as_json: bool) -> None:
-    """Every artifact of the project: name, type, versions, latest, aliases, size."""
+    """Every artifact of the project: name, type, versions, latest, aliases, size (and, when the
+    store holds other projects but not this one, an error or a note naming them)."""
+    note = api.check_project_listed()
     rows = [_artifact_row(api, n) for n in sorted(api.artifact_names(type=type_))]
+    if note:
+        output.echo(f"mvc: note: {note}", err=True)
     if as_json:
         output.emit_json(rows)
         output.report_unreadable(api, "artifact", api.project)

@@ -229,7 +229,10 @@ class Repository:
                              "a gc with a grace period shorter than the log ran meanwhile; retry the log")
 
     # ---- resolve ---------------------------------------------------------
-    def resolve(self, address: str | Address, project: str | None = None) -> tuple[VersionInfo, LinkInfo | None]:
+    def resolve(self, address: str | Address, project: str | None = None, entity: str | None = None
+                ) -> tuple[VersionInfo, LinkInfo | None]:
+        """The version ``address`` names (in ``project`` unless it says; read as ``entity``'s
+        unless it names one) and, for a registry address, the link it went through."""
         addr = address if isinstance(address, Address) else parse_address(address)
         if addr.registry:
             li = self.resolve_link(addr)
@@ -241,7 +244,7 @@ class Repository:
                                     f"unlink it with `mvc registry unlink {addr.name}:{li.link}`")
             return v, li
         project = addr.project or project or self.default_project
-        owners.check_read(self, project, addr.entity, f"artifact {addr.name!r}")
+        owners.check_read(self, project, addr.entity or entity, f"artifact {addr.name!r}")
         st = self.artifact_state(project, addr.name)
         if addr.digest:
             found = self.artifacts.digest_prefix(st, addr.digest)

@@ -27,6 +27,9 @@ def ls(states, job_types, since, until, all_, as_json) -> None:
     """The runs of the project, oldest first.  The CLI's own bookkeeping runs
     (job type `cli`) are left out unless --all or --job-type cli asks for them."""
     api = context.get().api()
+    note = api.check_project_listed()
+    if note:
+        output.echo(f"mvc: note: {note}", err=True)
     every = api.runs()
     recs = [r for r in every if _wanted(r, states, job_types, since, until, all_)]
     rows = [views.run_row(r) for r in recs]

@@ -256,8 +256,9 @@ def test_api_runs_and_run_by_wandb_paths(project):
     assert [r.id for r in api.runs("exp")] == [a.id, b.id]
     assert [r.id for r in api.runs("team/exp", filters={"state": "failed"})] == [b.id]
     assert [r.id for r in api.runs("exp", filters={"display_name": "first"})] == [a.id]
+    assert api.runs("exp", filters={"summary_metrics.acc": {"$gt": 0.5}}) == []  # operators: test_run_api_gaps.py
     with pytest.raises(InvalidInputError):
-        api.runs("exp", filters={"summary_metrics.acc": {"$gt": 0.5}})
+        api.runs("exp", filters={"summary_metrics.acc": {"$greater": 0.5}})
     assert api.run(f"team/exp/{a.id}").name == "first"
     assert api.run(f"team/exp/runs/{a.id}").name == "first"  # the form of W&B's run URLs
     assert api.run(f"exp/{a.id}").path == ["team", "exp", a.id]

@@ -226,12 +226,15 @@ class Api:
              per_page: int = 50, include_sweeps: bool = True, lazy: bool = True) -> "list[RunRecord]":
         """The runs of a project (W&B's ``[entity/]project``; default: this Api's project), oldest
         first.  An unknown project is a NotFoundError (the default project may have none yet).
-        ``filters``: W&B's simple equality form, e.g. {"state": "finished", "config.lr": 0.1}."""
+        ``filters``: W&B's MongoDB form, e.g. {"state": "finished", "summary_metrics.acc": {"$gt": 0.9}};
+        ``order``: W&B's ``[+|-]FIELD`` (mvc/api/run_filters.py; an unknown key is an InvalidInputError)."""
+        from .run_filters import compile_filters, sort_key
         from .runs import RunRecord
+        wanted, (key, reverse) = compile_filters(filters), sort_key(order)  # refused before any run is read
         project = self._project_path(path) if path else self.project
         recs = [RunRecord(self.repo, self.repo.runs.read(p, rid)) for p, rid in self.repo.runs.ids(project)]
-        recs = [r for r in recs if _matches(r, filters)]
-        return sorted(recs, key=lambda r: r.record.get("started_at", 0))
+        recs = sorted((r for r in recs if wanted(r)), key=lambda r: r.record.get("started_at", 0))
+        return sorted(recs, key=key, reverse=reverse)
 
     def alias_history(self, address: str) -> list[dict]:
         addr = parse_address(address)
@@ -457,31 +460,6 @@ class Api:
               jobs: int = 4, progress=None) -> dict:
         from . import remote as r
         return r.clone(url, dir, storage, no_bytes=no_bytes, jobs=jobs, progress=progress)
-
-
-def _matches(run: "RunRecord", filters: dict | None) -> bool:
-    """W&B's run filters in their equality form: {"state": ..., "config.KEY": ..., "summary_metrics.KEY":
-    ..., "display_name": ..., "tags": ...}; an operator form ({"$gt": ...}) is refused."""
-    for key, want in (filters or {}).items():
-        if isinstance(want, dict):
-            raise InvalidInputError(f"run filter {key!r}: operators such as {next(iter(want), '$op')!r} are not "
-                                    "supported", "filter on equality, or filter the returned list in Python")
-        head, _, rest = key.partition(".")
-        if head == "config":
-            have = run.config.get(rest)
-        elif head in ("summary", "summary_metrics"):
-            have = run.summary.get(rest)
-        elif key in ("display_name", "name"):
-            have = run.name
-        elif key == "tags":
-            if want not in run.tags:
-                return False
-            continue
-        else:
-            have = getattr(run, key, run.record.get(key))
-        if have != want:
-            return False
-    return True
 
 
 def _epoch(value, what: str) -> float:

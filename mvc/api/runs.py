@@ -125,6 +125,12 @@ class RunRecord:
     notes = property(lambda self: self.record.get("notes", ""))
     created_at = property(lambda self: iso(self.record.get("started_at")))
     url = property(lambda self: self.record.get("dir"))
+    start_time = property(lambda self: self.record.get("started_at"))  # epoch seconds, as the live run's
+    sweep_id = sweep = None  # W&B's: mvc has no sweeps
+
+    def get_url(self) -> None:
+        """W&B's run page URL; a local run has none (None, as W&B offline)."""
+        return None
 
     @property
     def path(self) -> list[str]:
@@ -283,9 +289,22 @@ class Run:
     def _write(self, message: str, state: str = "running", **extra) -> None:
         self._repo.runs.write(self.project, self.id, record=self._record(state, **extra), message=message)
 
+    disabled = False  # W&B's run.disabled (mode="disabled" gives a DisabledRun)
+    sweep_id = None  # W&B's: mvc has no sweeps
+
     @property
     def url(self) -> str:
+        """The run's folder (W&B: its web page)."""
         return self.dir
+
+    def get_url(self) -> None:
+        """W&B's run page URL, None when there is none (W&B offline): a local run has no web page."""
+        return None
+
+    @property
+    def start_time(self) -> float:
+        """When the run started, in epoch seconds (W&B's run.start_time; a resumed run keeps its first start)."""
+        return self._started
 
     # ---- metrics ---------------------------------------------------------
     @property
@@ -301,6 +320,7 @@ class Run:
     def log(self, data: dict, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
         """Append one row of metrics at the current step (or ``step``).  ``commit=False`` (W&B's)
         keeps the values for the next committed log of the same step; ``sync`` changes nothing."""
+        self._check_open("log")  # W&B raises too: a row logged after finish would be written nowhere
         if not isinstance(data, dict):
             raise InvalidInputError("run.log takes a dict of metric names to values", "e.g. run.log({'loss': 0.1})")
         from ..canonical import clean_json
@@ -479,9 +499,10 @@ class Run:
         """A resumable run is resumed with mvc.init(id=..., resume="allow")."""
 
     # ---- end -------------------------------------------------------------
-    def _check_open(self) -> None:
+    def _check_open(self, call: str | None = None) -> None:
         if self._finished:
-            raise InvalidInputError(f"run {self.id} is finished", "start a new run with mvc.init()")
+            raise InvalidInputError(f"run {self.id} is finished" + (f": its {call}() records nothing" if call else ""),
+                                    "start a new run with mvc.init()")
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None, state: str | None = None,
                error: str | None = None) -> None:
@@ -644,13 +665,14 @@ def init(project: str | None = None, entity: str | None = None, config: dict | N
         raise UsageError("resume_from= and fork_from= (rewinding or forking a run's history) are not supported",
                          "resume the whole run with mvc.init(id=RUN_ID, resume='allow'), or start a new run")
     mode = _check_mode(mode)
-    if mode == "disabled":
-        from .disabled import DisabledRun
-        _DISABLED[:] = [DisabledRun(project, entity, _config_dict(config), name, job_type, tags, notes, group)]
-        return _DISABLED[0]
-    previous = _reinit(reinit)
+    previous = _reinit(reinit)  # whatever the mode, as in W&B: a disabled run is a run of the active set
     if previous is not None:
         return previous
+    if mode == "disabled":
+        from .disabled import DisabledRun
+        run = DisabledRun(project, entity, _config_dict(config), name, job_type, tags, notes, group)
+        _ACTIVE[run] = None  # active until finished (no exit hooks: it has nothing to write)
+        return run
     named = project or os.environ.get("MVC_PROJECT")
     if named:
         check_project(named)  # before the store is found or made: a refused name leaves no new store behind
@@ -761,10 +783,8 @@ def _resume_history(repo: Repository, project: str, run_id: str, path: str) -> i
     return last + 1
 
 
-_DISABLED: list = []  # the latest mode="disabled" run: module-level mvc.log() etc. reach it too
-
-
 def active_run() -> Run | None:
-    """The most recently started run that is still live (W&B's wandb.run), or None."""
+    """The most recently started run that is not finished (W&B's wandb.run), or None; a
+    mode="disabled" run counts until it is finished, like any other."""
     live = list(_ACTIVE)
-    return live[-1] if live else (_DISABLED[0] if _DISABLED else None)
+    return live[-1] if live else None

@@ -62,10 +62,10 @@ def test_module_level_calls_after_finish_raise_instead_of_dropping(project):
     assert mvc.run is None
     with pytest.raises(UsageError) as ei:
         mvc.log({"loss": 0.5})
-    assert "mvc.init" in ei.value.hint
+    assert "mvc.init" in ei.value.hint and "finished" in ei.value.message
     with pytest.raises(UsageError) as ei:
         mvc.config.lr = 0.1
-    assert "mvc.init" in ei.value.hint
+    assert "mvc.init" in ei.value.hint and "no active run" in ei.value.message
     with pytest.raises(UsageError):
         mvc.summary["best"] = 1
     with pytest.raises(UsageError):

@@ -8,11 +8,26 @@ from .runs import active_run
 
 
 def _run(what: str):
+    """The active run, or W&B's "You must call wandb.init() before wandb.log()" as a UsageError."""
     run = active_run()
     if run is None:
-        raise UsageError(f"mvc.{what}() needs a run, and none is active",
+        raise UsageError(f"mvc.{what}() needs a run, and none is active (none was started, or it finished)",
                          f"call run = mvc.init(...) first (then mvc.{what}() acts on it, as run.{what}() does)")
     return run
+
+
+class NoActiveRun(PreInit):
+    """``mvc.config`` / ``mvc.summary`` with no active run: before init, or once every run
+    is finished (PreInit's message names only the first case)."""
+
+    def _fail(self, *_, **__):
+        raise UsageError(f"mvc.{self._name} is used with no active run (none was started, or it finished)",
+                         f"call run = mvc.init(...) first; then mvc.{self._name} is run.{self._name}")
+
+    __getattr__ = __setattr__ = __getitem__ = __setitem__ = __contains__ = __iter__ = __len__ = _fail
+
+    def __repr__(self) -> str:
+        return f"<mvc.{self._name} with no active run>"
 
 
 def current(name: str):
@@ -20,7 +35,7 @@ def current(name: str):
     run = active_run()
     if name == "run":
         return run
-    return getattr(run, name) if run is not None else PreInit(name)
+    return getattr(run, name) if run is not None else NoActiveRun(name)
 
 
 def log(data: dict, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:

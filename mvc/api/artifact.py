@@ -19,7 +19,14 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
 
 
-def default_root(name: str, version: str) -> str:
+def default_root(name: str, version: str, root: str | None = None) -> str:
+    """``root`` if given, else $MVC_ARTIFACT_DIR (or ./artifacts)/NAME:vN.  An empty ``root`` is
+    refused: `-o ''` silently became ./artifacts/NAME:vN."""
+    if root is not None and not str(root).strip():
+        raise InvalidInputError(f"the folder to put {name}:{version} in is empty ({root!r})",
+                                "name a folder with -o/root=, or leave it out for ./artifacts/NAME:vN")
+    if root:
+        return root
     base = os.environ.get("MVC_ARTIFACT_DIR") or "artifacts"
     return os.path.join(base, f"{name}:{version}")
 
@@ -142,6 +149,12 @@ class Artifact:
     is_link = property(lambda self: self.via_link is not None)
     url = None        # W&B's web page of the version; a local store has none
     use_as = None     # deprecated in W&B; kept for code that reads it
+    history_step = None  # W&B's step of the logging run's history; mvc runs keep no step with a version
+
+    @property
+    def commit_hash(self) -> str | None:
+        """W&B's hash of the committed version: here the hex of its content digest (None for a draft)."""
+        return self.digest.split(":", 1)[-1] if self._info is not None and self.digest else None
 
     @property
     def state(self) -> str:
@@ -341,7 +354,7 @@ class Artifact:
         if path_prefix:
             import glob
             include = (include or []) + [glob.escape(path_prefix.rstrip("/")) + "*"]
-        root = root or default_root(self.name, self.version)
+        root = default_root(self.name, self.version, root)
         from .remote import ensure_local
         ensure_local(self._repo, v)  # lazy bytes: chunks not here come from the remote that has the version
         return self._repo.download(v, root, include, verify, progress, link=link)

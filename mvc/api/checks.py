@@ -26,6 +26,8 @@ def check_log_input(path: str, name: str | None, type: str, aliases=(), metadata
     check_description(description)
     for t in tags:
         check_name(t, "tag")
+    if not str(path).strip():
+        raise InvalidInputError(f"the path to log is empty ({path!r})", "name a file or a folder to log")
     local = path[len("file://"):] if path.startswith("file://") else None if "://" in path else path
     if local is not None and not os.path.lexists(local):
         raise InvalidInputError(f"{path} does not exist", "check the path; log a file or a folder")

@@ -33,6 +33,11 @@ class ArtifactCollection:
         return sorted(st.aliases)
 
     @property
+    def tags(self) -> list[str]:
+        """W&B's tags of a collection; mvc tags versions, not collections: always []."""
+        return []
+
+    @property
     def description(self) -> str:
         if self._registry:
             return (self._repo.registry.info(self.name) or {}).get("description", "")

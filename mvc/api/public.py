@@ -330,6 +330,19 @@ class Api:
         api.created = created
         return api
 
+    init = create  # `mvc init`'s name: Api.init(dir) is Api.create(dir)
+
+    def use(self, address: str, root: str | None = None, include: list[str] | str | None = None,
+            verify: bool = True, progress=None, link: str | None = None) -> str:
+        """`mvc use` without a run record: materialise the version ``address`` names (verified
+        unless ``verify`` is False) and return the file when exactly one is selected, else the
+        folder.  For lineage (a run that used it), use ``run.use_model`` or ``run.use_artifact``."""
+        from . import fetch
+        art = self.artifact(address)
+        include = as_list(include, "include") or None
+        fetch.check_selection(art, include)
+        return fetch.download(art, root, include, verify, progress, link)
+
     def gc(self, dry_run: bool = False, grace="1h", retention="14d", keep_last: int | None = None):
         """Delete what nothing reaches (``dry_run``: only say what); an upkeep.GcReport."""
         from . import upkeep
@@ -411,7 +424,7 @@ class Api:
         from . import lock
         from .artifact import default_root
         art = self.artifact(address)
-        return lock.save_pin(self, address, art, root or default_root(art.name, art.version), lockfile)
+        return lock.save_pin(self, address, art, default_root(art.name, art.version, root), lockfile)
 
     def lock_check(self, lockfile: str | None = None) -> dict:
         """Are the pins of mvc.lock present and intact in this store, and their folders as pinned?"""

@@ -446,7 +446,7 @@ class Run:
             raise InvalidInputError(f"{v.project}/{v.name}:{v.version} has type {type_!r}, not a model type",
                                     "call run.use_artifact(...) (and .download()), the general form")
         art = Artifact(self._repo, v, link_info)
-        folder = art.download(root or default_root(art.name, art.version), include, verify, progress, link=link)
+        folder = art.download(default_root(art.name, art.version, root), include, verify, progress, link=link)
         self._record_use(v, link_info)  # only a use that delivered verified files is an input
         files = [f for f in art.files() if not include or matches_include(f.path, include)]
         if len(files) == 1:

@@ -231,7 +231,8 @@ def place(whole: WholeFiles, ptr: Pointer, dest: str, mode: str, label: str) -> 
         if src is not None and reflink(src, dest):
             return True
         if mode == "reflink":
-            raise InvalidInputError(f"{label}: the filesystem of {os.path.dirname(dest)} cannot reflink",
+            raise InvalidInputError(f"{label}: the output folder's filesystem cannot reflink it from the store's "
+                                    f"{os.path.dirname(src) if src else 'file cache'}",
                                     "use link='copy' (or 'auto', which falls back to a copy)")
         return False
     src = whole.get(ptr, label)

@@ -185,7 +185,7 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
     _folder_op(os.makedirs, parent, exist_ok=True)
     tmp = os.path.join(parent, f".mvc-download-{secrets.token_hex(4)}" if existing
                        else f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
-    _folder_op(os.mkdir, tmp)
+    _folder_op(os.mkdir, tmp, shown=target)  # the folder the user named, not our temporary one
     syncer = _Syncer()
     try:
         made = {tmp}  # folders made so far: one mkdir per folder, not per file
@@ -204,7 +204,7 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
         if existing:
             _merge_into(tmp, target, [p for p, _ in entries])
         else:
-            _folder_op(os.rename, tmp, target)
+            _folder_op(os.rename, tmp, target, shown=target)
             fsync_dir(parent)
     except OSError as e:
         if not is_full(e):
@@ -220,13 +220,14 @@ def materialise(store: ChunkStore, entries: list[tuple[str, Pointer]], target: s
     return target
 
 
-def _folder_op(fn, path: str, *args, **kw) -> None:
-    """A folder operation whose failure is the user's to fix: a typed error naming the folder."""
+def _folder_op(fn, path: str, *args, shown: str | None = None, **kw) -> None:
+    """A folder operation whose failure is the user's to fix: a typed error naming the folder
+    (``shown``: the one the user named, when ``path`` is a temporary folder beside it)."""
     try:
         fn(path, *args, **kw)
     except OSError as e:
         raise_if_full(e, path)
-        raise InvalidInputError(f"cannot write the folder {path}: {e.strerror}",
+        raise InvalidInputError(f"cannot write the folder {shown or path}: {e.strerror}",
                                 "choose another folder with root=/-o, or fix its permissions") from None
 
 

@@ -43,7 +43,7 @@ def _use_locked(c, address) -> None:
 def save_pin(c, address, art, root) -> None:
     from mvc.api.artifact import default_root
     from mvc.api.lock import save_pin as save
-    row = save(c.api(), address, art, root or default_root(art.name, art.version))
+    row = save(c.api(), address, art, default_root(art.name, art.version, root))
     if not c.quiet:
         click.echo(f"mvc: pinned {row['key']} = {row['project']}/{row['name']}:{row['version']} "
                    f"({row['digest'][:12]}) in {output.safe(row['lock'])} -> {row['path']}", err=True)

@@ -36,6 +36,8 @@ def command(address, root, include, link, no_verify, save, locked) -> None:
     art = c.api().artifact(address)
     from mvc.api import fetch
     fetch.check_selection(art, include)  # an --include that selects nothing records no run either
+    from mvc.api.artifact import default_root
+    default_root(art.name, art.version, root)  # nor does an empty -o
     from mvc.errors import ReadOnlyError
     try:
         run = c.start_run()

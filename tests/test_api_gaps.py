@@ -1,0 +1,76 @@
+"""Gaps an audit of issue 11 found in the Python API and in messages: Api.init and Api.use (the
+operations `mvc init` and `mvc use` have), W&B attributes that raised AttributeError, empty
+paths taken for defaults, and errors naming mvc's temporary folder instead of the user's."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import mvc
+from mvc.errors import InvalidInputError, NotFoundError
+
+
+def mvc_cmd(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "mvc", *args], cwd=str(cwd), capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def logged(project):
+    (project / "one.bin").write_bytes(os.urandom(3000))
+    (project / "two").mkdir()
+    (project / "two" / "a.txt").write_text("a")
+    (project / "two" / "b.txt").write_text("b")
+    for args in (["log", "one.bin", "--name", "one"], ["log", "two", "--name", "two"]):
+        r = mvc_cmd(*args, cwd=project)
+        assert r.returncode == 0, r.stderr
+    return project
+
+
+def test_api_init_is_create(tmp_path):
+    api = mvc.Api.init(str(tmp_path / "s"))
+    assert api.created and os.path.isfile(os.path.join(api.repo.path, "mvc-format.json"))
+    assert mvc.Api.init(str(tmp_path / "s")).created is False
+
+
+def test_api_use_returns_the_file_or_the_folder_and_records_no_run(logged):
+    api = mvc.Api()
+    runs_before = len(api.runs())
+    path = api.use("one:v0", root=str(logged / "out1"))
+    assert path == str(logged / "out1" / "one.bin") and open(path, "rb").read() == (logged / "one.bin").read_bytes()
+    folder = api.use("two", root=str(logged / "out2"))
+    assert sorted(os.listdir(folder)) == ["a.txt", "b.txt"]
+    picked = api.use("two", root=str(logged / "out3"), include="a*")
+    assert picked.endswith("a.txt") and open(picked).read() == "a"
+    with pytest.raises(NotFoundError, match="matches z\\*"):
+        api.use("two", root=str(logged / "out4"), include=["z*"])
+    assert not (logged / "out4").exists() and len(mvc.Api().runs()) == runs_before
+
+
+def test_wandb_attributes_that_raised(logged):
+    art = mvc.Api().artifact("one:v0")
+    assert art.commit_hash == art.digest and len(art.commit_hash) == 64
+    assert art.history_step is None
+    assert art.collection.tags == []
+    assert mvc.Artifact("draft", "model").commit_hash is None
+
+
+def test_an_empty_path_is_refused_not_taken_for_a_default(logged):
+    r = mvc_cmd("log", "", "--name", "ok", cwd=logged)
+    assert r.returncode == 2 and "the path to log is empty" in r.stderr
+    runs = len(mvc.Api().runs())
+    r = mvc_cmd("use", "one", "-o", "", cwd=logged)
+    assert r.returncode == 2 and "is empty ('')" in r.stderr and "-o" in r.stderr
+    assert not (logged / "artifacts").exists() and len(mvc.Api().runs()) == runs  # and no run recorded
+    with pytest.raises(InvalidInputError, match="is empty"):
+        mvc.Api().artifact("one:v0").download(root="")
+
+
+def test_a_folder_in_a_filesystem_that_refuses_it_is_named_as_given(logged):
+    """/proc takes no new folder, even from root (the audit's case)."""
+    r = mvc_cmd("use", "one", "-o", "/proc/mvc-nope", cwd=logged)
+    assert r.returncode == 2, r.stderr
+    assert "cannot write the folder /proc/mvc-nope:" in r.stderr and ".tmp-" not in r.stderr

@@ -4,8 +4,8 @@ object checked against its SHA-1 before it is returned.
 Why not libgit2: `import pygit2` costs ~60-100 ms of a command's start (its enums, ssl and
 libgit2's own start; docs/performance.md, "Start-up"), more than every read a command like
 `mvc ls` makes; and libgit2 1.9.7 hangs or crashes on some damaged objects and pack indexes
-(docs/design.md), which mvc then had to check in Python before libgit2 saw them anyway.  Writes
-still go through pygit2 (mvc/meta/gitdb.py), imported at the first write.
+(docs/design.md), which mvc then had to check in Python before libgit2 saw them anyway.  The
+common writes are Python too (mvc/meta/writer.py); pygit2 stays for remotes, repacks and upkeep.
 
 Everything read here is hostile until checked: sizes are bounded by what the header declared,
 a delta may not copy outside its base nor chain without end, and an object whose bytes do not

@@ -225,11 +225,29 @@ def _take_lock(lock: str) -> int | None:
     except FileExistsError:
         return None
     except FileNotFoundError:  # the ref's folder does not exist yet
-        os.makedirs(os.path.dirname(lock), 0o777, exist_ok=True)
+        _make_folders(os.path.dirname(lock))
     try:
         return os.open(lock, flags, 0o666)
     except FileExistsError:
         return None
+
+
+def _make_folders(folder: str) -> None:
+    """``os.makedirs``, each new folder's parent fsynced so that a power cut cannot lose the
+    folder of a ref just created (libgit2 did not fsync these)."""
+    missing = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        fsync_dir(os.path.dirname(path))
 
 
 def _fill_lock(fd: int, data: bytes) -> None:

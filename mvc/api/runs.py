@@ -457,8 +457,14 @@ class Run:
         from ..names import check_registered_model_name
         check_registered_model_name(registered_model_name)  # a bare name, as W&B's link_model takes
         aliases = [check_alias(a) for a in as_list(aliases, "aliases")]  # refuse before anything is logged
+        from . import linking  # a protected registry alias: refused before the log (mvc/api/linking.py)
+        linking.check_link_aliases(self._repo, registered_model_name, aliases, self.project,
+                                   name or linking.default_name(self.id, path))
         art = self.log_model(path, name)
-        return self.link_artifact(art, registered_model_name, aliases)
+        try:
+            return self.link_artifact(art, registered_model_name, aliases)
+        except MvcError as e:  # a hook's veto needs the version: the log stands, and the error says so
+            raise linking.refused_after_log(e, path, art.address, registered_model_name) from None
 
     def link_artifact(self, artifact: Artifact, target_path: str, aliases=None) -> Link:
         """Link a version into a registered model (``NAME``, ``registry/NAME``, or W&B's

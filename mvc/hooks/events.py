@@ -112,7 +112,7 @@ class StoreEvents:
         if pre["protected"] and not self.force and hook is None:
             raise ProtectedAliasError(
                 f"alias {pre['alias']} of {pre['subject']} is protected: {_move_words(pre)} needs --force",
-                f"pass --force (`mvc alias set --force ...`; Python: force=True), or unprotect it with "
+                f"{_force_words(pre)}, or unprotect it with "
                 f"`mvc alias unprotect {pre['subject']} {pre['alias']}`; nothing was changed")
         self._veto_if_refused(pre, hook)
 
@@ -257,6 +257,23 @@ def _move_words(pre: dict) -> str:
     if pre["old"] is None:
         return f"setting {what} to {pre['new']}"
     return f"moving {what} from {pre['old']} to {pre['new']}"
+
+
+def _force_words(pre: dict) -> str:
+    """How to move a protected alias where the refused call has no --force: `log`, `link` and
+    `delete` (and their Python forms) take none, so the hint names the command that does."""
+    alias, op = pre["alias"], pre.get("op")
+    if op in ("log", "link"):  # the version or link does not exist yet: `latest` will name it
+        verb = "log" if op == "log" else "link"
+        return (f"{verb} it without that alias, then move the alias with `mvc alias set --force "
+                f"{pre['subject']}:latest {alias}` (Python: Api.set_alias with force=True)")
+    if op in ("relog", "relink"):
+        return (f"move the alias with `mvc alias set --force {pre['address']} {alias}` "
+                "(Python: Api.set_alias with force=True)")
+    if op == "delete":
+        return (f"remove the alias first with `mvc alias rm --force {pre['subject']} {alias}` "
+                "(Python: Api.remove_alias with force=True)")
+    return "pass --force (`mvc alias set --force ...`; Python: force=True)"
 
 
 # ---- what a change is, as events ---------------------------------------------------

@@ -230,6 +230,16 @@ def test_relog_and_delete_hints(store):
     assert "pass --force" not in res.stderr
     res = _mvc("alias", "set", "m:v0", "prod")  # alias set has --force: its hint keeps it
     assert res.exit_code == 4 and "pass --force" in res.stderr
+    art = mvc.Api().artifact("m:v0")  # Artifact.save() takes no force either
+    art.aliases.append("prod")
+    with pytest.raises(ProtectedAliasError) as e:
+        art.save()
+    assert "`mvc alias set --force proj/m:v0 prod` (Python: Api.set_alias with force=True)" in e.value.hint
+    art = mvc.Api().artifact("m:v1")
+    art.aliases.remove("prod")
+    with pytest.raises(ProtectedAliasError) as e:
+        art.save()
+    assert "`mvc alias rm --force proj/m prod`" in e.value.hint and "force=True" not in e.value.hint.split(")")[-1]
 
 
 def test_refused_link_in_a_real_process(store):

@@ -260,20 +260,20 @@ def _move_words(pre: dict) -> str:
 
 
 def _force_words(pre: dict) -> str:
-    """How to move a protected alias where the refused call has no --force: `log`, `link` and
-    `delete` (and their Python forms) take none, so the hint names the command that does."""
+    """How to move a protected alias where the refused call has no --force: `log`, `link`,
+    `delete`, unlink and ``Artifact.save()`` take none, so the hint names the command that does."""
     alias, op = pre["alias"], pre.get("op")
     if op in ("log", "link"):  # the version or link does not exist yet: `latest` will name it
         verb = "log" if op == "log" else "link"
         return (f"{verb} it without that alias, then move the alias with `mvc alias set --force "
                 f"{pre['subject']}:latest {alias}` (Python: Api.set_alias with force=True)")
-    if op in ("relog", "relink"):
-        return (f"move the alias with `mvc alias set --force {pre['address']} {alias}` "
-                "(Python: Api.set_alias with force=True)")
-    if op == "delete":
+    if op == "alias":  # `mvc alias set|rm`, `mvc registry alias`, Api.set_alias: they take it
+        return "pass --force (`mvc alias set --force ...`; Python: force=True)"
+    if pre["new"] is None:  # delete, unlink, an edit that takes it off
         return (f"remove the alias first with `mvc alias rm --force {pre['subject']} {alias}` "
                 "(Python: Api.remove_alias with force=True)")
-    return "pass --force (`mvc alias set --force ...`; Python: force=True)"
+    return (f"move the alias with `mvc alias set --force {pre['address']} {alias}` "  # relog, relink, edit
+            "(Python: Api.set_alias with force=True)")
 
 
 # ---- what a change is, as events ---------------------------------------------------

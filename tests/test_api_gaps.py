@@ -74,3 +74,28 @@ def test_a_folder_in_a_filesystem_that_refuses_it_is_named_as_given(logged):
     r = mvc_cmd("use", "one", "-o", "/proc/mvc-nope", cwd=logged)
     assert r.returncode == 2, r.stderr
     assert "cannot write the folder /proc/mvc-nope:" in r.stderr and ".tmp-" not in r.stderr
+
+
+def test_a_store_is_not_logged_into_itself(logged):
+    for path in (".mvc", os.path.join(".mvc", "refs")):
+        r = mvc_cmd("log", path, "--name", "store", cwd=logged)
+        assert r.returncode == 2 and "a store is not logged into itself" in r.stderr, r.stderr
+    with pytest.raises(InvalidInputError, match="not logged into itself"):
+        with mvc.init() as run:
+            run.log_artifact(str(logged / ".mvc" / "refs"), name="store2")
+    assert not mvc.Api().artifact_exists("store") and not mvc.Api().artifact_exists("store2")
+
+
+@pytest.mark.parametrize("uri", ["file://relative/path", "file://host/abs/path"])
+def test_a_file_uri_with_a_host_is_refused(logged, uri):
+    draft = mvc.Artifact("refs", "dataset")
+    with pytest.raises(InvalidInputError, match="file:///"):
+        draft.add_reference(uri)
+    r = mvc_cmd("log", uri, "--name", "x", cwd=logged)
+    assert r.returncode == 2 and "a file:// reference is a path on this machine" in r.stderr
+    with pytest.raises(InvalidInputError, match="names the host"):
+        with mvc.init() as run:
+            run.log_artifact(uri, name="x")
+    ok = mvc.Artifact("refs", "dataset")
+    ok.add_reference(f"file://{logged / 'one.bin'}")
+    ok.add_reference(f"file://localhost{logged / 'two'}", name="two")

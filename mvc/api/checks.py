@@ -28,7 +28,11 @@ def check_log_input(path: str, name: str | None, type: str, aliases=(), metadata
         check_name(t, "tag")
     if not str(path).strip():
         raise InvalidInputError(f"the path to log is empty ({path!r})", "name a file or a folder to log")
-    local = path[len("file://"):] if path.startswith("file://") else None if "://" in path else path
+    if path.startswith("file://"):
+        from ..store.references import file_uri_path
+        local = file_uri_path(path)
+    else:
+        local = None if "://" in path else path
     if local is not None and not os.path.lexists(local):
         raise InvalidInputError(f"{path} does not exist", "check the path; log a file or a folder")
     if local is not None and "://" not in path:

@@ -78,6 +78,9 @@ class DraftFiles:
         return entry
 
     def add_reference(self, uri: str, path: str, max_objects: int | None, checksum: bool = True) -> ManifestEntry:
+        if uri.startswith("file:"):
+            from ..store.references import file_uri_path
+            file_uri_path(uri)  # refused when added, not when logged
         key = path or f"\0{uri}"  # a reference with no name places itself when logged (repo/listed.py)
         self._claim(key, overwrite=False)
         entry = ManifestEntry(path or uri.rstrip("/").rsplit("/", 1)[-1], ref=uri)

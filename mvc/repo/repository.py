@@ -147,12 +147,21 @@ class Repository:
         if isinstance(path, str) and "://" in path:
             return self._references(path, exclude, skipped), 0
         from ..store.ingest import ingest_tree  # here, as collect_files, materialise: `mvc ls` never walks a folder
+        self._refuse_own_store(os.fspath(path))
         return ingest_tree(self.chunks, os.fspath(path), progress, cache=self.stat_cache, exclude=exclude,
                            skipped=skipped)
 
+    def _refuse_own_store(self, path: str) -> None:
+        """A store (or a folder in it) is not logged into itself.  A store inside ``path`` is a
+        `.mvc` folder, which the walk leaves out."""
+        real, store = os.path.realpath(path), os.path.realpath(self.path)
+        if real == store or real.startswith(store + os.sep):
+            raise InvalidInputError(f"{path} is the mvc store at {self.path}, or inside it; a store is not "
+                                    "logged into itself", "log your model's own files or folder")
+
     def _references(self, uri: str, exclude=(), skipped: list | None = None, checksum: bool = True,
                     max_objects: int | None = None) -> list[tuple[str, Pointer]]:
-        from urllib.parse import quote, unquote, urlparse  # here: only references need it
+        from urllib.parse import quote, urlparse  # here: only references need it
         u = urlparse(uri)
         if u.scheme in ("s3", "http", "https"):  # recorded by identity (ETag, version), not read: store/references.py
             from ..store.references import expand
@@ -162,7 +171,8 @@ class Repository:
                 f"{u.scheme}:// references are not supported yet: {uri}",
                 "use a file:// reference or log a local copy of the files",
             )
-        local = unquote(u.path)
+        from ..store.references import file_uri_path
+        local = file_uri_path(uri)
         entries = []
         from ..store.ingest import collect_files
         for fe in collect_files(local, exclude, skipped):

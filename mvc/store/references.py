@@ -37,6 +37,19 @@ PIECE = 8 << 20
 HTTP_TIMEOUT = 60
 
 
+def file_uri_path(uri: str) -> str:
+    """The local path of a ``file://`` URI: ``file:///abs/path`` or ``file://localhost/abs/path``.
+    Any other host is refused: ``file://relative/path`` silently became ``/path``."""
+    u = urlparse(uri)
+    if u.netloc not in ("", "localhost"):
+        raise InvalidInputError(f"{uri} names the host {u.netloc!r}; a file:// reference is a path on this machine",
+                                f"write an absolute path: file:///{u.netloc}{u.path} if you meant /{u.netloc}{u.path}, "
+                                "or a plain path to log the files themselves")
+    if not u.path.startswith("/"):
+        raise InvalidInputError(f"{uri} has no absolute path", "write file:///absolute/path")
+    return unquote(u.path)
+
+
 def is_remote_reference(uri: str) -> bool:
     return isinstance(uri, str) and urlparse(uri).scheme in SCHEMES
 

@@ -204,12 +204,29 @@ def registered_model_target(target: str) -> str:
     if ":" in target or "@" in target:
         raise InvalidNameError(f"link target {target!r} names a version; a link target is a registered model",
                                "write e.g. registry/MNIST-prod or wandb-registry-model/MNIST-prod")
-    addr = parse_address(target)
+    try:
+        addr = parse_address(target)
+    except InvalidNameError as e:  # "../x" is no project: say what a link target is
+        raise InvalidNameError(f"link target {target!r} is not a registered model ({e.message})",
+                               "write a registered model as NAME, registry/NAME, wandb-registry-model/NAME or "
+                               "model-registry/NAME") from None
     if not addr.registry:
         raise InvalidNameError(
             f"link target {target!r} is not a registered model: mvc has no W&B portfolios in projects",
             "write a registered model as NAME, registry/NAME, wandb-registry-model/NAME or model-registry/NAME")
     return addr.name
+
+
+REMOTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+
+
+def check_remote_name(name: str) -> str:
+    """A remote's name (`mvc remote add NAME`, the setting remote.default): git's rules for a ref
+    component, kept to 64 characters."""
+    if not isinstance(name, str) or not REMOTE_NAME.fullmatch(name) or name.endswith(".lock") or ".." in name:
+        raise InvalidInputError(f"{name!r} is not a usable remote name",
+                                "use 1-64 characters of A-Z a-z 0-9 _ - . starting with a letter, digit or _")
+    return name
 
 
 def check_run_name(value) -> str:
@@ -222,8 +239,9 @@ def check_run_name(value) -> str:
     if len(value) > 128:
         raise InvalidNameError(f"run name {value[:40]!r}... is {len(value)} characters long; the limit is 128",
                                "choose a shorter name")
-    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF), None)
-    if bad is not None:
-        raise InvalidNameError(f"run name {value!r} contains the control character {bad!r}",
+    if not value.replace(" ", "").isprintable():  # spaces are fine; not \t, \u202e or \u2028
+        bad = next(ch for ch in value if not ch.isprintable() and ch != " ")
+        raise InvalidNameError(f"run name {value!r} contains the unprintable character {bad!r} "
+                               f"(U+{ord(bad):04X}: a control, format or separator character)",
                                "use printable characters only")
     return value

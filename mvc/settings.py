@@ -53,6 +53,11 @@ def _project(value, key: str) -> str:
     return check_project(_text(value, key))
 
 
+def _remote(value, key: str) -> str:
+    from .names import check_remote_name
+    return check_remote_name(_text(value, key))
+
+
 def _link(value, key: str) -> str:
     if value not in LINK_MODES:
         raise InvalidInputError(f"{key} must be one of {', '.join(LINK_MODES)}, got {value!r}",
@@ -89,7 +94,7 @@ KEYS: dict[str, Key] = {
     "user.email": Key("MVC_EMAIL", _ident, None, "the email on commits; else git's user.email"),
     "core.project": Key("MVC_PROJECT", _project, None, "the project to work in; else the project folder's name"),
     "use.link": Key("MVC_LINK", _link, "copy", "how `use` materialises files: copy, hardlink, reflink, auto"),
-    "remote.default": Key("MVC_REMOTE", _text, "origin", "the remote that push, pull and fetch use without a name"),
+    "remote.default": Key("MVC_REMOTE", _remote, "origin", "the remote that push, pull and fetch use without a name"),
     "cache.max_size": Key("MVC_CACHE_MAX", _size, None, "the size limit of the whole-file cache that gc keeps to"),
 }
 

@@ -99,3 +99,25 @@ def test_a_file_uri_with_a_host_is_refused(logged, uri):
     ok = mvc.Artifact("refs", "dataset")
     ok.add_reference(f"file://{logged / 'one.bin'}")
     ok.add_reference(f"file://localhost{logged / 'two'}", name="two")
+
+
+def test_a_run_name_with_a_bidi_override_is_refused():
+    from mvc.errors import InvalidNameError
+    from mvc.names import check_run_name
+    assert check_run_name("my run 1") == "my run 1" and check_run_name("é ü") == "é ü"
+    for bad in ("x\u202ey", "a\tb", "a\u2028b", "zero\u200bwidth"):
+        with pytest.raises(InvalidNameError, match="unprintable character"):
+            check_run_name(bad)
+
+
+def test_a_link_target_that_is_no_name_says_what_a_target_is(logged):
+    r = mvc_cmd("link", "one:v0", "--to", "../x", cwd=logged)
+    assert r.returncode == 2 and "link target '../x' is not a registered model" in r.stderr
+    assert "registry/NAME" in r.stderr
+
+
+def test_the_default_remote_setting_is_checked_when_set(logged):
+    r = mvc_cmd("config", "set", "remote.default", "bad name", cwd=logged)
+    assert r.returncode == 2 and "is not a usable remote name" in r.stderr
+    assert mvc_cmd("config", "set", "remote.default", "upstream", cwd=logged).returncode == 0
+    assert mvc_cmd("config", "get", "remote.default", cwd=logged).stdout.strip() == "upstream"

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from ..errors import InvalidInputError, NotFoundError
+from ..names import REMOTE_NAME, check_remote_name
 
 CONFIG_REF = "refs/mvc-remote/config"   # on the remote: a commit whose tree holds remote.json
 TRACKING = "refs/mvc-remotes/"          # here: refs/mvc-remotes/<name>/<ref without refs/mvc/>
 INCOMING = "refs/mvc-incoming/"         # here: fetched, not yet checked
-_REMOTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 GIT_SCHEMES = ("git", "http", "https", "ssh", "file")
 
 
@@ -38,11 +38,6 @@ class RemoteConfig:
         return {"name": self.name, "url": self.url, "storage": self.storage, "kind": self.kind}
 
 
-def check_remote_name(name: str) -> str:
-    if not isinstance(name, str) or not _REMOTE_NAME.fullmatch(name) or name.endswith(".lock") or ".." in name:
-        raise InvalidInputError(f"{name!r} is not a usable remote name",
-                                "use 1-64 characters of A-Z a-z 0-9 _ - . starting with a letter, digit or _")
-    return name
 
 
 # git's scp-like syntax, `[user@]host:path`: recognised only with no slash before the first colon,
@@ -123,7 +118,7 @@ def read_all(git) -> dict[str, RemoteConfig]:
     cfg = git.config
     for entry in cfg:
         m = re.fullmatch(r"remote\.(.+)\.url", entry.name)
-        if m and _REMOTE_NAME.fullmatch(m.group(1)):
+        if m and REMOTE_NAME.fullmatch(m.group(1)):
             name = m.group(1)
             out[name] = RemoteConfig(name, entry.value, _get(cfg, f"{_section(name)}.mvcstorage"))
     return dict(sorted(out.items()))

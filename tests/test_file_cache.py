@@ -57,7 +57,7 @@ def test_du_shows_the_cache_python_and_cli(versions):
     assert cache["files"] == 1 and cache["bytes"] == BIG and cache["shared"] == BIG  # the use holds it too
     assert api.file_cache()["files"] == 1
     text = run_cli("du").stdout
-    assert "file cache: 1 whole files, 9.0 MiB (9.0 MiB shared with hardlinked uses), limit 20.0 GiB" in text
+    assert "file cache: 1 whole file, 9.0 MiB (9.0 MiB shared with hardlinked uses), limit 20.0 GiB" in text
     assert json.loads(run_cli("du", "--json").stdout)["file_cache"]["bytes"] == BIG
     os.remove(versions / "out" / "big.bin")  # the use's file gone: the cache entry alone holds the bytes
     assert api.du()["file_cache"]["shared"] == 0

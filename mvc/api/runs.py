@@ -550,7 +550,7 @@ class Run:
             lines.append(f"mvc:   logged {art.name}:{art.version}" + ("" if created else " (same content as before)"))
         for art in self._used:
             lines.append(f"mvc:   used   {art.name}:{art.version}")
-        lines.append(f"mvc:   {nfiles} files stored, {_human(new)} new")
+        lines.append(f"mvc:   {nfiles} file{'' if nfiles == 1 else 's'} stored, {_human(new)} new")
         lines.append(f"mvc:   run log: {self.dir}/")
         return "\n".join(lines)
 

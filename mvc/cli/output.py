@@ -94,6 +94,11 @@ def _plain(rows: list[list], headers: list[str]) -> str | None:
     return "\n".join("  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip() for r in [headers, *cells])
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a count and its noun, plural when it is not one."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def human_size(n: float | None) -> str:
     if n is None:
         return "-"

@@ -54,7 +54,7 @@ def _print(d: dict) -> None:
 
 def _side(s: dict) -> str:
     via = f" via {s['via_link']}" if s.get("via_link") else ""
-    files = f"{s['files']} file" + ("" if s["files"] == 1 else "s")
+    files = output.counted(s["files"], "file")
     return f"{s['address']}{via}  ({output.human_size(s['size'])} in {files}, {output.short_digest(s['digest'])})"
 
 

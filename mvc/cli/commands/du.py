@@ -35,7 +35,7 @@ def command(name, all_projects, as_json) -> None:
     click.echo(f"store: {output.human_size(data['logical'])} logical, {output.human_size(data['stored'])} stored "
                f"({output.human_size(data['unreferenced'])} unreferenced), dedup {_x(data['dedup_ratio'])}")
     cache = data["file_cache"]
-    click.echo(f"file cache: {cache['files']} whole files, {output.human_size(cache['bytes'])} "
+    click.echo(f"file cache: {output.counted(cache['files'], 'whole file')}, {output.human_size(cache['bytes'])} "
                f"({output.human_size(cache['shared'])} shared with hardlinked uses), "
                f"limit {output.human_size(cache['limit'])}; `mvc gc` trims it")
 

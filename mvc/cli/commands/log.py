@@ -57,7 +57,7 @@ def command(path, name, aliases, type_, metadata, description, tags, exclude, so
         output.emit_json(result)
         return
     how = _how(res.outcome, art.version)
-    files = f"{art.file_count} file" + ("" if art.file_count == 1 else "s")
+    files = output.counted(art.file_count, "file")
     output.echo(f"{art.address}  ({how}; {files}, {output.human_size(art.size)}; "
                f"aliases: {', '.join(sorted(art.aliases))})")
 

@@ -25,7 +25,7 @@ def _print(d: dict) -> None:
     echo(f"  type:        {d['type']}")
     echo(f"  aliases:     {', '.join(d['aliases']) or '-'}")
     echo(f"  digest:      {d['digest']}")
-    files = f"{d['file_count']} file" + ("" if d["file_count"] == 1 else "s")
+    files = output.counted(d["file_count"], "file")
     echo(f"  size:        {output.human_size(d['size'])} in {files}")
     echo(f"  created:     {output.short_time(d['created_at'])}")
     if d["tags"]:

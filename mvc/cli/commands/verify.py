@@ -11,4 +11,4 @@ def command(address) -> None:
     from their source).  Exit 0 when sound, 5 naming each bad file otherwise."""
     context.checked_address(address)  # before the store is looked for
     art = context.get().api().verify(address)
-    output.echo(f"ok: {art.address} ({art.file_count} files) matches its digests")
+    output.echo(f"ok: {art.address} ({output.counted(art.file_count, 'file')}) matches its digests")

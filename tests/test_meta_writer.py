@@ -84,6 +84,10 @@ def test_packed_object_freshens_its_pack(project):
     assert not os.path.exists(loose_file(fresh.path, oid))  # not written loose again
     assert os.stat(pack).st_mtime > 1_000_000
     assert fresh.get(tree)["f7"].id == oid
+    from mvc.meta.packwriter import pack_files_tree
+    pack_files_tree(os.path.join(fresh.path, "objects"), {f"g{i}": b"later %d" % i for i in range(20)})
+    later = fresh.write_blob(b"later 3")  # packed since this MetaRepo last looked: found, not written loose
+    assert not os.path.exists(loose_file(fresh.path, later))
 
 
 def _mktree(gitdir, entries: dict[str, tuple[int, str]]) -> str:

@@ -150,6 +150,7 @@ class MetaRepo:
         self._packs_unchecked = True               # look for new packs before the next read
         self._sound: set[str] = set()              # ids read safely by this instance (objects never change)
         self._written: dict[str, int] = {}         # id -> type of each object file this instance wrote
+        self._pack_stamp: tuple | None = ()        # objects/pack as last looked at by ``_packed_in``
         self._network: bool | None = None          # on a network filesystem (asked once, at the first ref move)
         self.observer = None                       # around each ref move: store events (mvc/hooks/events.py)
 
@@ -396,10 +397,21 @@ class MetaRepo:
         """The pack file holding ``oid``, or None (with ``look_again``, after looking for new packs,
         as libgit2 does before it writes an object it found nowhere)."""
         db = self.objects
-        if look_again:
+        if look_again and self._pack_folder_changed():
             db.refresh()
         located = db._locate(bytes.fromhex(oid))
         return located[0].path if located is not None else None
+
+    def _pack_folder_changed(self) -> bool:
+        """objects/pack changed since the last look (its mtime and size; libgit2 asks the same
+        before it re-reads the folder): one stat instead of listing it at each object written."""
+        try:
+            st = os.stat(os.path.join(self.path, "objects", "pack"))
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        changed, self._pack_stamp = stamp != self._pack_stamp, stamp
+        return changed
 
     def write_files_tree(self, files: dict[str, bytes]) -> str:
         """Blobs at '/'-separated paths and the folders holding them: one git pack when there

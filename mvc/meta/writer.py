@@ -57,15 +57,17 @@ class BadSignature(ValueError):
 
 
 # ---- objects -------------------------------------------------------------------------------------
-def write_object(objects_dir: str, kind: int, data: bytes, packed: Callable[[str], str | None] | None = None) -> tuple[str, bool]:
+def write_object(objects_dir: str, kind: int, data: bytes,
+                 packed: Callable[[str, bool], str | None] | None = None) -> tuple[str, bool]:
     """Store one object; (hex id, True if this call wrote its file, False if it existed and was
-    freshened).  ``packed`` gives the pack file holding an id (None if in no pack)."""
+    freshened).  ``packed(oid, look_again)`` gives the pack file holding an id, or None; with
+    ``look_again`` after looking for packs made since (libgit2's order: the packs, the loose
+    file, the packs again after a refresh, then a write)."""
     oid = object_id(kind, data)
-    pack = packed(oid) if packed is not None else None
-    if pack is not None and _freshen_pack(pack):
+    if packed is not None and _freshen_pack(packed(oid, False)):
         return oid, False
     path = os.path.join(objects_dir, oid[:2], oid[2:])
-    if _touch(path):
+    if _touch(path) or (packed is not None and _freshen_pack(packed(oid, True))):
         return oid, False
     write_loose(objects_dir, path, zlib.compress(b"%s %d\0" % (_NAME[kind], len(data)) + data, LOOSE_LEVEL))
     return oid, True
@@ -80,7 +82,11 @@ def _touch(path: str) -> bool:
     return True
 
 
-def _freshen_pack(pack: str) -> bool:
+def _freshen_pack(pack: str | None) -> bool:
+    """Touch ``pack`` (at most every FRESHEN_EVERY_S per process, as libgit2); False if there is
+    none or it cannot be touched."""
+    if pack is None:
+        return False
     now = time.time()
     if now - _freshened.get(pack, 0.0) < FRESHEN_EVERY_S:
         return True

@@ -89,3 +89,16 @@ def test_error_messages_escape_what_they_quote(hostile):
     res = mvc_cli("show", "M:nope", code=3)
     assert_clean(res.stderr)
     assert f"al{ESCAPED}" in res.stderr
+
+
+def test_a_hostile_alias_is_quoted_escaped_in_the_commit_message(hostile):
+    """git has no NUL in a commit, and a line break in a quoted name could fake a trailer: the
+    summary line quotes the alias escaped (libgit2 used to cut the message at the NUL)."""
+    from mvc.meta import refs
+    from mvc.meta.history import trailer
+    from mvc.text import escaped
+    api = mvc.Api()
+    tip = api.repo.meta.tip(refs.artifact("proj", "M"))
+    assert tip.message.splitlines()[0] == f"alias {escaped('al' + HOSTILE)}: - -> v0"
+    assert "\x00" not in tip.message and trailer(tip.message, "Mvc-Op") == "alias"
+    assert "al" + HOSTILE in api.artifact("M:v0").aliases   # the alias itself is kept as written

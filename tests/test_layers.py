@@ -63,10 +63,10 @@ def test_imports_point_down_only():
 
 # The CLI goes through the API (issue 11, section 5): a CLI module may import mvc.cli, mvc.api,
 # and of the top-level modules only these, which every layer shares: the typed errors, the name
-# and address rules, and the duration grammar.  Everything else (mvc.repo, meta, store, remote,
+# and address rules, the duration grammar, and the escaping of text from a store.  Everything else (mvc.repo, meta, store, remote,
 # hooks, and helpers such as mvc.fsutil or mvc.paths that touch files) is reached through mvc.api.
 # mvc.ui is the other face, not a layer below: `mvc ui` starts it, and it goes through mvc.api itself.
-CLI_SHARED = {"errors", "names", "durations", "__version__"}  # __version__: `mvc --version` (cli/launch.py)
+CLI_SHARED = {"errors", "names", "durations", "text", "__version__"}  # __version__: `mvc --version` (cli/launch.py)
 
 
 def test_cli_goes_through_the_api_only():

@@ -7,6 +7,7 @@ import sys
 from datetime import datetime, timezone
 
 from mvc import durations
+from mvc.text import escaped
 
 
 def write(text: str, err: bool = False) -> None:
@@ -24,27 +25,12 @@ def emit_json(obj) -> None:
     write(json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=True))
 
 
-_ESCAPED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls, format (bidi, zero-width), surrogates, separators
-
-
 def safe(text) -> str:
     """``text`` (anything; str() of it) with every control or format character escaped as Python
     writes it (\\n, \\x1b, \\u2028, \\u202e): text from the store can neither fake a line of output
     nor send the terminal a control sequence.  Every human-readable line mvc prints goes through
     it (``echo``, ``table``, the error boundary); --json output is escaped by emit_json."""
-    text = str(text)
-    if text.isprintable():  # the common case: no character to look at
-        return text
-    import unicodedata
-    return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)
-
-
-def _escape(c: str) -> str:
-    if c in _ESCAPED:
-        return _ESCAPED[c]
-    n = ord(c)
-    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+    return escaped(text)
 
 
 def echo(line="", err: bool = False) -> None:

@@ -16,6 +16,7 @@ import time
 from .. import canonical
 from ..errors import ConflictError, IntegrityError, NotFoundError
 from ..record import field, record
+from ..text import escaped
 from . import refs, upkeep
 from .codec import decode_path, encode_path
 from .gitdb import MetaRepo, NoChange, TreeEdit, alias_history
@@ -296,7 +297,7 @@ class Artifacts:
                     raise NoChange(old)
                 al[alias] = version
             tree = meta.edit_tree(st.tree, {"aliases.json": meta.write_json(al)})
-            what = f"rm alias {alias} (was {old})" if remove else f"alias {alias}: {old or '-'} -> {version}"
+            what = f"rm alias {escaped(alias)} (was {old})" if remove else f"alias {escaped(alias)}: {old or '-'} -> {version}"
             msg = f"{what}\n\nMvc-Op: alias\n" + (f"Mvc-Run: {run_id}\n" if run_id else "")
             return TreeEdit(tree, msg, old)
 

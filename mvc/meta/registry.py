@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..errors import NotFoundError
 from ..record import record
+from ..text import escaped
 from . import refs, upkeep
 from .artifacts import VersionInfo, now
 from .codec import encode_entry
@@ -157,7 +158,7 @@ class Registry:
                     raise NoChange(old)
                 al[alias] = link
             tree = meta.edit_tree(tip.tree, {"aliases.json": meta.write_json(al)})
-            what = f"rm alias {alias} (was {old})" if remove else f"alias {alias}: {old or '-'} -> {link}"
+            what = f"rm alias {escaped(alias)} (was {old})" if remove else f"alias {escaped(alias)}: {old or '-'} -> {link}"
             return TreeEdit(tree, f"{what}\n\nMvc-Op: alias\n", old)
 
         return self._update(model, edit)

@@ -20,14 +20,8 @@ class NoActiveRun(PreInit):
     """``mvc.config`` / ``mvc.summary`` with no active run: before init, or once every run
     is finished (PreInit's message names only the first case)."""
 
-    def _fail(self, *_, **__):
-        raise UsageError(f"mvc.{self._name} is used with no active run (none was started, or it finished)",
-                         f"call run = mvc.init(...) first; then mvc.{self._name} is run.{self._name}")
-
-    __getattr__ = __setattr__ = __getitem__ = __setitem__ = __contains__ = __iter__ = __len__ = _fail
-
-    def __repr__(self) -> str:
-        return f"<mvc.{self._name} with no active run>"
+    WHEN = "with no active run"
+    WHY = "is used with no active run (none was started, or it finished)"
 
 
 def current(name: str):

@@ -65,6 +65,8 @@ def object_id(kind: int, data: bytes) -> str:
 
 # ---- objects, with pygit2's attribute names ----------------------------------------------------
 class Signature:
+    """Who and when, as pygit2's: ``time`` in seconds since the epoch, ``offset`` in minutes east of
+    UTC (read from a commit here, made for a new one by writer.signature)."""
     __slots__ = ("name", "email", "time", "offset")
 
     def __init__(self, name: str, email: str, time: int, offset: int):

@@ -33,7 +33,7 @@ import zlib
 
 from ..fsutil import fsync_dir, temp_path
 from . import refstore
-from .odb import OBJECT_BLOB, OBJECT_COMMIT, OBJECT_TREE, _NAME, object_id
+from .odb import _NAME, Signature, object_id
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
 if TYPE_CHECKING:
@@ -157,17 +157,6 @@ def entry_name_problem(name: str) -> str | None:
 
 
 # ---- commits and signatures --------------------------------------------------------------
-class Signature:
-    """Who and when, as pygit2's: ``time`` in seconds since the epoch, ``offset`` in minutes east of UTC."""
-    __slots__ = ("name", "email", "time", "offset")
-
-    def __init__(self, name: str, email: str, time: int, offset: int):
-        self.name, self.email, self.time, self.offset = name, email, time, offset
-
-    def __repr__(self) -> str:
-        return f"Signature({self.name!r}, {self.email!r}, {self.time}, {self.offset})"
-
-
 _CRUD = frozenset(",:;<>\"\\'")
 
 

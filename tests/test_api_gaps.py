@@ -121,3 +121,17 @@ def test_the_default_remote_setting_is_checked_when_set(logged):
     assert r.returncode == 2 and "is not a usable remote name" in r.stderr
     assert mvc_cmd("config", "set", "remote.default", "upstream", cwd=logged).returncode == 0
     assert mvc_cmd("config", "get", "remote.default", cwd=logged).stdout.strip() == "upstream"
+
+
+def test_hash_leaves_out_what_log_leaves_out(logged):
+    """`mvc hash -x` predicts the digest of `mvc log -x`; without it the digests could not match."""
+    import json
+    r = mvc_cmd("log", "two", "--name", "two-a", "-x", "b.txt", "--json", cwd=logged)
+    assert r.returncode == 0, r.stderr
+    logged_digest = json.loads(r.stdout)["digest"]
+    r = mvc_cmd("hash", "two", "-x", "b.txt", "--json", cwd=logged)
+    hashed = json.loads(r.stdout)
+    assert [f["path"] for f in hashed["files"]] == ["a.txt"]
+    assert hashed["digest"].split(":")[-1] == logged_digest.split(":")[-1]
+    assert mvc.hash_folder(str(logged / "two"), exclude=["b.txt"]).digest == hashed["digest"]
+    assert mvc.hash_folder(str(logged / "two")).digest != hashed["digest"]

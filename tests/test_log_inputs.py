@@ -272,10 +272,11 @@ def test_relogging_a_folder_with_ignores_reads_nothing_and_dedups(project, monke
 
 def test_bad_patterns_and_nothing_left_are_clear_errors(project):
     folder = tree(project / "m", {"a.tmp": "a"})
-    with pytest.raises(InvalidInputError, match="holds no files.*left out"):
+    with pytest.raises(InvalidInputError, match="is left to log: the ignore rules left out all 1 entry .a.tmp.") as ei:
         collect_files(folder, exclude=["*.tmp"])
+    assert "loosen --exclude" in ei.value.hint and "contains at least one file" not in ei.value.hint
     res = run_cli("log", folder, "--name", "M", "-x", "*.tmp", code=2)
-    assert "holds no files" in res.stderr
+    assert "nothing of" in res.stderr and "left out all 1 entry" in res.stderr
     for bad in ([""], ["a\nb"], [3], 7):
         with pytest.raises(InvalidInputError, match="exclude"):
             collect_files(folder, exclude=bad)

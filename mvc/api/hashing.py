@@ -34,8 +34,10 @@ class HashedFolder:
         return sum(n for _, _, n in self.files)
 
 
-def hash_folder(path) -> HashedFolder:
+def hash_folder(path, exclude=()) -> HashedFolder:
     """Hash every file under ``path`` (or the file ``path``, named by its basename) as a log
-    of it would, following the same rules (symlinks, refused paths)."""
-    files = hash_tree(path)
+    of it would, following the same rules (symlinks, refused paths, the .mvcignore, and
+    ``exclude``: the patterns of a log's ``exclude``/--exclude)."""
+    from ..names import as_list
+    files = hash_tree(path, as_list(exclude, "exclude"))
     return HashedFolder(files, artifact_digest_rows([[p, n, d] for p, d, n in files]))

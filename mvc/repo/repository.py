@@ -83,12 +83,12 @@ def artifact_digest_rows(rows: list) -> str:
     return blake3.blake3(canonical.dumps(sorted(rows))).hexdigest()
 
 
-def hash_tree(path: str) -> list[tuple[str, str, int]]:
+def hash_tree(path: str, exclude=()) -> list[tuple[str, str, int]]:
     """(path, file digest, size) of each file a log of ``path`` (a file or a folder) would
-    record, sorted by path, without a store: the same walk and rules as a log, each chunk
-    hashed once (`mvc hash`)."""
+    record, sorted by path, without a store: the same walk and rules as a log (``exclude``:
+    its --exclude patterns), each chunk hashed once (`mvc hash`)."""
     from ..store.ingest import collect_files
-    return [(fe.relpath, *hash_file(fe.abspath)) for fe in collect_files(os.fspath(path))]
+    return [(fe.relpath, *hash_file(fe.abspath)) for fe in collect_files(os.fspath(path), exclude)]
 
 
 def check_digest(label: str, record: dict, entries: list[tuple[str, Pointer]], files: bool = True) -> None:

@@ -44,8 +44,14 @@ def collect_files(path: str, exclude=(), skipped: list | None = None) -> list[Fi
     walker = _Walker(path, rules_for(path, exclude), skipped if skipped is not None else [])
     out = walker.run()
     if not out:
-        left_out = f" ({len(walker.skipped)} entries were left out by the ignore rules)" if walker.skipped else ""
-        raise InvalidInputError(f"{path} holds no files{left_out}", "log a folder that contains at least one file")
+        if walker.skipped:
+            n = len(walker.skipped)
+            shown = ", ".join(sk.path for sk in walker.skipped[:5]) + (", ..." if n > 5 else "")
+            raise InvalidInputError(f"nothing of {path} is left to log: the ignore rules left out all {n} "
+                                    f"{'entry' if n == 1 else 'entries'} ({shown})",
+                                    "loosen --exclude or the folder's .mvcignore (a `!PATTERN` line brings a "
+                                    "file back), or log another folder")
+        raise InvalidInputError(f"{path} holds no files", "log a folder that contains at least one file")
     check_paths(path, out)
     return out
 

@@ -135,3 +135,20 @@ def test_hash_leaves_out_what_log_leaves_out(logged):
     assert hashed["digest"].split(":")[-1] == logged_digest.split(":")[-1]
     assert mvc.hash_folder(str(logged / "two"), exclude=["b.txt"]).digest == hashed["digest"]
     assert mvc.hash_folder(str(logged / "two")).digest != hashed["digest"]
+
+
+def test_draft_add_dir_says_what_it_skipped_and_add_file_names_a_dangling_link(project):
+    import warnings
+    folder = project / "withgit"
+    (folder / ".git").mkdir(parents=True)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / "w.bin").write_bytes(b"w")
+    draft = mvc.Artifact("d", "model")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draft.add_dir(str(folder))
+    assert any("skipped .git/" in str(w.message) for w in caught)
+    assert [e for e in draft.manifest.entries] == ["w.bin"]
+    os.symlink(str(project / "gone"), str(project / "link.bin"))
+    with pytest.raises(InvalidInputError, match="is dangling"):
+        mvc.Artifact("e", "model").add_file(str(project / "link.bin"))

@@ -229,7 +229,10 @@ class Artifact:
             raise InvalidInputError(f"cannot add {local_path}: it is not a folder",
                                     "add a folder with add_dir(), a file with add_file()")
         prefix = entry_name(name) + "/" if name else ""
-        files = collect_files(os.fspath(local_path))
+        skipped: list = []
+        files = collect_files(os.fspath(local_path), skipped=skipped)
+        from ..store.ignore import skipped_notes, warn_notes
+        warn_notes(skipped_notes(skipped))  # .git and the like left out: said, as log_model says it
         if not merge:
             held = [prefix + fe.relpath for fe in files if prefix + fe.relpath in draft.entries]
             if held:

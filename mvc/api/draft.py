@@ -63,8 +63,9 @@ class DraftFiles:
     # ---- adding --------------------------------------------------------
     def add_local(self, local_path: str, path: str, policy: str, overwrite: bool) -> ManifestEntry:
         local = os.path.abspath(os.fspath(local_path))
+        from ..store.walk import stat_target
         try:
-            st = os.stat(local)
+            st = stat_target(local, os.fspath(local_path))  # a dangling link or a loop says so, as log does
         except OSError as e:
             raise InvalidInputError(f"cannot add {local_path}: {e.strerror}", "check the path") from None
         if not os.path.isfile(local):

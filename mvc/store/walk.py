@@ -35,7 +35,7 @@ def collect_files(path: str, exclude=(), skipped: list | None = None) -> list[Fi
     (``Skipped``), so the caller can say what it did not log."""
     if not os.path.lexists(path):
         raise InvalidInputError(f"{path} does not exist", "check the path; log a file or a folder")
-    st = _stat(path, path)
+    st = stat_target(path, path)
     if stat.S_ISREG(st.st_mode):
         return _single_file(path, st)
     if not stat.S_ISDIR(st.st_mode):
@@ -112,7 +112,7 @@ class _Walker:
         full = e.path
         if link:  # stat'ed after the rules, so that a bad link a pattern leaves out is no error
             full = os.path.realpath(full)
-            st = _stat(e.path, os.path.join(self.path, r))
+            st = stat_target(e.path, os.path.join(self.path, r))
         else:
             st = e.stat()
         if stat.S_ISDIR(st.st_mode):
@@ -139,7 +139,7 @@ def _link_is_dir(path: str) -> bool:
         return False
 
 
-def _stat(path: str, shown: str) -> os.stat_result:
+def stat_target(path: str, shown: str) -> os.stat_result:
     """``os.stat`` (following links) with a dangling link or a loop as an error naming ``shown``."""
     try:
         return os.stat(path)

@@ -239,3 +239,25 @@ def test_readme_wandb_snippet_runs(project):
     assert "classifier:v0 ['labels.txt', 'model.onnx', 'tokenizer/vocab.txt']" in res.stdout
     art = mvc.Api().artifact("wandb-registry-model/classifiers")
     assert art.source_name == "classifier:v0" and art.metadata == {"top1": 0.81}
+
+
+def test_readme_python_snippet_runs(project):
+    """README.md, "Python": the snippet as printed, with model.h5 present; the eval run uses
+    MNIST:v0 and links it, and lineage has no cycle (it once re-logged what it used)."""
+    import pathlib
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    block = readme[readme.index("## Python"):]
+    start = block.index("```python\n") + len("```python\n")
+    code = block[start:block.index("```\n", start)]
+    (project / "model.h5").write_bytes(os.urandom(2000))
+    env = dict(os.environ)
+    env.pop("MVC_PROJECT", None)
+    res = subprocess.run([sys.executable, "-c", code], cwd=str(project), env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "v0 ['best', 'latest']" in res.stdout
+    assert "registry/MNIST-prod:v0 -> mnist-experiments/MNIST:v0" in res.stdout
+    v = mvc.Api(project="mnist-experiments").artifact("MNIST:v0")
+    makers, users = {r.id for r in v.loggers()}, {r.id for r in v.used_by()}
+    assert len(makers) == 1 and len(users) == 1 and not makers & users
+    assert sorted(v.aliases) == ["best", "latest"]

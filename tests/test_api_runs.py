@@ -130,12 +130,14 @@ def test_summary_text(project, model_dir, capsys):
     (project / "m.bin").write_bytes(b"x" * 3000)
     run.log_model(str(project / "m.bin"), name="M")
     run.use_model("D")
+    run.link_model(str(project / "m.bin"), "M-prod", name="M")
     capsys.readouterr()
     run.finish(quiet=False)
     err = capsys.readouterr().err
     assert f"{run.name} ({run.id})" in err and "project proj" in err
     assert "logged D:v0 (same content as before)" in err and "logged M:v0" in err and "used   D:v0" in err
-    assert "4 files stored, 2.9 KiB new" in err
+    assert "linked registry/M-prod:v0 -> proj/M:v0" in err
+    assert "5 files stored, 2.9 KiB new" in err
     assert os.path.join(str(project), ".mvc", "runs", run.id) + "/" in err
 
 

@@ -261,6 +261,7 @@ class Run:
         self.last_log = None  # the LogResult of the latest log_artifact
         self._outputs: list[dict] = list(old.get("outputs", []))  # committed once, at finish (docs/design.md)
         self._used: list[Artifact] = []
+        self._linked: list[Link] = []  # links this run made: its summary names them
         self._started = old.get("started_at") or now()
         self._resumed_at = now() if resumed else None
         self._env = {"host": hostname(), "user": _user(), "pid": os.getpid(),
@@ -475,7 +476,9 @@ class Run:
         if artifact.is_draft():
             self.log_artifact(artifact)
         li, _ = self._repo.link(artifact._info, model, aliases, self.id)
-        return Link(self._repo, li)
+        link = Link(self._repo, li)
+        self._linked.append(link)
+        return link
 
     # ---- W&B calls with nothing to do locally (docs/cli.md, "Python API") ----
     def watch(self, models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None,
@@ -550,6 +553,8 @@ class Run:
             lines.append(f"mvc:   logged {art.name}:{art.version}" + ("" if created else " (same content as before)"))
         for art in self._used:
             lines.append(f"mvc:   used   {art.name}:{art.version}")
+        for link in self._linked:
+            lines.append(f"mvc:   linked {link.address} -> {link.source}")
         lines.append(f"mvc:   {nfiles} file{'' if nfiles == 1 else 's'} stored, {_human(new)} new")
         lines.append(f"mvc:   run log: {self.dir}/")
         return "\n".join(lines)

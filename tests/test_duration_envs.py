@@ -3,7 +3,7 @@
 `1M` was read as one minute (the parser lowercased it), so `mvc gc --retention 1M`, meant as a
 month, purged the trash; and MVC_HOOK_TIMEOUT / MVC_WEBHOOK_TIMEOUT were read with float():
 `nan` crashed the hook runner, `1s` was ignored (60 s applied) and `-1` made every hook time out.
-Real `mvc` processes and real hook executables."""
+Also how Ctrl-C ends a command a hook holds up.  Real `mvc` processes and real hook executables."""
 from __future__ import annotations
 
 import os
@@ -93,3 +93,20 @@ def test_a_bad_webhook_timeout_fails_the_delivery_with_the_reason(monkeypatch):
     monkeypatch.setenv("MVC_WEBHOOK_TIMEOUT", "-1")
     ok, status, error, retry = webhooks.attempt({"url": "http://127.0.0.1:9/"}, {"event": "post-alias"})
     assert (ok, status, retry) == (False, None, False) and "MVC_WEBHOOK_TIMEOUT=-1" in error
+
+
+def test_ctrl_c_ends_a_command_with_130_and_changes_nothing(two_versions):
+    """A real SIGINT while a pre-alias hook runs: "Aborted!", git's status 130, no alias moved,
+    the hook's process group killed (mvc/hooks/runner.py)."""
+    import signal
+    marker = _hook(two_versions, "pre-alias", 60)
+    p = subprocess.Popen([sys.executable, "-m", "mvc", "alias", "set", "M:v0", "best"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(marker), "the hook never started"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130 and err.endswith("Aborted!\n") and "Traceback" not in err
+    assert "best" not in mvc.Api().artifact("M:v0").aliases

@@ -135,13 +135,13 @@ def test_a_damaged_ref_is_named_and_exits_5(world):
     assert [line.split()[0] for line in out.splitlines()[1:]] == ["D", "M"]
 
 
-def test_an_interrupt_ends_as_clicks_does(world):
-    """Ctrl-C during a long listing: click's "Aborted!" and status 1, not a traceback."""
+def test_an_interrupt_ends_with_130_both_ways(world):
+    """Ctrl-C during a long listing: "Aborted!" and git's status 130, not a traceback, both ways."""
     prelude = ("import mvc.cli.listing as listing\n"
                "def interrupted(*a, **k):\n    raise KeyboardInterrupt\n"
                "listing.artifacts = listing.versions = interrupted")
     for (out, err, code), clicked in both([["ls"], ["ls", "M", "--json"]], world, prelude=prelude):
-        assert (out, err, code, clicked) == ("", "\nAborted!\n", 1, False)
+        assert (out, err, code, clicked) == ("", "\nAborted!\n", 130, False)
 
 
 def test_completion_requests_go_to_click(world):

@@ -166,9 +166,9 @@ def run_ls(opts: dict) -> int:
             listing.versions(api, opts["name"], opts.get("json", False), type=opts.get("type"))
         else:
             listing.artifacts(api, opts.get("type"), opts.get("json", False))
-    except (KeyboardInterrupt, EOFError):  # as click ends an interrupted command
-        sys.stderr.write("\nAborted!\n")
-        return 1
+    except KeyboardInterrupt:  # as the click group ends an interrupted command
+        interrupted()
+        return INTERRUPTED
     except Exception as exc:
         code = exit_code(exc)
         if code is None:
@@ -196,6 +196,18 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # `mvc --help | head`
         exit_on_broken_pipe()
     sys.exit(0)
+
+
+INTERRUPTED = 130  # git's (and the shell's) status for a command Ctrl-C stopped: 128 + SIGINT
+
+
+def interrupted() -> None:
+    """Say so on stderr, in click's words."""
+    try:
+        sys.stderr.write("\nAborted!\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def exit_on_broken_pipe() -> None:

@@ -76,6 +76,10 @@ class LazyGroup(click.Group):
         except BrokenPipeError:  # before click's own net, which would exit 1
             from .launch import exit_on_broken_pipe
             exit_on_broken_pipe()
+        except KeyboardInterrupt:  # Ctrl-C: click's words, git's status (128 + SIGINT), not click's 1
+            from .launch import INTERRUPTED, interrupted
+            interrupted()
+            ctx.exit(INTERRUPTED)
         except (MvcError, OSError) as exc:  # OSError: a full or read-only disk, untyped below
             code = exit_code(exc)
             if code is None:

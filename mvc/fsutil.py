@@ -34,6 +34,13 @@ WRITEBACK_FROM = 8 << 20  # files smaller than this are left to the kernel's own
 _sync_file_range = []  # [function or None], bound on first use
 
 
+def write_all(fd: int, data) -> None:
+    """All of ``data`` to ``fd`` (``os.write`` may write less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing ``length`` bytes of ``fd`` from ``offset``
     to disk now, without waiting (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``,

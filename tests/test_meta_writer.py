@@ -18,7 +18,7 @@ import pytest
 from mvc.errors import ReadOnlyError, StorageFullError, UsageError
 from mvc.meta import gitdb, refs, refstore, writer
 from mvc.meta.gitdb import MetaRepo
-from mvc.meta.odb import OBJECT_BLOB, OBJECT_COMMIT, OBJECT_TREE
+from mvc.meta.odb import OBJECT_BLOB, OBJECT_COMMIT, OBJECT_TREE, object_id
 
 GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="needs the git binary")  # installed in CI (.ci/run)
@@ -191,11 +191,11 @@ def test_full_and_read_only_disks_are_typed_and_leave_nothing(pair, monkeypatch)
     for code, error in ((errno.ENOSPC, StorageFullError), (errno.EROFS, ReadOnlyError)):
         def fail(fd, data, code=code):
             raise OSError(code, os.strerror(code))
-        monkeypatch.setattr(writer, "_write_all", fail)
+        monkeypatch.setattr(writer, "write_all", fail)
         with pytest.raises(error):
             meta.write_blob(b"never %d" % code)
         monkeypatch.undo()
-        oid = writer.object_id(OBJECT_BLOB, b"never %d" % code)
+        oid = object_id(OBJECT_BLOB, b"never %d" % code)
         assert not os.path.exists(loose_file(meta.path, oid))
         assert not [n for n in os.listdir(objects) if n.startswith(writer.TEMP_PREFIX)]
 

@@ -19,7 +19,7 @@ from . import history, locks, refs, refstore, writer
 from .history import alias_history, trailer  # noqa: F401 - alias_history: re-exported for artifacts.py, registry.py
 from .loose import check_loose
 from .odb import OBJECT_COMMIT, OBJECT_TAG, OBJECT_TREE, OBJECT_BLOB, FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE
-from .odb import FILEMODE_TREE, Commit, ObjectDB, ObjectError, Tree
+from .odb import FILEMODE_TREE, Commit, ObjectDB, ObjectError, Tree, kind_name
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
 if TYPE_CHECKING:
@@ -472,8 +472,7 @@ class MetaRepo:
             except ValueError as e:  # not a full hex id
                 raise self._unreadable(what, e) from None
         if have != kind:
-            names = {OBJECT_BLOB: "blob", OBJECT_TREE: "tree", OBJECT_COMMIT: "commit", OBJECT_TAG: "tag"}
-            raise IntegrityError(f"metadata {what} is a {names.get(have, have)}, not a {names[kind]}",
+            raise IntegrityError(f"metadata {what} is a {kind_name(have)}, not a {kind_name(kind)}",
                                  "run `mvc fsck`; restore the metadata from a remote or a backup")
 
     def update(self, refname: str, edit: Callable[[Commit | None], TreeEdit],

@@ -53,9 +53,20 @@ class ObjectError(ValueError):
         self.path = path
 
 
+def loose_bytes(kind: int, data: bytes) -> bytes:
+    """``<type> <size>\\0<data>``: what git hashes to name an object, and zlib-compresses into a
+    loose object file (mvc/meta/writer.py)."""
+    return b"%s %d\0" % (_NAME[kind], len(data)) + data
+
+
+def kind_name(kind: int) -> str:
+    """``blob``, ``tree``, ``commit`` or ``tag``."""
+    return _NAME[kind].decode()
+
+
 def object_digest(kind: int, data: bytes) -> bytes:
     """The binary SHA-1 git names an object by (mvc/meta/packwriter.py writes packs with it)."""
-    return sha1(b"%s %d\0" % (_NAME[kind], len(data)) + data).digest()
+    return sha1(loose_bytes(kind, data)).digest()
 
 
 def object_id(kind: int, data: bytes) -> str:
@@ -85,7 +96,7 @@ class Object:
 
     @property
     def type_str(self) -> str:
-        return _NAME[self.type].decode()
+        return kind_name(self.type)
 
     def read_raw(self) -> bytes:
         return self._raw
@@ -128,7 +139,7 @@ class TreeEntry:
 
     @property
     def type_str(self) -> str:
-        return _NAME[self.type].decode()
+        return kind_name(self.type)
 
     def __repr__(self) -> str:
         return f"<TreeEntry {self.filemode:o} {self.name} {self.id}>"
@@ -542,7 +553,7 @@ class ObjectDB:
             obj = _CLASSES[t](oid, raw, self)
             self._remember(oid, obj, len(raw))
         if kind is not None and obj.type != kind:
-            raise ObjectError(f"object {oid} is a {obj.type_str}, not a {_NAME[kind].decode()}")
+            raise ObjectError(f"object {oid} is a {obj.type_str}, not a {kind_name(kind)}")
         return obj
 
     def _remember(self, oid: str, obj: Object, size: int) -> None:

@@ -31,9 +31,10 @@ import os
 import time
 import zlib
 
-from ..fsutil import fsync_dir, temp_path
+from ..fsutil import fsync_dir, temp_path, write_all
 from . import refstore
-from .odb import _NAME, Signature, object_id
+from .locks import lock_path
+from .odb import Signature, loose_bytes, sha1
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
 if TYPE_CHECKING:
@@ -63,13 +64,14 @@ def write_object(objects_dir: str, kind: int, data: bytes,
     freshened).  ``packed(oid, look_again)`` gives the pack file holding an id, or None; with
     ``look_again`` after looking for packs made since (libgit2's order: the packs, the loose
     file, the packs again after a refresh, then a write)."""
-    oid = object_id(kind, data)
+    raw = loose_bytes(kind, data)
+    oid = sha1(raw).hexdigest()
     if packed is not None and _freshen_pack(packed(oid, False)):
         return oid, False
     path = os.path.join(objects_dir, oid[:2], oid[2:])
     if _touch(path) or (packed is not None and _freshen_pack(packed(oid, True))):
         return oid, False
-    write_loose(objects_dir, path, zlib.compress(b"%s %d\0" % (_NAME[kind], len(data)) + data, LOOSE_LEVEL))
+    write_loose(objects_dir, path, zlib.compress(raw, LOOSE_LEVEL))
     return oid, True
 
 
@@ -103,33 +105,17 @@ def write_loose(objects_dir: str, path: str, body: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
     try:
         try:
-            _write_all(fd, body)
+            write_all(fd, body)
             os.fsync(fd)
         finally:
             os.close(fd)
         folder = os.path.dirname(path)
-        made = _make_folder(folder)
+        _make_folders(folder)  # objects/xx, objects/ fsynced when it is new
         os.rename(tmp, path)
     except BaseException:
         _unlink(tmp)
         raise
     fsync_dir(folder)
-    if made:
-        fsync_dir(objects_dir)
-
-
-def _make_folder(folder: str) -> bool:
-    try:
-        os.mkdir(folder, 0o777)
-    except FileExistsError:
-        return False
-    return True
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _unlink(path: str) -> None:
@@ -207,11 +193,6 @@ def commit_bytes(tree: str, parents: list[str], author, committer, message: str)
 
 
 # ---- refs --------------------------------------------------------------------------------
-def lock_path(gitdir: str, refname: str) -> str:
-    """Where git and libgit2 lock ``refname`` (mvc/meta/locks.py's ``lock_path`` names the same file)."""
-    return os.path.join(gitdir, *refname.split("/")) + ".lock"
-
-
 def _take_lock(lock: str) -> int | None:
     """The descriptor of a new ``lock`` file, or None if it exists (another writer holds it)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -229,7 +210,7 @@ def _take_lock(lock: str) -> int | None:
 
 def _make_folders(folder: str) -> None:
     """``os.makedirs``, each new folder's parent fsynced so that a power cut cannot lose the
-    folder of a ref just created (libgit2 did not fsync these)."""
+    folder of a ref or of loose objects just created (libgit2 did not fsync a ref's)."""
     missing = []
     while not os.path.isdir(folder):
         missing.append(folder)
@@ -247,7 +228,7 @@ def _make_folders(folder: str) -> None:
 
 def _fill_lock(fd: int, data: bytes) -> None:
     """The new value into the lock file, on disk before the rename publishes it."""
-    _write_all(fd, data)
+    write_all(fd, data)
     os.fsync(fd)
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 
 from ..errors import IntegrityError, NotFoundError
-from ..fsutil import AtomicFile, PendingFile, fsync_dir, start_writeback
+from ..fsutil import AtomicFile, PendingFile, fsync_dir, start_writeback, write_all
 from .digest import ID_LEN, chunk_id, file_digest
 from .packs import PACK_CHUNK_MAX, PACK_MIN_CHUNKS, PackBuilder, PackIndex, rewrite_without
 from .pointer import Pointer
@@ -521,12 +521,6 @@ def _touch(path: str) -> None:
         os.utime(path)
     except (FileNotFoundError, PermissionError):  # gone: the caller's presence check after ingest sees it
         pass
-
-
-def write_all(fd: int, data) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def kernel_append(src: int, fd: int, size: int, start: int = 0) -> None:

@@ -44,10 +44,3 @@ def refused_after_log(e: MvcError, path, address: str, model: str) -> MvcError:
              f"(Python: Api.artifact of {address}, then its link to {model})")
     return type(e)(f"{path} was logged as {address}, but linking it into registry/{model} was refused: "
                    f"{e.message}", f"{hint}; {later}" if hint else later)
-
-
-def default_name(run_id: str, path) -> str:
-    """The name ``log_artifact`` gives a path without ``name=`` (W&B's run-<id>-<basename>)."""
-    import os
-    base = os.path.basename(os.path.normpath(str(path).split("://", 1)[-1])) or "root"
-    return f"run-{run_id}-{base}"

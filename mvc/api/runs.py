@@ -30,6 +30,12 @@ def _user() -> str:
     return getpass.getuser()
 
 
+def default_name(run_id: str, path) -> str:
+    """The name ``log_artifact`` gives a path without ``name=`` (W&B's run-<id>-<basename>)."""
+    base = os.path.basename(os.path.normpath(str(path).split("://", 1)[-1])) or "root"
+    return f"run-{run_id}-{base}"
+
+
 def new_run_id() -> str:
     import secrets  # here, as getpass: a read of the store never needs them
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
@@ -369,8 +375,7 @@ class Run:
             raise InvalidInputError(f"description must be a string, not {description.__class__.__name__}",
                                     "pass description=\"...\" (text)")
         if name is None:
-            base = os.path.basename(os.path.normpath(str(path).split("://", 1)[-1])) or "root"
-            name = f"run-{self.id}-{base}"
+            name = default_name(self.id, path)
             try:
                 check_name(name)
             except MvcError as e:
@@ -460,7 +465,7 @@ class Run:
         aliases = [check_alias(a) for a in as_list(aliases, "aliases")]  # refuse before anything is logged
         from . import linking  # a protected registry alias: refused before the log (mvc/api/linking.py)
         linking.check_link_aliases(self._repo, registered_model_name, aliases, self.project,
-                                   name or linking.default_name(self.id, path))
+                                   name or default_name(self.id, path))
         art = self.log_model(path, name)
         try:
             return self.link_artifact(art, registered_model_name, aliases)

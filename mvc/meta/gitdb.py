@@ -399,8 +399,7 @@ class MetaRepo:
         db = self.objects
         if look_again and self._pack_folder_changed():
             db.refresh()
-        located = db._locate(bytes.fromhex(oid))
-        return located[0].path if located is not None else None
+        return db.pack_path(oid)
 
     def _pack_folder_changed(self) -> bool:
         """objects/pack changed since the last look (its mtime and size; libgit2 asks the same

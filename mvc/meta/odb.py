@@ -638,6 +638,12 @@ class ObjectDB:
             self._keep_base(dpack, doff, kind, data, True)
         return kind, data
 
+    def pack_path(self, oid: str) -> str | None:
+        """The file of the pack holding ``oid`` (a hex id), or None: where a writer freshens an
+        object it finds packed (mvc/meta/writer.py)."""
+        located = self._locate(bytes.fromhex(oid))
+        return located[0].path if located is not None else None
+
     def _locate(self, raw: bytes) -> tuple[Pack, int] | None:
         """The pack holding ``raw`` and where, the pack of the last hit tried first (as libgit2
         does): the objects of one version sit in one pack, and a store may have dozens."""

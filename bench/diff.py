@@ -12,7 +12,8 @@
    Each cold (the store's chunk files evicted from the page cache with posix_fadvise, before
    every timed run, baseline and diff alike) and warm.  Goal: diff <= 2x the verified read.
    The diff's figures depend on free cores (it compares tensors on WORKERS threads): the
-   one-thread row shows what it costs on one.
+   one-thread row shows what it costs on one.  The numpy-only row is the diff without its
+   compiled kernel (mvc/repo/_diffkernel.c), as an install without a C compiler runs it.
 3. With --rss-gib G: two G GiB versions whose every tensor differs, diffed by `Api().diff` in a
    fresh process; its peak RSS (VmHWM, the process's own high-water mark; goal <= 150 MB at
    4 GiB) and time.
@@ -208,11 +209,20 @@ def bench_changed(w: str, runs: int, mib: int, dtype: str = "F16") -> None:
             api.diff("M:v0", "M:v1")
         finally:
             repo_diff.WORKERS = threads
+    import mvc.repo.diff_values as values
+
+    def numpy_only():
+        kernel, values._KERNEL = values._kernel(), None
+        try:
+            api.diff("M:v0", "M:v1")
+        finally:
+            values._KERNEL = kernel
     for label, before in (("cold (chunk files evicted from the page cache)", cold), ("warm (page cache)", None)):
         fns = {"diff": lambda: api.diff("M:v0", "M:v1"), "raw": lambda: read_raw(api.repo.chunks, ranges),
                "verified": lambda: read_verified(api.repo.chunks, ranges)}
         if before is None:
             fns["one thread"] = one_thread
+            fns["numpy"] = numpy_only
         t = timed_in_turn(fns, runs, before)
         t_diff, t_raw, t_ver = (statistics.median(t[k]) for k in ("diff", "raw", "verified"))
         ROWS.append((f"  {label}: Api().diff", f"{t_diff:.3f} s", ""))
@@ -223,6 +233,8 @@ def bench_changed(w: str, runs: int, mib: int, dtype: str = "F16") -> None:
     ROWS.append(("  warm, one thread (`mvc.repo.diff.WORKERS = 1`)",
                  f"{statistics.median(t['one thread']):.3f} s: {ratio(t, 'one thread', 'verified'):.2f}x the "
                  f"verified read, {ratio(t, 'one thread', 'raw'):.2f}x the plain", ""))
+    ROWS.append(("  warm, numpy only (as installed without a C compiler)",
+                 f"{statistics.median(t['numpy']):.3f} s: {ratio(t, 'numpy', 'verified'):.2f}x the verified read", ""))
     bench_fresh(store, ranges, runs)
 
 
@@ -295,6 +307,8 @@ def main() -> None:
     print(f"`python bench/diff.py --mib {args.mib} --runs {args.runs} --rss-gib {args.rss_gib} --dtype {args.dtype}`, "
           "medians "
           f"({os.cpu_count()} cores; 1-minute load average {load:.2f} before, {os.getloadavg()[0]:.2f} after)\n")
+    kernel = __import__("mvc.repo.diff_values", fromlist=["_kernel"])._kernel()
+    print(f"Diff kernel: {kernel.vector_path() if kernel else 'not built (numpy only)'}\n")
     print("| measure | figure | goal |\n| --- | --- | --- |")
     for row in ROWS:
         print("| " + " | ".join(row) + " |")

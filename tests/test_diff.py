@@ -76,7 +76,7 @@ def _st(tensors: dict, metadata=None) -> bytes:
 
 
 @pytest.mark.parametrize("dtype", ["F32", "F16", "BF16", "F64", "I32", "I16", "I8", "I64", "U8"])
-def test_changed_tensor_numbers_match_numpy(project, dtype):
+def test_changed_tensor_numbers_match_numpy(project, dtype, values_path):
     rng = np.random.default_rng(7)
     if dtype.startswith(("I", "U")):
         a = rng.integers(0, 100, size=(8, 16))
@@ -222,8 +222,20 @@ def test_addresses_alias_digest_registry_and_other_artifact(project):
         api.diff("M:v0", "M:v9")
 
 
+@pytest.fixture(params=["kernel", "numpy"])
+def values_path(request, monkeypatch):
+    """Each numeric test twice: through the compiled kernel, and through numpy alone (an install
+    without a C compiler)."""
+    import mvc.repo.diff_values as values
+    if request.param == "kernel":
+        assert values._kernel() is not None, "mvc/repo/_diffkernel.c was not built: is there a C compiler?"
+    else:
+        monkeypatch.setattr(values, "_KERNEL", None)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", ["F32", "F16", "BF16", "I8"])
-def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype):
+def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype, values_path):
     """A tensor of several blocks (diff_values.BLOCK_ELEMENTS) where most blocks are unchanged:
     the per-block sums add up to the whole-array figures."""
     from mvc.repo.diff_values import BLOCK_ELEMENTS
@@ -240,7 +252,7 @@ def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["F16", "BF16", "F32", "I16"])
-def test_every_element_changed_across_blocks_matches_numpy(project, dtype):
+def test_every_element_changed_across_blocks_matches_numpy(project, dtype, values_path):
     """A fine-tune: noise on every element of a tensor of several full blocks and a partial one,
     in a file over 1 MiB (its tensor is a chunk file of its own, read as it is hashed): every
     block takes the both-sides-at-once path, and the sums still agree with numpy to 1e-9."""

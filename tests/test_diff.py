@@ -236,14 +236,14 @@ def values_path(request, monkeypatch):
 
 @pytest.mark.parametrize("dtype", ["F32", "F16", "BF16", "I8"])
 def test_large_tensor_streamed_in_blocks_matches_numpy(project, dtype, values_path):
-    """A tensor of several blocks (diff_values.BLOCK_ELEMENTS) where most blocks are unchanged:
-    the per-block sums add up to the whole-array figures."""
-    from mvc.repo.diff_values import BLOCK_ELEMENTS
-    n = 3 * BLOCK_ELEMENTS + 123
+    """A tensor of several blocks (of the path in use) where most blocks are unchanged: the
+    per-block sums add up to the whole-array figures."""
+    block = block_elements(dtype)
+    n = 3 * block + 123
     rng = np.random.default_rng(11)
     a = rng.integers(-100, 100, n) if dtype == "I8" else rng.standard_normal(n).astype(np.float32)
     b = a.copy()
-    b[BLOCK_ELEMENTS + 5] += 7
+    b[block + 5] += 7
     b[-1] -= 3
     log_dir(project, {"m.safetensors": _st({"t": (dtype, a)})})
     log_dir(project, {"m.safetensors": _st({"t": (dtype, b)})})
@@ -256,8 +256,8 @@ def test_every_element_changed_across_blocks_matches_numpy(project, dtype, value
     """A fine-tune: noise on every element of a tensor of several full blocks and a partial one,
     in a file over 1 MiB (its tensor is a chunk file of its own, read as it is hashed): every
     block takes the both-sides-at-once path, and the sums still agree with numpy to 1e-9."""
-    from mvc.repo.diff_values import BLOCK_ELEMENTS
-    n = ((1 << 20) // (4 if dtype == "F32" else 2) // BLOCK_ELEMENTS + 1) * BLOCK_ELEMENTS + 77
+    block = block_elements(dtype)
+    n = ((1 << 20) // (4 if dtype == "F32" else 2) // block + 1) * block + 77
     rng = np.random.default_rng(5)
     if dtype == "I16":
         a = rng.integers(-3000, 3000, n)
@@ -271,6 +271,12 @@ def test_every_element_changed_across_blocks_matches_numpy(project, dtype, value
     log_dir(project, {"m.safetensors": _st({"t": (dtype, b)})})
     [ch] = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")["tensors"]["changed"]
     assert_matches_numpy(ch, dtype, raw_a, raw_b)
+
+
+def block_elements(dtype: str) -> int:
+    """Elements per side per step of the diff, on the path in use (kernel or numpy)."""
+    from mvc.repo.diff_values import ITEMSIZE, Change
+    return Change(dtype).block // ITEMSIZE[dtype]
 
 
 def assert_matches_numpy(ch: dict, dtype: str, raw_a: bytes, raw_b: bytes) -> None:

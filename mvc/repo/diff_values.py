@@ -15,6 +15,7 @@ import math
 import sys
 
 BLOCK_ELEMENTS = 1 << 15  # per side per step: float64 arrays of 256 KiB, which stay in the CPU's cache
+KERNEL_BLOCK_ELEMENTS = 1 << 17  # per side per step through the kernel, which keeps no arrays: 20% faster than 32 Ki
 DOT_ROW = 8192  # float64 elements per BLAS dot (see _sum_squares); BLOCK_ELEMENTS is a multiple
 BYTES_BLOCK = 256 << 10   # per side per step for types compared as bytes
 
@@ -39,15 +40,16 @@ class Change:
         import numpy as np
         self.dtype = dtype
         self.values = dtype in NUMERIC
-        self.block = ITEMSIZE[dtype] * BLOCK_ELEMENTS if self.values else BYTES_BLOCK  # bytes per step
+        kernel = _kernel()
+        self._kind = KERNEL_KINDS.get(dtype) if kernel else None
+        elements = BLOCK_ELEMENTS if self._kind is None else KERNEL_BLOCK_ELEMENTS
+        self.block = ITEMSIZE[dtype] * elements if self.values else BYTES_BLOCK  # bytes per step
         self.bytes_changed = 0
         self.max_abs = 0.0
         self.d2 = self.a2 = self.b2 = 0.0
         self._raw = np.empty(2 * self.block, np.uint8)
         view = memoryview(self._raw)
         self.sides = (view[:self.block], view[self.block:])  # where a reader puts each side's block
-        kernel = _kernel()
-        self._kind = KERNEL_KINDS.get(dtype) if kernel else None
         self._compare = kernel.compare if self._kind is not None else None
         self._numpy = None if self._compare else _NumpyBlocks(dtype, self._raw, self.block)
 

@@ -9,6 +9,7 @@ the diff turns into a byte-level comparison of the file.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import struct
@@ -62,11 +63,17 @@ class TensorIndex:
 
 
 def sniff(f: StoredFile, path: str) -> str | None:
-    """"safetensors", "gguf" or None, from the first bytes (and, for safetensors, the name)."""
+    """"safetensors", "gguf" or None, from the first bytes (and, for safetensors, the name).
+    Without the name, a file is safetensors only when its first 8 bytes are a header length that
+    fits the file and a '{' follows; a ``*.json`` file never is (``{"abc": {`` has its 9th byte
+    '{' too, and its key diff must not be lost to a tensor index that cannot parse)."""
     head = f.read(0, 9)
     if head[:4] == b"GGUF":
         return "gguf"
-    if path.endswith(".safetensors") or (len(head) == 9 and head[8:9] == b"{"):
+    if path.endswith(".safetensors"):
+        return "safetensors"
+    if (not path.endswith(".json") and len(head) == 9 and head[8:9] == b"{"
+            and 2 <= struct.unpack("<Q", head[:8])[0] <= f.size - 8):
         return "safetensors"
     return None
 
@@ -98,7 +105,20 @@ def _safetensors(f: StoredFile) -> TensorIndex:
     meta = index.pop("__metadata__", None)
     data_start, data_len = 8 + n, f.size - 8 - n
     tensors = {name: _st_tensor(name, info, data_start, data_len) for name, info in index.items()}
+    _no_overlap(tensors.values(), "safetensors")
     return TensorIndex("safetensors", tensors, meta if isinstance(meta, dict) else None)
+
+
+def _no_overlap(tensors, fmt: str) -> None:
+    """Refuse tensors whose byte ranges overlap (the safetensors and GGUF loaders refuse them
+    too): every tensor read could then cover the whole file, and a header of 200,000 such
+    entries would make a diff of a 1 GiB file compare 200,000 GiB."""
+    prev = None
+    for t in sorted((t for t in tensors if t.end > t.start), key=lambda t: t.start):
+        if prev is not None and t.start < prev.end:
+            raise IndexError_(f"{fmt} tensors {prev.name!r} and {t.name!r} overlap "
+                              f"(bytes {prev.start}-{prev.end} and {t.start}-{t.end})")
+        prev = t
 
 
 def _st_tensor(name: str, info, data_start: int, data_len: int) -> Tensor:
@@ -195,7 +215,8 @@ def _gg_tensor_info(c: Cursor) -> tuple:
 
 
 def _gg_tensors(infos: list, data_start: int, data_len: int) -> dict:
-    """Byte ranges from the type table; a type it does not know spans to the next tensor."""
+    """Byte ranges from the type table; a type it does not know spans to the next tensor (found by
+    bisection: a scan of every offset per tensor is quadratic in a hostile header's 2^20 tensors)."""
     offsets = sorted({off for *_, off in infos} | {data_len})
     out = {}
     for name, dims, gtype, off in infos:
@@ -208,9 +229,10 @@ def _gg_tensors(infos: list, data_start: int, data_len: int) -> dict:
             nbytes = elems // per_block * block_bytes
         else:
             dtype = f"GGML_TYPE_{gtype}"
-            nbytes = next((o for o in offsets if o > off), data_len) - off
-        if off + nbytes > data_len:
+            nbytes = offsets[min(bisect.bisect_right(offsets, off), len(offsets) - 1)] - off
+        if off > data_len or off + nbytes > data_len:
             raise IndexError_(f"GGUF tensor {name!r} at offset {off} ({nbytes} bytes) runs past the data "
                               f"({data_len} bytes)")
         out[name] = Tensor(name, dtype, tuple(dims), data_start + off, data_start + off + nbytes)
+    _no_overlap(out.values(), "GGUF")
     return out

@@ -6,7 +6,7 @@ from .. import context, output
 
 @click.command(short_help="Show what changed between two versions: files, tensors, JSON keys.")
 @click.argument("a")
-@click.argument("b")
+@click.argument("b", required=False, metavar="B")  # one given: _need_two says why two
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema: docs/cli.md, \"mvc diff\").")
 @click.option("--stat", "stat", is_flag=True, help="One line per changed file and a summary line, as git diff --stat.")
 def command(a, b, as_json, stat) -> None:
@@ -16,6 +16,8 @@ def command(a, b, as_json, stat) -> None:
     the tensors added, removed and changed (with max |delta|, relative L2 and
     cosine); inside JSON files the keys.  Tensors whose chunks are the same in
     both versions are known unchanged without being read."""
+    if b is None:
+        _need_two(a)
     c = context.get()
     with output.Progress("comparing", None, c.quiet) as meter:
         d = c.api().diff(a, b, progress=meter)
@@ -25,6 +27,19 @@ def command(a, b, as_json, stat) -> None:
         _print_stat(d)
     else:
         _print(d)
+
+
+def _need_two(a: str) -> None:
+    """One argument: say that a diff takes two, and how git's ``A..B`` is written here (a name may
+    hold '..', so the range is not guessed at)."""
+    from mvc.errors import UsageError
+    import re
+    old, dots, new = a.partition("..")
+    if ":" in old and re.fullmatch(r"v\d+", new):   # NAME:v0..v1
+        new = old.rpartition(":")[0] + ":" + new
+    example = f"mvc diff {old} {new}" if dots and old and new else "mvc diff NAME:v0 NAME:v1"
+    raise UsageError(f"mvc diff needs two addresses, old then new; got only {a!r}",
+                     f"write them apart: `{example}`")
 
 
 def _print(d: dict) -> None:

@@ -227,7 +227,7 @@ def _what(f: dict, t: dict) -> str:
 
 def _shape(x: dict) -> str:
     old, new = x.get("old_shape"), x.get("new_shape")
-    fmt = lambda s: "×".join(str(n) for n in s) if s is not None else None  # noqa: E731
+    fmt = lambda s: ("×".join(str(n) for n in s) or "scalar") if s is not None else None  # noqa: E731
     return _pair(fmt(old), fmt(new))
 
 

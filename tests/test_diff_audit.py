@@ -178,3 +178,47 @@ def test_git_range_form_is_explained(project):
     assert res.exit_code == 2 and "`mvc diff M:v0 M:v1`" in res.output, res.output
     res = CliRunner().invoke(cli, ["diff", "M:v0"])
     assert res.exit_code == 2 and "two addresses" in res.output, res.output
+
+
+# ---- a GGUF vocabulary costs a few reads, not two per string ----------------------------
+
+def gguf_with_vocab(n_tokens: int, fill: float) -> bytes:
+    def s(b: bytes) -> bytes:
+        return struct.pack("<Q", len(b)) + b
+    toks = b"".join(s(f"tok{i}".encode()) for i in range(n_tokens))
+    kv = [s(b"general.architecture") + struct.pack("<I", 8) + s(b"llama"),
+          s(b"tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, n_tokens) + toks,
+          s(b"tokenizer.ggml.token_type") + struct.pack("<IIQ", 9, 5, n_tokens) + b"\1\0\0\0" * n_tokens]
+    head = (b"GGUF" + struct.pack("<IQQ", 3, 1, len(kv)) + b"".join(kv)
+            + s(b"w") + struct.pack("<IQIQ", 1, 256, 0, 0))
+    head += b"\0" * (-len(head) % 32)
+    return head + np.full(256, fill, np.float32).tobytes()
+
+
+def test_a_gguf_vocabulary_is_read_through_a_window(project, monkeypatch):
+    """A llama-3 GGUF header lists 128,000 tokens and 280,000 merges: two reads of the stored file
+    per string (each a chunk lookup, a copy and an madvise) took 5 s per diff of such files."""
+    from mvc.repo import diff_read
+    log_dir(project, {"m.gguf": gguf_with_vocab(50_000, 1.0)})
+    log_dir(project, {"m.gguf": gguf_with_vocab(50_000, 2.0)})
+    calls = []
+    real_read = diff_read.StoredFile.read
+    monkeypatch.setattr(diff_read.StoredFile, "read", lambda self, start, n: calls.append(n) or real_read(self, start, n))
+    d = mvc.Api().diff("M:v0", "M:v1")
+    f = file_of(d, "m.gguf")
+    assert f["note"] is None and [t["name"] for t in f["tensors"]["changed"]] == ["w"]
+    assert f["tensors"]["changed"][0]["max_abs_delta"] == 1.0
+    assert len(calls) < 100, len(calls)
+
+
+@pytest.mark.parametrize("body, why", [
+    (struct.pack("<Q", 1) + b"k" + struct.pack("<IIQ", 9, 8, 3) + struct.pack("<Q", 2) + b"ab"
+     + struct.pack("<Q", 1 << 40), "runs past"),                         # third string's length
+    (struct.pack("<Q", 1) + b"k" + struct.pack("<IIQ", 9, 8, 1 << 62) + struct.pack("<Q", 0) * 4, "runs past"),
+])
+def test_a_hostile_gguf_string_array_still_falls_back_to_chunks(project, body, why):
+    good = gguf({"t": ("F32", (4,), np.ones(4, np.float32).tobytes())})
+    log_dir(project, {"m.gguf": good})
+    log_dir(project, {"m.gguf": b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + body})
+    f = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.gguf")
+    assert f["tensors"] is None and why in f["note"], f["note"]

@@ -15,10 +15,12 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
+import struct
 import threading
 
 from ..errors import IntegrityError
 
+_U64 = struct.Struct("<Q")
 MAX_CHUNK = 32 << 20  # a diff holds one chunk per file; mvc writes none over 16 MiB but a header
 
 
@@ -253,23 +255,57 @@ class _Verified:
 
 
 class Cursor:
-    """Sequential reads over a StoredFile (a GGUF header), refusing to go past ``limit`` bytes."""
+    """Sequential reads over a StoredFile (a GGUF header), refusing to go past ``limit`` bytes.
+    Small reads are served from a window of up to ``WINDOW`` bytes that never reaches past the
+    chunk holding its start (reading ahead must not load a tensor's chunk): a vocabulary of
+    400,000 strings is 800,000 reads, and each taken from the file alone (a chunk lookup, a copy,
+    an madvise) made the header of a llama-3 GGUF cost 2.5 s per side."""
+
+    WINDOW = 1 << 20
 
     def __init__(self, f: StoredFile, limit: int):
         self.f, self.limit, self.pos = f, limit, 0
+        self._window, self._at = b"", 0   # bytes of the file from offset _at
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > min(self.limit, self.f.size):
             raise ValueError(f"header runs past {'the end of the file' if self.pos + n > self.f.size else 'its limit'}"
                              f" (needs byte {self.pos + n})")
-        data = self.f.read(self.pos, n)
+        off = self.pos - self._at
+        if off < 0 or off + n > len(self._window):
+            self._fill(n)
+            off = 0
         self.pos += n
-        return data
+        return self._window[off:off + n]
+
+    def _fill(self, n: int) -> None:
+        """Read the window from ``pos``: at least ``n`` bytes, else up to the end of its chunk."""
+        f = self.f
+        i = bisect.bisect_right(f.starts, self.pos) - 1
+        chunk_end = f._end(i) if 0 <= i < len(f.starts) else f.size
+        ahead = min(self.WINDOW, chunk_end - self.pos, min(self.limit, f.size) - self.pos)
+        self._window, self._at = f.read(self.pos, max(n, ahead)), self.pos
 
     def skip(self, n: int) -> None:
         if n < 0 or self.pos + n > min(self.limit, self.f.size):
             raise ValueError(f"header runs past the end of the file (needs byte {self.pos + n})")
         self.pos += n
+
+    def skip_strings(self, count: int) -> None:
+        """Skip ``count`` GGUF strings (a u64 length, then the bytes), reading the lengths straight
+        from the window: a vocabulary is most of a GGUF header.  Ends within ``count`` x 8 bytes."""
+        end, unpack = min(self.limit, self.f.size), _U64.unpack_from
+        for _ in range(count):
+            if self.pos + 8 > end:
+                raise ValueError(f"header runs past the end of the file (needs byte {self.pos + 8})")
+            off = self.pos - self._at
+            if off < 0 or off + 8 > len(self._window):
+                self._fill(8)
+                off = 0
+            (n,) = unpack(self._window, off)
+            if self.pos + 8 + n > end:
+                raise ValueError(f"header runs past the end of the file (needs byte {self.pos + 8 + n})")
+            self.pos += 8 + n
 
 
 def _unmap(data) -> None:

@@ -197,8 +197,7 @@ def _gg_value(c: Cursor, vtype: int):
         if etype in _SCALAR:
             c.skip(struct.calcsize(_SCALAR[etype]) * count)
         elif etype == _STRING:
-            for _ in range(count):
-                c.skip(_gg_num(c, "Q"))
+            c.skip_strings(count)
         else:
             raise IndexError_(f"GGUF array of value type {etype} is not one this mvc reads")
         return f"<array of {count}>"

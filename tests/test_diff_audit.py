@@ -222,3 +222,47 @@ def test_a_hostile_gguf_string_array_still_falls_back_to_chunks(project, body, w
     log_dir(project, {"m.gguf": b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + body})
     f = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.gguf")
     assert f["tensors"] is None and why in f["note"], f["note"]
+
+
+# ---- no NaN or Infinity in the result, wherever they come from ----------------------------
+
+def strict(d: dict) -> dict:
+    """``d`` as strict JSON reads it back (json.dumps(allow_nan=False) refuses NaN and Infinity)."""
+    return json.loads(json.dumps(d, allow_nan=False))
+
+
+def test_a_json_number_too_large_for_a_double_stays_valid_json(project):
+    log_dir(project, {"c.json": b'{"x": 1, "big": 1e400}'})
+    log_dir(project, {"c.json": b'{"x": 1e400, "big": 1e401, "y": -2e999}'})
+    d = mvc.Api().diff("M:v0", "M:v1")
+    j = strict(d)["files"][0]["json"]
+    assert {c["path"]: (c["old"], c["new"]) for c in j["changed"]} == {"/x": (1, "1e400"), "/big": ("1e400", "1e401")}
+    assert j["added"] == [{"path": "/y", "value": "-2e999", "elided": False}]
+    out = CliRunner().invoke(cli, ["diff", "M:v0", "M:v1", "--json"]).output
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"--json printed {c}"))
+
+
+def test_nan_in_safetensors_metadata_is_a_string_and_equal_to_itself(project):
+    st = b'{"__metadata__": {"x": NaN, "s": "1"}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+    st2 = st.replace(b'"1"', b'"2"')
+    log_dir(project, {"m.safetensors": struct.pack("<Q", len(st)) + st + b"\0\0\0\0"})
+    log_dir(project, {"m.safetensors": struct.pack("<Q", len(st2)) + st2 + b"\0\0\0\1"})
+    f = strict(mvc.Api().diff("M:v0", "M:v1"))["files"][0]
+    assert f["note"] is None and [c["path"] for c in f["metadata"]["changed"]] == ["/s"], f["metadata"]
+
+
+def gguf_with_float_kv(value: float, extra: str) -> bytes:
+    kv = (struct.pack("<Q", 7) + b"general" + struct.pack("<If", 6, value)
+          + struct.pack("<Q", 1) + b"e" + struct.pack("<I", 8) + struct.pack("<Q", len(extra)) + extra.encode())
+    head = b"GGUF" + struct.pack("<IQQ", 3, 0, 2) + kv
+    return head + b"\0" * (-len(head) % 32)
+
+
+def test_nan_and_infinity_in_gguf_metadata_are_strings(project):
+    log_dir(project, {"m.gguf": gguf_with_float_kv(float("nan"), "a")})
+    log_dir(project, {"m.gguf": gguf_with_float_kv(float("nan"), "b")})
+    f = strict(mvc.Api().diff("M:v0", "M:v1"))["files"][0]
+    assert [c["path"] for c in f["metadata"]["changed"]] == ["/e"], f["metadata"]   # NaN equals NaN here
+    log_dir(project, {"m.gguf": gguf_with_float_kv(float("-inf"), "b")})
+    f = strict(mvc.Api().diff("M:v1", "M:v2"))["files"][0]
+    assert f["metadata"]["changed"] == [{"path": "/general", "old": "NaN", "new": "-Infinity", "elided": False}]

@@ -11,6 +11,7 @@ Python's parser accepts, come back as the strings "NaN", "Infinity", "-Infinity"
 from __future__ import annotations
 
 import json
+import math
 
 MAX_CHANGES = 1000
 MAX_VALUE = 4096
@@ -22,11 +23,27 @@ class _Full(Exception):
 
 
 def parse(data: bytes):
-    """The document, or ValueError (not UTF-8, not JSON, nested too deep)."""
+    """The document, or ValueError (not UTF-8, not JSON, nested too deep).  NaN and the infinities
+    come back as their names, and a number too large for a double (``1e400``) as its text: a float
+    that is not finite would make the result invalid JSON, and NaN != NaN a change that is none."""
     try:
-        return json.loads(data, parse_constant=str)
+        return json.loads(data, parse_constant=str, parse_float=finite_float)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+def finite_float(text: str):
+    """A JSON number as a float, or its text when a double cannot hold it (``1e400``)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def finite(value):
+    """A scalar read from a binary header (GGUF metadata) with NaN and the infinities named as
+    ``parse`` names them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def changes(old, new) -> dict:

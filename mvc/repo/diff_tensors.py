@@ -15,6 +15,7 @@ import math
 import struct
 from dataclasses import dataclass
 
+from . import diff_json
 from .diff_read import Cursor, StoredFile
 
 MAX_HEADER = 16 << 20     # a safetensors header of 16 MiB lists ~150,000 tensors; real ones are < 2 MiB
@@ -97,7 +98,7 @@ def _safetensors(f: StoredFile) -> TensorIndex:
     if 8 + n > f.size:
         raise IndexError_(f"safetensors header claims {n} bytes but the file has {f.size}")
     try:
-        index = json.loads(f.read(8, n))
+        index = json.loads(f.read(8, n), parse_constant=str, parse_float=diff_json.finite_float)  # as JSON files
     except ValueError as e:
         raise IndexError_(f"safetensors header is not JSON ({e})") from None
     if not isinstance(index, dict) or len(index) > MAX_TENSORS:
@@ -185,7 +186,7 @@ def _gg_value(c: Cursor, vtype: int):
     """A key's value: scalars and strings up to MAX_META_VALUE characters; anything else summarised
     (arrays are skipped over element by element, never held)."""
     if vtype in _SCALAR:
-        return _gg_num(c, _SCALAR[vtype])
+        return diff_json.finite(_gg_num(c, _SCALAR[vtype]))
     if vtype == _STRING:
         n = _gg_num(c, "Q")
         if n > MAX_META_VALUE:

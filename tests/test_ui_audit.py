@@ -34,10 +34,11 @@ def tuned_store(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MVC_SILENT", "1")
         mp.delenv("MVC_DIR", raising=False)
+        zeros = np.zeros(8, np.float32).tobytes()   # small: shares a chunk with the scalars, so read
         _log(store, os.path.join(root, "a"), {"w": ("F32", (4096,), w.tobytes()), "scale": ("F32", (), one),
-                                              "bias": ("F32", (), one)})
+                                              "bias": ("F32", (), one), "zeros": ("F32", (8,), zeros)})
         _log(store, os.path.join(root, "b"), {"w": ("F32", (4096,), w2.tobytes()), "scale": ("F32", (), two),
-                                              "bias": ("F32", (1,), one)})
+                                              "bias": ("F32", (1,), one), "zeros": ("F32", (8,), zeros)})
     a, b = w.astype(np.float64), w2.astype(np.float64)
     return store, float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
@@ -65,5 +66,24 @@ def test_diff_page_shows_a_cosine_that_is_not_quite_one_and_scalar_shapes(browse
         assert rows["w"][7] == format(cosine, ".10g")
         assert rows["scale"][3] == "scalar", rows["scale"]
         assert rows["bias"][3] == "scalar → 1", rows["bias"]
+    finally:
+        context.close()
+
+
+def test_the_unchanged_count_does_not_claim_a_read_tensor_was_not_read(browser, ui_server, tuned_store):  # noqa: F811
+    """"1 tensor unchanged (known from their chunks, not read); 2 read" (docs/ui-diff.png) said a
+    tensor that was read and found equal was not read: the sentence now splits the two."""
+    import mvc
+    t = mvc.Api(tuned_store[0], "p").diff("m:v0", "m:v1")["files"][0]["tensors"]
+    read_changed = sum(1 for x in t["changed"] if x["bytes_changed"] is not None)
+    known = t["unchanged"] - (t["read"] - read_changed)
+    assert t["unchanged"] == 1 and t["read"] == 3 and known == 0, t   # zeros: read, found equal
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(ui_server.url)
+        page.goto(ui_server.base + "/p/p/a/m/v1/diff?against=v0")
+        assert page.inner_text("#unchanged-1") == ("1 tensor unchanged (0 known from their chunks without "
+                                                   "reading them); 3 read.")
     finally:
         context.close()

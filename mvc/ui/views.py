@@ -206,8 +206,11 @@ def file_change(f: dict) -> dict:
     t = f.get("tensors") or {}
     tensors = [dict(x, shape=_shape(x), dtype=_pair(x.get("old_dtype"), x.get("new_dtype")))
                for key in ("changed", "added", "removed") for x in t.get(key) or []]
+    read_and_changed = sum(1 for x in t.get("changed") or [] if x.get("bytes_changed") is not None)
     return dict(f, tensor_rows=tensors, json_rows=key_rows(f.get("json")), meta_rows=key_rows(f.get("metadata")),
-                tensors_unchanged=t.get("unchanged"), tensors_read=t.get("read"), what=_what(f, t))
+                tensors_unchanged=t.get("unchanged"), tensors_read=t.get("read"), what=_what(f, t),
+                # unchanged tensors are known so from their chunks, or were read and found equal
+                tensors_known=(t.get("unchanged") or 0) - ((t.get("read") or 0) - read_and_changed))
 
 
 def _what(f: dict, t: dict) -> str:

@@ -87,3 +87,29 @@ def test_the_unchanged_count_does_not_claim_a_read_tensor_was_not_read(browser, 
                                                    "reading them); 3 read.")
     finally:
         context.close()
+
+
+def test_the_diff_form_starts_at_the_previous_version(browser, tmp_path):  # noqa: F811
+    """On v1 of v0..v3 the form offered v3 first, so one click on Diff showed v3 -> v1 (time run
+    backwards: what v2 and v3 added shown as removed); it starts at v0, as a compare view does."""
+    store = str(tmp_path / "store")
+    rng = np.random.default_rng(5)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MVC_SILENT", "1")
+        for i in range(4):
+            _log(store, str(tmp_path / f"v{i}"), {"w": ("F32", (4,), rng.standard_normal(4).astype(np.float32).tobytes())})
+    server = start_ui(store)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(server.url)
+        page.goto(server.base + "/p/p/a/m/v1")
+        assert page.locator("#against").input_value() == "v0"
+        page.click("#diff")
+        page.wait_for_url("**/diff?*")
+        assert page.inner_text("h1") == "Diff p/m:v0 → p/m:v1"
+        page.goto(server.base + "/p/p/a/m/v0")          # no earlier version: the newest other
+        assert page.locator("#against").input_value() == "v3"
+    finally:
+        context.close()
+        stop_ui(server)

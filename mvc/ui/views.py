@@ -96,13 +96,16 @@ def move(h: dict) -> dict:
 def version(api, project: str, name: str, ver: str) -> dict:
     v = api.artifact(f"{project}/{name}:{ver}")
     others = [o.version for o in reversed(api.artifacts(name, project=project)) if o.version != v.version]
+    # the form's default is the version before this one (as a compare view starts), not the newest
+    earlier = [o for o in others if int(o[1:]) < int(v.version[1:])]
     return {"v": v, "address": v.address, "project": project, "name": name, "version": v.version,
             "href": artifact_href(project, name), "files": v.files(),
             "metadata": json.dumps(v.metadata, indent=2, ensure_ascii=False, sort_keys=True) if v.metadata else "",
             "logged_by": [run_row(r) for r in v.loggers()], "used_by": [run_row(r) for r in v.used_by() if r],
             "links": [{"address": li.address, "href": href("registry", li.model), "aliases": li.aliases,
                        "linked_at": li.linked_at} for li in v.links()],
-            "others": others, "lineage_href": artifact_href(project, name, v.version, "lineage"),
+            "others": others, "previous": earlier[0] if earlier else None,
+            "lineage_href": artifact_href(project, name, v.version, "lineage"),
             "diff_href": artifact_href(project, name, v.version, "diff")}
 
 

@@ -266,3 +266,16 @@ def test_nan_and_infinity_in_gguf_metadata_are_strings(project):
     log_dir(project, {"m.gguf": gguf_with_float_kv(float("-inf"), "b")})
     f = strict(mvc.Api().diff("M:v1", "M:v2"))["files"][0]
     assert f["metadata"]["changed"] == [{"path": "/general", "old": "NaN", "new": "-Infinity", "elided": False}]
+
+
+def test_a_path_on_disk_gets_a_hint_to_log_it_first(project):
+    """`mvc diff ./model ./model-ft`, as git diff --no-index: the error ('project '.' starts with
+    '.'') said nothing of what to do; the hint says diff compares stored versions and how."""
+    _two_models(project)                     # leaves the folder ./src-M
+    res = CliRunner().invoke(cli, ["diff", "M:v0", "./src-M"])
+    assert res.exit_code == 2
+    assert "'./src-M' is a folder here" in res.output and "`mvc log ./src-M`" in res.output, res.output
+    assert "`mvc diff src-M:v0 src-M:v1`" in res.output
+    (project / "M").write_text("a file named as the artifact")
+    res = CliRunner().invoke(cli, ["diff", "M", "M:v9"])   # M names a version: the error is v9's
+    assert res.exit_code == 3 and "is a file here" not in res.output and "mvc ls M" in res.output, res.output

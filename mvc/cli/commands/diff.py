@@ -19,14 +19,39 @@ def command(a, b, as_json, stat) -> None:
     if b is None:
         _need_two(a)
     c = context.get()
-    with output.Progress("comparing", None, c.quiet) as meter:
-        d = c.api().diff(a, b, progress=meter)
+    from mvc.errors import NotFoundError, UsageError
+    try:
+        with output.Progress("comparing", None, c.quiet) as meter:
+            d = c.api().diff(a, b, progress=meter)
+    except (NotFoundError, UsageError) as err:
+        _say_if_on_disk(c.api(), err, a, b)
+        raise
     if as_json:
         output.emit_json(d)
     elif stat:
         _print_stat(d)
     else:
         _print(d)
+
+
+def _say_if_on_disk(api, err, a: str, b: str) -> None:
+    """An address that names nothing but is a path here (``mvc diff ./model ./model-ft``, as
+    ``git diff --no-index``): the hint says diff compares stored versions and how to get them."""
+    import os
+
+    from mvc.errors import MvcError
+
+    def names_nothing(x: str) -> bool:
+        try:
+            api.artifact(x)
+        except MvcError:
+            return True
+        return False
+    path = next((x for x in (a, b) if os.path.exists(x) and names_nothing(x)), None)
+    if path is not None:
+        name = os.path.basename(os.path.normpath(os.path.abspath(path)))
+        err.hint = (f"{path!r} is a {'folder' if os.path.isdir(path) else 'file'} here: mvc diff compares stored "
+                    f"versions; log it (`mvc log {path}`), then diff its versions (`mvc diff {name}:v0 {name}:v1`)")
 
 
 def _need_two(a: str) -> None:

@@ -279,3 +279,18 @@ def test_a_path_on_disk_gets_a_hint_to_log_it_first(project):
     (project / "M").write_text("a file named as the artifact")
     res = CliRunner().invoke(cli, ["diff", "M", "M:v9"])   # M names a version: the error is v9's
     assert res.exit_code == 3 and "is a file here" not in res.output and "mvc ls M" in res.output, res.output
+
+
+def test_a_file_whose_header_metadata_alone_changed_says_so(project):
+    """--stat said 'tensors: none changed (1 unchanged)' for a safetensors file whose __metadata__
+    changed; the table's detail, the stat line and the ui's 'what changed' now count its keys."""
+    from mvc.ui import views
+    t = {"w": ("F32", (4,), tensor_bytes("F32", [1, 2, 3, 4]))}
+    log_dir(project, {"m.safetensors": safetensors(t, {"step": "1", "lr": "0.1"})})
+    log_dir(project, {"m.safetensors": safetensors(t, {"step": "2"})})
+    said = "tensors: none changed (1 unchanged), 2 metadata keys changed"
+    res = CliRunner().invoke(cli, ["diff", "M:v0", "M:v1", "--stat"])
+    assert res.exit_code == 0 and f" m.safetensors | {said}\n" in res.output, res.output
+    assert said in CliRunner().invoke(cli, ["diff", "M:v0", "M:v1"]).output
+    f = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")
+    assert views.file_change(f)["what"] == said

@@ -224,7 +224,12 @@ def _what(f: dict, t: dict) -> str:
         return f["status"]
     if t:
         parts = [f"{len(t.get(k) or [])} {k}" for k in ("changed", "added", "removed") if t.get(k)]
-        return "tensors: " + (", ".join(parts) or "none changed") + f" ({t.get('unchanged', 0)} unchanged)"
+        text = "tensors: " + (", ".join(parts) or "none changed") + f" ({t.get('unchanged', 0)} unchanged)"
+        m = f.get("metadata")
+        if m:   # else a file whose header metadata alone changed reads as "none changed"
+            n = sum(len(m.get(k) or []) for k in ("added", "removed", "changed"))
+            text += f", {n} metadata key{'' if n == 1 else 's'} changed"
+        return text
     if f.get("json"):
         n = sum(len(f["json"].get(k) or []) for k in ("added", "removed", "changed"))
         return f"{n} key{'' if n == 1 else 's'} changed"

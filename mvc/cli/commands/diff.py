@@ -106,7 +106,12 @@ def _detail(f: dict) -> str:
     t, j = f["tensors"], f["json"]
     if t is not None:
         parts = [f"{len(t[k])} {k}" for k in ("changed", "added", "removed") if t[k]]
-        return "tensors: " + (", ".join(parts) or "none changed") + f" ({t['unchanged']} unchanged)"
+        text = "tensors: " + (", ".join(parts) or "none changed") + f" ({t['unchanged']} unchanged)"
+        m = f["metadata"]
+        if m:   # else a file whose header metadata alone changed reads as "none changed"
+            text += ", " + output.counted(len(m["added"]) + len(m["removed"]) + len(m["changed"]),
+                                          "metadata key") + " changed"
+        return text
     if j is not None:
         n = len(j["added"]) + len(j["removed"]) + len(j["changed"])
         return f"{n} key{'' if n == 1 else 's'} changed" + (" (first ones listed)" if j["truncated"] else "")

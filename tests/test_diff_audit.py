@@ -294,3 +294,10 @@ def test_a_file_whose_header_metadata_alone_changed_says_so(project):
     assert said in CliRunner().invoke(cli, ["diff", "M:v0", "M:v1"]).output
     f = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")
     assert views.file_change(f)["what"] == said
+
+
+def test_json_nested_too_deeply_is_not_called_invalid(project):
+    log_dir(project, {"c.json": b'{"a":' * 5000 + b"1" + b"}" * 5000})
+    log_dir(project, {"c.json": b'{"a":' * 5000 + b"2" + b"}" * 5000})
+    f = file_of(mvc.Api().diff("M:v0", "M:v1"), "c.json")
+    assert f["json"] is None and f["note"] == "JSON nested too deeply to compare key by key: compared by chunks only"

@@ -134,6 +134,9 @@ def _json_changes(e: dict, fa: StoredFile, fb: StoredFile) -> None:
         return
     try:
         old, new = diff_json.parse(fa.read(0, fa.size)), diff_json.parse(fb.read(0, fb.size))
+    except diff_json.TooDeep as err:   # valid JSON, but deeper than Python's parser recurses
+        e["note"] = f"JSON {err}: compared by chunks only"
+        return
     except ValueError as err:  # UnicodeDecodeError is a ValueError
         e["note"] = f"not valid JSON ({err}): compared by chunks only"
         return

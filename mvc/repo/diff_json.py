@@ -22,6 +22,10 @@ class _Full(Exception):
     pass
 
 
+class TooDeep(ValueError):
+    """Valid JSON nested deeper than the parser recurses (a ValueError, as before)."""
+
+
 def parse(data: bytes):
     """The document, or ValueError (not UTF-8, not JSON, nested too deep).  NaN and the infinities
     come back as their names, and a number too large for a double (``1e400``) as its text: a float
@@ -29,7 +33,7 @@ def parse(data: bytes):
     try:
         return json.loads(data, parse_constant=str, parse_float=finite_float)
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise TooDeep("nested too deeply to compare key by key") from None
 
 
 def finite_float(text: str):

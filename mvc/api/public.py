@@ -257,7 +257,8 @@ class Api:
         return lineage.build(self.repo, f"artifact:{v.project}/{v.name}:{v.version}", direction, depth)
 
     def diff(self, a: str, b: str, progress=None) -> dict:
-        """What changed from version ``a`` to version ``b`` (any two addresses): files, tensors and
+        """What changed from version ``a`` to version ``b`` (any two addresses, or Artifacts of this
+        store as ``artifact()`` returns them): files, tensors and
         JSON keys, as the JSON object docs/cli.md documents under `mvc diff`.  ``progress(nbytes)``
         hears of the tensor bytes compared (both sides), as they are."""
         from .diff import diff

@@ -113,3 +113,12 @@ def test_the_diff_form_starts_at_the_previous_version(browser, tmp_path):  # noq
     finally:
         context.close()
         stop_ui(server)
+
+
+def test_a_depth_too_large_is_not_called_fractional(ui_server):
+    """?depth=99999 said "depth '99999' is not a whole number": it is one, over the 4 digits allowed."""
+    from test_ui import request
+    jar = {"Cookie": f"mvc-ui-{ui_server.port}={ui_server.token}"}
+    resp = request(ui_server, "/p/p/a/m/v1/lineage?depth=99999", headers=jar)
+    assert resp.status == 400 and "is not a whole number from 0 to 9999" in resp.text, resp.text
+    assert request(ui_server, "/p/p/a/m/v1/lineage?depth=9999", headers=jar).status == 200

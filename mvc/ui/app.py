@@ -137,7 +137,8 @@ def _depth(request: Request) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 4:
-        raise UsageError(f"depth {raw!r} is not a whole number", "leave it empty for any depth, or give e.g. 2")
+        raise UsageError(f"depth {raw[:20]!r} is not a whole number from 0 to 9999",
+                         "leave it empty for any depth, or give e.g. 2")
     return int(raw)
 
 

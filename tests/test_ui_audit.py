@@ -122,3 +122,23 @@ def test_a_depth_too_large_is_not_called_fractional(ui_server):
     resp = request(ui_server, "/p/p/a/m/v1/lineage?depth=99999", headers=jar)
     assert resp.status == 400 and "is not a whole number from 0 to 9999" in resp.text, resp.text
     assert request(ui_server, "/p/p/a/m/v1/lineage?depth=9999", headers=jar).status == 200
+
+
+def test_a_change_to_a_large_value_still_shows_the_small_one(tmp_path, monkeypatch):
+    """The diff keeps the small side of a change to a value over 4 KiB; the page said
+    "(over 4 KiB: not shown)" for both sides."""
+    import json
+
+    import mvc
+    from mvc.ui import views
+    monkeypatch.setenv("MVC_SILENT", "1")
+    store = str(tmp_path / "store")
+    for i, value in enumerate(["small", "x" * 10_000]):
+        folder = tmp_path / f"c{i}"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"k": value}))
+        with mvc.init(project="p", dir=store) as run:
+            run.log_model(str(folder), name="c")
+    d = mvc.Api(store, "p").diff("c:v0", "c:v1")
+    [row] = views.file_change(d["files"][0])["json_rows"]
+    assert (row["old"], row["new"]) == ('"small"', "(over 4 KiB: not shown)"), row

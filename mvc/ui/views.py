@@ -257,7 +257,8 @@ def key_rows(kd: dict | None) -> list[dict]:
         for c in kd.get(status) or []:
             old = c.get("old") if status == "changed" else c.get("value") if status == "removed" else None
             new = c.get("new") if status == "changed" else c.get("value") if status == "added" else None
-            shown = (lambda v: "(over 4 KiB: not shown)") if c.get("elided") else _json
+            elided = c.get("elided")   # only the large side is null: a small one is kept (docs/cli.md)
+            shown = lambda v: "(over 4 KiB: not shown)" if elided and v is None else _json(v)  # noqa: E731
             rows.append({"status": status, "path": c["path"], "old": shown(old) if status != "added" else "",
                          "new": shown(new) if status != "removed" else ""})
     return rows

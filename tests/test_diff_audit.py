@@ -3,7 +3,6 @@ failed before the fix it came with."""
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import time
 
@@ -15,23 +14,7 @@ import mvc
 from diff_kit import gguf, safetensors, tensor_bytes
 from mvc.cli import cli
 from mvc.errors import InvalidInputError, UsageError
-
-
-def log_dir(project, files: dict, name="M"):
-    """Log a folder holding exactly ``files`` (path -> bytes) as a version of ``name``."""
-    d = project / f"src-{name}"
-    shutil.rmtree(d, ignore_errors=True)
-    for rel, data in files.items():
-        p = d / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    with mvc.init(project="proj") as run:
-        return run.log_model(str(d), name=name)
-
-
-def file_of(d: dict, path: str) -> dict:
-    [found] = [f for f in d["files"] if f["path"] == path]
-    return found
+from test_diff import file_of, log_dir
 
 
 # ---- JSON files are not taken for safetensors -----------------------------------------

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -124,31 +125,31 @@ def test_reads_any_buffer_in_place():
 
 
 def test_releases_the_gil_so_threads_compare_at_once():
-    """While one thread is inside a long compare, another runs Python code: it counts while the
-    kernel works (with the GIL held, it could not until the compare returned)."""
+    """Another thread runs Python code while one compare runs: the times it records leave no gap
+    of half the call's length (with the GIL held through the call, the gap would be the call)."""
     k = diff_values._kernel()
-    a = np.random.default_rng(0).standard_normal(1 << 23).astype(np.float16).tobytes()  # 16 MiB
-    b = bytes(len(a))
-    inside = threading.Event()
+    a = b = bytes(128 << 20)  # 64 Mi F16 elements (calloc'd zero pages: no RSS): ~0.1 s
+    running = threading.Event()
+    stop = threading.Event()
     ticks = []
 
     def count():
-        inside.wait()
-        while inside.is_set():
-            ticks.append(1)
+        running.set()
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
 
     t = threading.Thread(target=count)
     t.start()
-    sys.setswitchinterval(1.0)  # without releasing the GIL, the counter would get no turn in a compare
+    running.wait()
     try:
-        inside.set()
-        for _ in range(20):
-            k.compare(1, a, b)
+        before = time.perf_counter()
+        k.compare(1, a, b)
+        after = time.perf_counter()
     finally:
-        inside.clear()
-        sys.setswitchinterval(0.005)
+        stop.set()
         t.join()
-    assert len(ticks) > 1000
+    inside = [before] + [tick for tick in ticks if before < tick < after] + [after]
+    assert max(y - x for x, y in zip(inside, inside[1:])) < (after - before) / 2
 
 
 def test_nan_left_in_place_is_no_change(project_numpy_and_kernel):

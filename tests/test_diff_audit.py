@@ -281,6 +281,17 @@ def test_a_file_whose_header_metadata_alone_changed_says_so(project):
     assert said in CliRunner().invoke(cli, ["diff", "M:v0", "M:v1"]).output
     f = file_of(mvc.Api().diff("M:v0", "M:v1"), "m.safetensors")
     assert views.file_change(f)["what"] == said
+    assert res.output.endswith(" 1 file changed, 2 metadata keys changed\n"), res.output
+    assert mvc.Api().diff("M:v0", "M:v1")["summary"]["metadata_keys_changed"] == 2
+
+
+def test_stat_of_two_identical_versions_prints_nothing(project):
+    """As git diff --stat: no ' 0 files changed' line when nothing changed."""
+    log_dir(project, {"c.json": b'{"a": 1}'})
+    log_dir(project, {"c.json": b'{"a": 1}'}, name="N")
+    res = CliRunner().invoke(cli, ["diff", "M:v0", "N:v0", "--stat"])
+    assert res.exit_code == 0 and res.output == "", res.output
+    assert "no changes" in CliRunner().invoke(cli, ["diff", "M:v0", "N:v0"]).output
 
 
 def test_json_nested_too_deeply_is_not_called_invalid(project):

@@ -240,4 +240,6 @@ def _summary(files: list[dict], unchanged_files: int, ctx: _Context) -> dict:
             "tensors_unchanged": sum(t["unchanged"] for t in tensors),
             "tensors_read": sum(t["read"] for t in tensors),
             "json_keys_changed": sum(len(j["added"]) + len(j["removed"]) + len(j["changed"]) for j in jsons),
+            "metadata_keys_changed": sum(len(m["added"]) + len(m["removed"]) + len(m["changed"])
+                                         for m in (f["metadata"] for f in files) if m),
             "bytes_read": ctx.bytes_read}

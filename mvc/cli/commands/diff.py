@@ -160,6 +160,9 @@ def _value(v, elided: bool) -> str:
 
 
 def _print_stat(d: dict) -> None:
+    """As git diff --stat: a line per changed file and a summary line; nothing when nothing changed."""
+    if not d["files"]:
+        return
     rows = [[_path(f), _stat_detail(f)] for f in d["files"]]
     width = max((len(output.safe(r[0])) for r in rows), default=0)
     for path, detail in rows:
@@ -183,6 +186,7 @@ def _summary_line(s: dict) -> str:
     if t:
         parts.append("tensors: " + ", ".join(t))
     if s["json_keys_changed"]:
-        n = s["json_keys_changed"]
-        parts.append(f"{n} JSON key{'' if n == 1 else 's'} changed")
+        parts.append(output.counted(s["json_keys_changed"], "JSON key") + " changed")
+    if s.get("metadata_keys_changed"):
+        parts.append(output.counted(s["metadata_keys_changed"], "metadata key") + " changed")
     return ", ".join(parts)

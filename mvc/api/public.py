@@ -256,10 +256,10 @@ class Api:
         v, _ = self.repo.resolve(address, self.project, self.entity)
         return lineage.build(self.repo, f"artifact:{v.project}/{v.name}:{v.version}", direction, depth)
 
-    def diff(self, a: str, b: str, progress=None) -> dict:
+    def diff(self, a: str | Artifact, b: str | Artifact, progress=None) -> dict:
         """What changed from version ``a`` to version ``b`` (any two addresses, or Artifacts of this
-        store as ``artifact()`` returns them): files, tensors and
-        JSON keys, as the JSON object docs/cli.md documents under `mvc diff`.  ``progress(nbytes)``
+        store as ``artifact()`` returns them): files, tensors and JSON keys, as the JSON object
+        docs/cli.md documents under `mvc diff`.  ``progress(nbytes)``
         hears of the tensor bytes compared (both sides), as they are."""
         from .diff import diff
         return diff(self.repo, self.project, a, b, progress)

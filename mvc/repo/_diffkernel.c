@@ -250,6 +250,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_diffkernel", NULL, 0, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_diffkernel", "How much one block of a tensor changed, in one pass (mvc diff).", 0, methods,
+    NULL, NULL, NULL, NULL,
+};
 
 PyMODINIT_FUNC PyInit__diffkernel(void) { return PyModule_Create(&module); }

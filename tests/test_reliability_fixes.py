@@ -322,7 +322,10 @@ def test_conftest_fails_a_session_that_leaves_a_store_in_the_repository_root(tmp
         "def test_clean():\n    pass\n\n"
         "def test_leaky():\n    os.makedirs(os.path.join(os.path.dirname(os.path.dirname(__file__)), '.mvc'), exist_ok=True)\n\n"
         "def test_after():\n    pass\n")
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_leaky.py"]
+    # its own --basetemp: by default each session prunes the machine's older pytest-of-<user>
+    # folders, which cost this test 45-60 s a session on a machine full of them
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'tmp'}",
+            "tests/test_leaky.py"]
     res = subprocess.run(args, cwd=repo, capture_output=True, text=True, timeout=120)
     assert res.returncode != 0, res.stdout
     assert "created" in res.stdout and "test_leaky.py::test_leaky" in res.stdout, res.stdout

@@ -84,20 +84,18 @@ def _as_mapping(data, what: str) -> dict:
     return dict(data)
 
 
-class PreInit:
-    """What ``mvc.config`` / ``mvc.summary`` are before mvc.init(): any use says to call it."""
-
-    WHEN = "before mvc.init()"          # how the message and repr say when it is used
-    WHY = "is used before mvc.init()"
+class NoActiveRun:
+    """What ``mvc.config`` / ``mvc.summary`` are with no active run (before mvc.init(), or once
+    every run is finished): any use says to start one."""
 
     def __init__(self, name: str):
         object.__setattr__(self, "_name", name)
 
     def _fail(self, *_, **__):
-        raise UsageError(f"mvc.{self._name} {self.WHY}",
+        raise UsageError(f"mvc.{self._name} is used with no active run (none was started, or it finished)",
                          f"call run = mvc.init(...) first; then mvc.{self._name} is run.{self._name}")
 
     __getattr__ = __setattr__ = __getitem__ = __setitem__ = __contains__ = __iter__ = __len__ = _fail
 
     def __repr__(self) -> str:
-        return f"<mvc.{self._name} {self.WHEN}>"
+        return f"<mvc.{self._name} with no active run>"

@@ -3,7 +3,7 @@ each acts on the active run, the most recently started live one (W&B's wandb.run
 from __future__ import annotations
 
 from ..errors import UsageError
-from .config import PreInit
+from .config import NoActiveRun
 from .runs import active_run
 
 
@@ -14,14 +14,6 @@ def _run(what: str):
         raise UsageError(f"mvc.{what}() needs a run, and none is active (none was started, or it finished)",
                          f"call run = mvc.init(...) first (then mvc.{what}() acts on it, as run.{what}() does)")
     return run
-
-
-class NoActiveRun(PreInit):
-    """``mvc.config`` / ``mvc.summary`` with no active run: before init, or once every run
-    is finished (PreInit's message names only the first case)."""
-
-    WHEN = "with no active run"
-    WHY = "is used with no active run (none was started, or it finished)"
 
 
 def current(name: str):

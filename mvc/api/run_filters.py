@@ -11,10 +11,6 @@ import time
 
 from ..errors import InvalidInputError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .runs import RunRecord
-
 MISSING = object()  # a field the run does not have (MongoDB: $exists false, $eq null matches it)
 
 

@@ -499,7 +499,7 @@ class MetaRepo:
                 crash_hook("before-ref-move")
                 crash_hook(f"{op}:before-ref-move")
             try:
-                moved = self._move(refname, tip, commit, change.message)
+                moved = self._move(refname, tip, commit)
             except BaseException:
                 if ticket is not None:
                     self.observer.abandon(ticket)
@@ -525,7 +525,7 @@ class MetaRepo:
         self._require(tree, OBJECT_TREE, "the tree of a new commit")
         return self._write(OBJECT_COMMIT, writer.commit_bytes(tree, parents, sig, sig, change.message))
 
-    def _move(self, refname: str, tip: Commit | None, commit: str, message: str) -> bool:
+    def _move(self, refname: str, tip: Commit | None, commit: str) -> bool:
         """One compare-and-swap of ``refname`` from ``tip`` to ``commit``, under mvc's owner lock
         of the ref (``locks.RefOwner``; none on a network filesystem, where advisory locks lie):
         True if it moved, False if another writer won or a lock it left was cleared (retry)."""

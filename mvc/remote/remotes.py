@@ -38,8 +38,6 @@ class RemoteConfig:
         return {"name": self.name, "url": self.url, "storage": self.storage, "kind": self.kind}
 
 
-
-
 # git's scp-like syntax, `[user@]host:path`: recognised only with no slash before the first colon,
 # which is what tells it from a local path holding a colon (git-clone(1), "GIT URLS").
 _SCP = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._-]+:(?!//)")

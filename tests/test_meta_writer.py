@@ -18,7 +18,8 @@ import pytest
 from mvc.errors import ReadOnlyError, StorageFullError, UsageError
 from mvc.meta import gitdb, refs, refstore, writer
 from mvc.meta.gitdb import MetaRepo
-from mvc.meta.odb import OBJECT_BLOB, OBJECT_COMMIT, OBJECT_TREE, object_id
+from mvc.meta.odb import (FILEMODE_BLOB, FILEMODE_BLOB_EXECUTABLE, FILEMODE_TREE, OBJECT_BLOB, OBJECT_COMMIT,
+                          OBJECT_TREE, object_id)
 
 GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="needs the git binary")  # installed in CI (.ci/run)
@@ -91,7 +92,7 @@ def test_packed_object_freshens_its_pack(project):
 
 
 def _mktree(gitdir, entries: dict[str, tuple[int, str]]) -> str:
-    kinds = {writer.MODE_TREE: "tree", writer.MODE_BLOB: "blob", writer.MODE_EXECUTABLE: "blob"}
+    kinds = {FILEMODE_TREE: "tree", FILEMODE_BLOB: "blob", FILEMODE_BLOB_EXECUTABLE: "blob"}
     text = "".join(f"{mode:06o} {kinds[mode]} {oid}\t{name}\n" for name, (mode, oid) in entries.items())
     return git(gitdir, "mktree", input=text.encode())
 
@@ -101,11 +102,11 @@ def test_tree_order_and_modes_are_gits(pair):
     blob = meta.write_blob(b"b")
     git(theirs, "hash-object", "-w", "--stdin", input=b"b")
     sub = meta.build_tree({"x": blob})
-    assert sub == _mktree(theirs, {"x": (writer.MODE_BLOB, blob)})
+    assert sub == _mktree(theirs, {"x": (FILEMODE_BLOB, blob)})
     names = ["a", "a.b", "a-b", "a0", "ab", "b", "Z", "é", "a b", "~"]
-    entries = {n: (writer.MODE_BLOB, blob) for n in names}
-    entries["a"] = (writer.MODE_TREE, sub)      # a folder sorts as "a/": after "a.b" and "a-b", before "a0"
-    entries["run"] = (writer.MODE_EXECUTABLE, blob)
+    entries = {n: (FILEMODE_BLOB, blob) for n in names}
+    entries["a"] = (FILEMODE_TREE, sub)      # a folder sorts as "a/": after "a.b" and "a-b", before "a0"
+    entries["run"] = (FILEMODE_BLOB_EXECUTABLE, blob)
     oid, _ = writer.write_object(os.path.join(meta.path, "objects"), OBJECT_TREE, writer.tree_bytes(entries))
     assert oid == _mktree(theirs, entries)
     tree = MetaRepo(meta.path).get(oid)
@@ -119,9 +120,9 @@ def test_edit_tree_matches_a_tree_git_makes(pair):
         git(theirs, "hash-object", "-w", "--stdin", input=n.encode())
     base = meta.get(meta.build_tree({"a/one": ids["one"], "a/two": ids["two"], "top": ids["one"]}))
     edited = meta.edit_tree(base, {"a/two": None, "a/b/three": ids["three"], "top": ids["two"], "gone/x": None})
-    inner = _mktree(theirs, {"three": (writer.MODE_BLOB, ids["three"])})
-    a = _mktree(theirs, {"one": (writer.MODE_BLOB, ids["one"]), "b": (writer.MODE_TREE, inner)})
-    assert edited == _mktree(theirs, {"a": (writer.MODE_TREE, a), "top": (writer.MODE_BLOB, ids["two"])})
+    inner = _mktree(theirs, {"three": (FILEMODE_BLOB, ids["three"])})
+    a = _mktree(theirs, {"one": (FILEMODE_BLOB, ids["one"]), "b": (FILEMODE_TREE, inner)})
+    assert edited == _mktree(theirs, {"a": (FILEMODE_TREE, a), "top": (FILEMODE_BLOB, ids["two"])})
     emptied = meta.edit_tree(meta.get(edited), {"a/one": None, "a/b/three": None})
     assert [e.name for e in meta.get(emptied)] == ["top"]  # empty folders vanish
 
@@ -144,7 +145,7 @@ def test_commit_is_the_object_git_commit_tree_writes(pair, when, offset, tz):
     meta, theirs = pair
     git(theirs, "hash-object", "-w", "--stdin", input=b"b")
     tree = meta.build_tree({"f": meta.write_blob(b"b")})
-    _mktree(theirs, {"f": (writer.MODE_BLOB, meta.write_blob(b"b"))})
+    _mktree(theirs, {"f": (FILEMODE_BLOB, meta.write_blob(b"b"))})
     sig = writer.signature("Ada Lovelace", "ada@example.com", when, offset)
     message = "log model:v0 (aliases: latest)\n\nMvc-Op: log\nMvc-Version: v0\n"
     env = {"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.com",

@@ -34,13 +34,12 @@ import zlib
 from ..fsutil import fsync_dir, temp_path, write_all
 from . import refstore
 from .locks import lock_path
-from .odb import Signature, loose_bytes, sha1
+from .odb import FILEMODE_TREE, Signature, loose_bytes, sha1
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~5 ms of every start
 if TYPE_CHECKING:
     from typing import Callable
 
-MODE_TREE, MODE_BLOB, MODE_EXECUTABLE = 0o040000, 0o100644, 0o100755
 LOOSE_LEVEL = 1          # zlib level of a loose object: git's core.looseCompression default, and libgit2's
 TEMP_PREFIX = "tmp_object_git2_"  # libgit2's temp name in objects/: mvc/repo/gc.py clears what a killed writer left
 FRESHEN_EVERY_S = 2.0    # libgit2 touches a pack at most this often per process (FRESHEN_FREQUENCY)
@@ -130,7 +129,7 @@ def tree_bytes(entries: dict[str, tuple[int, str]]) -> bytes:
     bytes, a folder's with a '/' after it."""
     def key(name: str) -> bytes:
         raw = name.encode("utf-8", "surrogateescape")
-        return raw + b"/" if entries[name][0] == MODE_TREE else raw
+        return raw + b"/" if entries[name][0] == FILEMODE_TREE else raw
     return b"".join(b"%o %s\0%s" % (entries[n][0], n.encode("utf-8", "surrogateescape"), bytes.fromhex(entries[n][1]))
                     for n in sorted(entries, key=key))
 

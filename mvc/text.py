@@ -1,4 +1,4 @@
-"""Text from a store shown as one line: every control, format, separator or surrogate character
+"""Words mvc shows: text from a store as one line: every control, format, separator or surrogate character
 escaped as Python writes it (\\n, \\x1b, \\u2028, \\u202e), so quoted text can neither fake a
 line nor send a terminal a control sequence.  The CLI prints through it (cli/output.py
 ``safe``), and commit messages quote names through it (a NUL cannot be in a git commit)."""
@@ -15,6 +15,12 @@ def escaped(text) -> str:
         return text
     import unicodedata
     return "".join(_escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in text)
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``: a count and its noun, plural when it is not one (the CLI's and
+    the web page's words alike)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _escape(c: str) -> str:

@@ -18,6 +18,23 @@ def diff(repo, project: str, a, b, progress=None) -> dict:
     return out
 
 
+def change_phrase(f: dict) -> str | None:
+    """What changed inside a changed file of a diff, as `mvc diff` and `mvc ui` say it: its
+    tensors (and header metadata keys), or its JSON keys; None for one compared by bytes only."""
+    from ..repo.diff_json import count_changes
+    from ..text import counted
+    t, j, m = f.get("tensors"), f.get("json"), f.get("metadata")
+    if t:
+        parts = [f"{len(t[k])} {k}" for k in ("changed", "added", "removed") if t[k]]
+        text = "tensors: " + (", ".join(parts) or "none changed") + f" ({t['unchanged']} unchanged)"
+        if m:  # else a file whose header metadata alone changed reads as "none changed"
+            text += f", {counted(count_changes(m), 'metadata key')} changed"
+        return text
+    if j:
+        return f"{counted(count_changes(j), 'key')} changed"
+    return None
+
+
 def _via(link) -> str | None:
     return f"registry/{link.model}:{link.link}" if link is not None else None
 

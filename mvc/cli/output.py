@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 
 from mvc import durations
-from mvc.text import escaped
+from mvc import text as _text
 
 
 def write(text: str, err: bool = False) -> None:
@@ -25,12 +25,15 @@ def emit_json(obj) -> None:
     write(json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=True))
 
 
+counted = _text.counted  # ``1 file``, ``2 files``: the same words as the web page's
+
+
 def safe(text) -> str:
     """``text`` (anything; str() of it) with every control or format character escaped as Python
     writes it (\\n, \\x1b, \\u2028, \\u202e): text from the store can neither fake a line of output
     nor send the terminal a control sequence.  Every human-readable line mvc prints goes through
     it (``echo``, ``table``, the error boundary); --json output is escaped by emit_json."""
-    return escaped(text)
+    return _text.escaped(text)
 
 
 def echo(line="", err: bool = False) -> None:
@@ -78,11 +81,6 @@ def _plain(rows: list[list], headers: list[str]) -> str | None:
         return None
     widths = [max([len(h) + 2] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     return "\n".join("  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip() for r in [headers, *cells])
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 file``, ``2 files``: a count and its noun, plural when it is not one."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def human_size(n: float | None) -> str:

@@ -239,7 +239,6 @@ def _summary(files: list[dict], unchanged_files: int, ctx: _Context) -> dict:
             "tensors_changed": sum(len(t["changed"]) for t in tensors),
             "tensors_unchanged": sum(t["unchanged"] for t in tensors),
             "tensors_read": sum(t["read"] for t in tensors),
-            "json_keys_changed": sum(len(j["added"]) + len(j["removed"]) + len(j["changed"]) for j in jsons),
-            "metadata_keys_changed": sum(len(m["added"]) + len(m["removed"]) + len(m["changed"])
-                                         for m in (f["metadata"] for f in files) if m),
+            "json_keys_changed": sum(diff_json.count_changes(j) for j in jsons),
+            "metadata_keys_changed": sum(diff_json.count_changes(f["metadata"]) for f in files if f["metadata"]),
             "bytes_read": ctx.bytes_read}

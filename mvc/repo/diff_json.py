@@ -50,6 +50,11 @@ def finite(value):
     return value
 
 
+def count_changes(kd: dict) -> int:
+    """The changes a key diff (``changes``' result) lists: added, removed and changed."""
+    return len(kd["added"]) + len(kd["removed"]) + len(kd["changed"])
+
+
 def changes(old, new) -> dict:
     """{added: [{path, value, elided}], removed: [...], changed: [{path, old, new, elided}], truncated}."""
     out = {"added": [], "removed": [], "changed": [], "truncated": False}

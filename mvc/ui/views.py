@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from ..api.diff import change_phrase
 from ..errors import MvcError, UsageError
 
 
@@ -211,29 +212,18 @@ def file_change(f: dict) -> dict:
                for key in ("changed", "added", "removed") for x in t.get(key) or []]
     read_and_changed = sum(1 for x in t.get("changed") or [] if x.get("bytes_changed") is not None)
     return dict(f, tensor_rows=tensors, json_rows=key_rows(f.get("json")), meta_rows=key_rows(f.get("metadata")),
-                tensors_unchanged=t.get("unchanged"), tensors_read=t.get("read"), what=_what(f, t),
+                tensors_unchanged=t.get("unchanged"), tensors_read=t.get("read"), what=_what(f),
                 # unchanged tensors are known so from their chunks, or were read and found equal
                 tensors_known=(t.get("unchanged") or 0) - ((t.get("read") or 0) - read_and_changed))
 
 
-def _what(f: dict, t: dict) -> str:
+def _what(f: dict) -> str:
     """A short phrase, as `mvc diff --stat` says it."""
     if f["status"] == "renamed":
         return "renamed"
     if f["status"] != "changed":
         return f["status"]
-    if t:
-        parts = [f"{len(t.get(k) or [])} {k}" for k in ("changed", "added", "removed") if t.get(k)]
-        text = "tensors: " + (", ".join(parts) or "none changed") + f" ({t.get('unchanged', 0)} unchanged)"
-        m = f.get("metadata")
-        if m:   # else a file whose header metadata alone changed reads as "none changed"
-            n = sum(len(m.get(k) or []) for k in ("added", "removed", "changed"))
-            text += f", {n} metadata key{'' if n == 1 else 's'} changed"
-        return text
-    if f.get("json"):
-        n = sum(len(f["json"].get(k) or []) for k in ("added", "removed", "changed"))
-        return f"{n} key{'' if n == 1 else 's'} changed"
-    return "bytes changed"
+    return change_phrase(f) or "bytes changed"
 
 
 def _shape(x: dict) -> str:

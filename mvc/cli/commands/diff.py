@@ -103,18 +103,10 @@ def _path(f: dict) -> str:
 
 
 def _detail(f: dict) -> str:
-    t, j = f["tensors"], f["json"]
-    if t is not None:
-        parts = [f"{len(t[k])} {k}" for k in ("changed", "added", "removed") if t[k]]
-        text = "tensors: " + (", ".join(parts) or "none changed") + f" ({t['unchanged']} unchanged)"
-        m = f["metadata"]
-        if m:   # else a file whose header metadata alone changed reads as "none changed"
-            text += ", " + output.counted(len(m["added"]) + len(m["removed"]) + len(m["changed"]),
-                                          "metadata key") + " changed"
-        return text
-    if j is not None:
-        n = len(j["added"]) + len(j["removed"]) + len(j["changed"])
-        return f"{n} key{'' if n == 1 else 's'} changed" + (" (first ones listed)" if j["truncated"] else "")
+    from mvc.api.diff import change_phrase
+    phrase = change_phrase(f)
+    if phrase:
+        return phrase + (" (first ones listed)" if f["json"] and f["json"]["truncated"] else "")
     if f["shared_bytes"] is not None and f["new_size"]:
         return f"{100 * f['shared_bytes'] / f['new_size']:.0f}% of chunks shared"
     return ""

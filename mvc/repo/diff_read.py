@@ -271,12 +271,17 @@ class Cursor:
         if n < 0 or self.pos + n > min(self.limit, self.f.size):
             raise ValueError(f"header runs past {'the end of the file' if self.pos + n > self.f.size else 'its limit'}"
                              f" (needs byte {self.pos + n})")
+        off = self._window_at(n)
+        self.pos += n
+        return self._window[off:off + n]
+
+    def _window_at(self, n: int) -> int:
+        """Where ``pos`` is in the window, read again from ``pos`` unless it holds ``n`` bytes from there."""
         off = self.pos - self._at
         if off < 0 or off + n > len(self._window):
             self._fill(n)
             off = 0
-        self.pos += n
-        return self._window[off:off + n]
+        return off
 
     def _fill(self, n: int) -> None:
         """Read the window from ``pos``: at least ``n`` bytes, else up to the end of its chunk."""
@@ -298,11 +303,7 @@ class Cursor:
         for _ in range(count):
             if self.pos + 8 > end:
                 raise ValueError(f"header runs past the end of the file (needs byte {self.pos + 8})")
-            off = self.pos - self._at
-            if off < 0 or off + 8 > len(self._window):
-                self._fill(8)
-                off = 0
-            (n,) = unpack(self._window, off)
+            (n,) = unpack(self._window, self._window_at(8))
             if self.pos + 8 + n > end:
                 raise ValueError(f"header runs past the end of the file (needs byte {self.pos + 8 + n})")
             self.pos += 8 + n

@@ -66,7 +66,7 @@ class Change:
         if self._compare and len(a) % ITEMSIZE[self.dtype] == 0:
             self._merge(self._compare(self._kind, a, b), a, b)
         elif self._compare:  # a torn last element (never from a checked header): bytes only
-            self.bytes_changed += _NumpyBlocks(self.dtype, None, len(a)).count_changed(a, b)
+            self.bytes_changed += count_changed(a, b)
         else:
             self._merge(self._numpy.compare(a, b), a, b)
 
@@ -89,11 +89,10 @@ class Change:
         that changed)."""
         if not self.values:
             return {"bytes_changed": self.bytes_changed, "max_abs_delta": None, "rel_l2": None, "cosine": None}
-        a2, b2, d2 = self.a2, self.b2, self.d2
-        norm_a = math.sqrt(a2)
+        norm_a = math.sqrt(self.a2)
         return {"bytes_changed": self.bytes_changed, "max_abs_delta": _finite(self.max_abs),
-                "rel_l2": _finite(math.sqrt(d2) / norm_a) if norm_a else None,
-                "cosine": _cosine(a2, b2, d2)}
+                "rel_l2": _finite(math.sqrt(self.d2) / norm_a) if norm_a else None,
+                "cosine": _cosine(self.a2, self.b2, self.d2)}
 
 
 class _NumpyBlocks:
@@ -106,8 +105,6 @@ class _NumpyBlocks:
         self.dtype = dtype
         self.values = dtype in NUMERIC
         self._xor = np.empty(block, np.uint8)
-        if raw is None:
-            return
         self._raw = raw
         words = raw.view(_WORDS[0])
         half = len(words) // 2
@@ -142,7 +139,7 @@ class _NumpyBlocks:
     def compare(self, a, b) -> tuple:
         """The totals of one block of each side (any buffers, equal lengths)."""
         import numpy as np
-        changed = self.count_changed(a, b)
+        changed = count_changed(a, b, self._xor)
         if not self.values or len(a) % ITEMSIZE[self.dtype]:
             return changed, None, None, None, None
         x = self._widen(a, self._x)
@@ -154,19 +151,21 @@ class _NumpyBlocks:
         d = np.subtract(x, y, out=x)
         return changed, a2, b2, _sum_squares(d), _max_abs(d)
 
-    def count_changed(self, a, b) -> int:
-        """Bytes that differ: XOR as the widest words the length allows, then count the nonzero
-        bytes of the result (one pass each, no boolean array)."""
-        import numpy as np
-        n = len(a)
-        words = _WORDS[n & 7]
-        out = self._xor[:n]
-        np.bitwise_xor(np.frombuffer(a, words), np.frombuffer(b, words), out=out.view(words))
-        return int(np.count_nonzero(out))
-
     def _widen(self, data, out):
         """The values of ``data`` as float64, in ``out`` (its first len(data) / itemsize elements)."""
         return _widen(self.dtype, data, out, self._bf16)
+
+
+def count_changed(a, b, scratch=None) -> int:
+    """Bytes that differ: XOR as the widest words the length allows (into ``scratch``, at least
+    len(a) bytes, if given), then count the nonzero bytes of the result (one pass each, no
+    boolean array)."""
+    import numpy as np
+    n = len(a)
+    words = _WORDS[n & 7]
+    out = (scratch if scratch is not None else np.empty(n, np.uint8))[:n]
+    np.bitwise_xor(np.frombuffer(a, words), np.frombuffer(b, words), out=out.view(words))
+    return int(np.count_nonzero(out))
 
 
 def _widen(dtype: str, data, out, bf16_scratch=None):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from mvc.repo import diff_values
+from test_diff import values_path  # noqa: F401 - a fixture: each test through the kernel and through numpy
 
 KINDS = {"F32": 0, "F16": 1, "BF16": 2}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -152,7 +153,7 @@ def test_releases_the_gil_so_threads_compare_at_once():
     assert max(y - x for x, y in zip(inside, inside[1:])) < (after - before) / 2
 
 
-def test_nan_left_in_place_is_no_change(project_numpy_and_kernel):
+def test_nan_left_in_place_is_no_change(values_path):
     """A NaN (or infinity) at the same place on both sides is not a change: max |Δ| is over the
     elements whose bytes differ, the same through the kernel and through numpy."""
     change = diff_values.Change("F16")
@@ -163,15 +164,6 @@ def test_nan_left_in_place_is_no_change(project_numpy_and_kernel):
         change.add(a.tobytes(), b.tobytes())
     r = change.result()
     assert r["max_abs_delta"] == 0.5 and r["bytes_changed"] == 1 and r["rel_l2"] is None
-
-
-@pytest.fixture(params=["kernel", "numpy"])
-def project_numpy_and_kernel(request, monkeypatch):
-    if request.param == "numpy":
-        monkeypatch.setattr(diff_values, "_KERNEL", None)
-    else:
-        assert diff_values._kernel() is not None
-    return request.param
 
 
 def test_install_without_a_compiler_still_diffs(tmp_path):

@@ -14,22 +14,11 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 import mvc
-from mvc.cli import cli
+from cli_kit import mvc_cli as _mvc, mvc_ok as _ok
 from mvc.errors import HookVetoError, ProtectedAliasError
 from mvc.repo import Repository
-
-
-def _mvc(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def _ok(*args):
-    res = _mvc(*args)
-    assert res.exit_code == 0, res.output
-    return res
 
 
 def _hook(project, event: str, code: int, say: str = "") -> None:

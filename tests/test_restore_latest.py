@@ -9,21 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 import mvc
-from mvc.cli import cli
+from cli_kit import mvc_ok as _ok
 from mvc.meta import refs
-
-
-def _mvc(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def _ok(*args):
-    res = _mvc(*args)
-    assert res.exit_code == 0, res.output
-    return res
 
 
 def _log(project, name: str, n: int) -> None:
